@@ -1,0 +1,61 @@
+//! The spec hash: sha256 over a canonical JSON of every field that can only
+//! change by recreating the container. Limits and restart policy are left
+//! out on purpose: Docker updates them in place, and a label cannot be
+//! updated, so hashing them would force a recreate for an in-place change.
+//! Secret values enter as their own sha256, never in clear.
+
+use super::{DesiredMount, DesiredTenant, HealthCheck};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+#[derive(Serialize)]
+struct Hashed<'a> {
+    image: &'a str,
+    host_ip: &'a str,
+    port: u16,
+    container_port: u16,
+    network: &'a str,
+    env: BTreeMap<&'a str, String>,
+    mounts: &'a [DesiredMount],
+    health: &'a HealthCheck,
+    stop_timeout_secs: i64,
+    extra_labels: &'a BTreeMap<String, String>,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+pub fn spec_hash(
+    tenant: &DesiredTenant,
+    network: &str,
+    extra_labels: &BTreeMap<String, String>,
+) -> String {
+    let env = tenant
+        .env
+        .iter()
+        .map(|(k, e)| {
+            let v = if e.sensitive {
+                format!("sha256:{}", sha256_hex(e.value.as_bytes()))
+            } else {
+                e.value.clone()
+            };
+            (k.as_str(), v)
+        })
+        .collect();
+    let hashed = Hashed {
+        image: &tenant.image,
+        host_ip: &tenant.host_ip,
+        port: tenant.port,
+        container_port: tenant.container_port,
+        network,
+        env,
+        mounts: &tenant.mounts,
+        health: &tenant.health,
+        stop_timeout_secs: tenant.stop_timeout_secs,
+        extra_labels,
+    };
+    let json = serde_json::to_vec(&hashed).expect("plain data always serializes");
+    sha256_hex(&json)
+}

@@ -1,0 +1,268 @@
+//! One layer of settings (a chart, `[defaults]`, or a tenant) parsed into
+//! typed values. Each layer's errors point into the file it came from;
+//! merging typed layers afterwards needs no more positions except for the
+//! few cross-checks (duplicate ports, unknown volume keys).
+
+use crate::diagnostic::{Diagnostic, SourceFile};
+use crate::quantity::{parse_cpus, parse_duration, parse_memory};
+use crate::spec::rules::{is_env_key, is_hostname};
+use crate::spec::{RawChart, RawHealth, RawResources, RawTenant, Spanned};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+pub const RESTART_POLICIES: [&str; 4] = ["no", "always", "unless-stopped", "on-failure"];
+
+#[derive(Debug, Clone, Default)]
+pub struct Layer {
+    pub chart: Option<(String, Range<usize>)>,
+    pub image: Option<String>,
+    pub port: Option<(u16, Range<usize>)>,
+    pub domain: Option<(String, Range<usize>)>,
+    pub display_name: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub sensitive_env: BTreeSet<String>,
+    pub env_files: Option<Vec<(String, Range<usize>)>>,
+    pub nano_cpus: Option<i64>,
+    pub memory: Option<(i64, Range<usize>)>,
+    pub memory_reservation: Option<(i64, Range<usize>)>,
+    /// Chart: key → container path. Tenant/defaults: key → host path.
+    pub volumes: BTreeMap<String, (String, Range<usize>)>,
+    pub paused: Option<bool>,
+    pub restart: Option<String>,
+    pub container_port: Option<u16>,
+    pub health: HealthLayer,
+    pub stop_timeout: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HealthLayer {
+    pub path: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub interval: Option<i64>,
+    pub timeout: Option<i64>,
+    pub start_period: Option<i64>,
+    pub retries: Option<i64>,
+}
+
+/// Collects a layer's errors against its own file.
+struct Ctx<'a> {
+    file: &'a SourceFile,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.diags.push(self.file.diag(Some(span), message));
+    }
+
+    fn parsed<T>(
+        &mut self,
+        value: &Option<Spanned<impl ToText>>,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<(T, Range<usize>)> {
+        let value = value.as_ref()?;
+        match parse(&value.get_ref().to_text()) {
+            Ok(v) => Some((v, value.span())),
+            Err(msg) => {
+                self.err(value.span(), msg);
+                None
+            }
+        }
+    }
+
+    fn port(&mut self, value: &Option<Spanned<i64>>, what: &str, min: i64) -> Option<(u16, Range<usize>)> {
+        let value = value.as_ref()?;
+        let port = *value.get_ref();
+        if (min..=65535).contains(&port) {
+            Some((port as u16, value.span()))
+        } else {
+            self.err(
+                value.span(),
+                format!("{what} {port} is out of range; use {min}-65535"),
+            );
+            None
+        }
+    }
+
+    fn env(&mut self, layer: &mut Layer, env: &Option<crate::spec::EnvTable>) {
+        for (key, value) in env.iter().flatten() {
+            if !is_env_key(key.get_ref()) {
+                self.err(
+                    key.span(),
+                    format!(
+                        "env key `{}` is not a valid variable name; use [A-Za-z_][A-Za-z0-9_]*",
+                        key.get_ref()
+                    ),
+                );
+                continue;
+            }
+            layer
+                .env
+                .insert(key.get_ref().clone(), value.get_ref().as_env_string());
+        }
+    }
+
+    fn resources(&mut self, layer: &mut Layer, r: &RawResources) {
+        layer.nano_cpus = self.parsed(&r.cpus, parse_cpus).map(|(v, _)| v);
+        layer.memory = self.parsed(&r.memory, parse_memory);
+        layer.memory_reservation = self.parsed(&r.memory_reservation, parse_memory);
+    }
+
+    fn restart(&mut self, layer: &mut Layer, restart: &Option<Spanned<String>>) {
+        if let Some(r) = restart {
+            if RESTART_POLICIES.contains(&r.get_ref().as_str()) {
+                layer.restart = Some(r.get_ref().clone());
+            } else {
+                self.err(
+                    r.span(),
+                    format!(
+                        "restart `{}` is not a Docker restart policy; use one of {}",
+                        r.get_ref(),
+                        RESTART_POLICIES.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+
+    fn health(&mut self, h: &RawHealth) -> HealthLayer {
+        let mut out = HealthLayer {
+            path: h.path.as_ref().map(|p| p.get_ref().clone()),
+            command: h.command.clone(),
+            interval: self.parsed(&h.interval, parse_duration).map(|v| v.0),
+            timeout: self.parsed(&h.timeout, parse_duration).map(|v| v.0),
+            start_period: self.parsed(&h.start_period, parse_duration).map(|v| v.0),
+            retries: None,
+        };
+        if let Some(p) = &h.path {
+            if !p.get_ref().starts_with('/') || p.get_ref().chars().any(char::is_whitespace) {
+                self.err(p.span(), "health path must start with `/` and hold no spaces");
+            }
+        }
+        if let Some(r) = &h.retries {
+            if (0..=100).contains(r.get_ref()) {
+                out.retries = Some(*r.get_ref());
+            } else {
+                self.err(r.span(), "health retries must be between 0 and 100");
+            }
+        }
+        out
+    }
+}
+
+trait ToText {
+    fn to_text(&self) -> String;
+}
+impl ToText for String {
+    fn to_text(&self) -> String {
+        self.clone()
+    }
+}
+impl ToText for crate::spec::ScalarValue {
+    fn to_text(&self) -> String {
+        self.as_text()
+    }
+}
+
+/// A tenant's own settings, or `[defaults]`, from the tenants file.
+pub fn tenant_layer(file: &SourceFile, raw: &RawTenant, diags: &mut Vec<Diagnostic>) -> Layer {
+    let mut cx = Ctx { file, diags };
+    let mut layer = Layer {
+        chart: raw.chart.as_ref().map(|c| (c.get_ref().clone(), c.span())),
+        image: raw.image.as_ref().map(|i| i.get_ref().clone()),
+        display_name: raw.display_name.as_ref().map(|d| d.get_ref().clone()),
+        paused: raw.paused,
+        env_files: raw
+            .env_files
+            .as_ref()
+            .map(|files| files.iter().map(|f| (f.get_ref().clone(), f.span())).collect()),
+        ..Layer::default()
+    };
+    if let Some(image) = &raw.image {
+        if image.get_ref().trim().is_empty() || image.get_ref().chars().any(char::is_whitespace) {
+            cx.err(image.span(), "image must be a reference like `mai-production:latest`");
+        }
+    }
+    layer.port = cx.port(&raw.port, "port", 1024);
+    layer.container_port = cx.port(&raw.container_port, "container_port", 1).map(|p| p.0);
+    if let Some(domain) = &raw.domain {
+        if is_hostname(domain.get_ref()) {
+            layer.domain = Some((domain.get_ref().to_ascii_lowercase(), domain.span()));
+        } else {
+            cx.err(
+                domain.span(),
+                format!(
+                    "domain {:?} is not a valid hostname (letters, digits, `-` and dots, like `abc.mai-production.com`)",
+                    domain.get_ref()
+                ),
+            );
+        }
+    }
+    if let Some(name) = &raw.display_name {
+        if name.get_ref().chars().any(char::is_control) {
+            cx.err(name.span(), "display_name must not contain control characters");
+        }
+    }
+    cx.env(&mut layer, &raw.env);
+    if let Some(r) = &raw.resources {
+        cx.resources(&mut layer, r);
+    }
+    for (key, path) in raw.volumes.iter().flatten() {
+        let p = path.get_ref();
+        if !p.starts_with('/') || p.split('/').any(|c| c == "..") {
+            cx.err(
+                path.span(),
+                format!("volume `{}` must be an absolute host path without `..`", key.get_ref()),
+            );
+            continue;
+        }
+        layer
+            .volumes
+            .insert(key.get_ref().clone(), (p.clone(), key.span()));
+    }
+    cx.restart(&mut layer, &raw.restart);
+    if let Some(h) = &raw.health {
+        layer.health = cx.health(h);
+    }
+    layer
+}
+
+/// A chart's settings; errors point into `chart.toml`.
+pub fn chart_layer(file: &SourceFile, raw: &RawChart, diags: &mut Vec<Diagnostic>) -> Layer {
+    let mut cx = Ctx { file, diags };
+    let mut layer = Layer {
+        image: raw.image.as_ref().map(|i| i.get_ref().clone()),
+        ..Layer::default()
+    };
+    if raw.image.is_none() {
+        cx.err(0..0, "a chart needs `image`, e.g. `image = \"mai-production:latest\"`");
+    }
+    layer.container_port = cx.port(&raw.container_port, "container_port", 1).map(|p| p.0);
+    if raw.container_port.is_none() {
+        cx.err(0..0, "a chart needs `container_port`, e.g. `container_port = 8080`");
+    }
+    cx.env(&mut layer, &Some(raw.env.clone()));
+    layer.sensitive_env = raw.sensitive_env.iter().map(|k| k.get_ref().clone()).collect();
+    cx.resources(&mut layer, &raw.resources);
+    for (key, target) in &raw.volumes {
+        if !crate::spec::rules::is_dns_label(key.get_ref()) {
+            cx.err(key.span(), "volume keys are lowercase names like `data`");
+        } else if !target.get_ref().starts_with('/') {
+            cx.err(target.span(), "a volume's container path must be absolute");
+        } else {
+            layer
+                .volumes
+                .insert(key.get_ref().clone(), (target.get_ref().clone(), key.span()));
+        }
+    }
+    cx.restart(&mut layer, &raw.restart);
+    layer.health = cx.health(&raw.health);
+    if let Some(t) = &raw.stop_timeout {
+        if (0..=3600).contains(t.get_ref()) {
+            layer.stop_timeout = Some(*t.get_ref());
+        } else {
+            cx.err(t.span(), "stop_timeout is in seconds, 0-3600");
+        }
+    }
+    layer
+}

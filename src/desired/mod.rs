@@ -1,0 +1,141 @@
+//! The resolved, validated, hashed desired state (ripgrep's "high args"):
+//! chart ← `[defaults]` ← tenant, merged into one `DesiredTenant` each.
+//! Pure: file contents come in through [`Inputs`], nothing here does IO.
+
+mod hash;
+mod layer;
+mod resolve;
+
+pub use resolve::{referenced_paths, resolve, Inputs};
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The whole fleet as it should be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredState {
+    /// sha256 of the tenants file bytes, for `tenantctl_config_info`.
+    pub source_sha256: String,
+    /// Container and volume names are `<prefix>-<tenant>[-<volume>]`.
+    pub name_prefix: String,
+    pub network: String,
+    /// Labels the operator asked for on every object, besides ours.
+    pub extra_labels: BTreeMap<String, String>,
+    pub tenants: BTreeMap<String, DesiredTenant>,
+}
+
+/// One tenant's container and volumes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredTenant {
+    pub name: String,
+    pub container_name: String,
+    pub image: String,
+    pub host_ip: String,
+    pub port: u16,
+    pub container_port: u16,
+    pub domain: Option<String>,
+    pub display_name: String,
+    pub env: BTreeMap<String, EnvEntry>,
+    pub mounts: Vec<DesiredMount>,
+    pub restart: String,
+    pub resources: Resources,
+    pub health: HealthCheck,
+    pub stop_timeout_secs: i64,
+    /// Reported, never changed: tenantctl leaves a paused tenant alone.
+    pub paused: bool,
+    /// All labels the container must carry, ours included.
+    pub labels: BTreeMap<String, String>,
+    /// Hash of everything that needs a recreate to change (see `hash.rs`).
+    pub spec_hash: String,
+}
+
+impl DesiredTenant {
+    /// Volumes tenantctl must create (bind mounts are the operator's).
+    pub fn volume_names(&self) -> impl Iterator<Item = &str> {
+        self.mounts.iter().filter_map(|m| match &m.source {
+            MountSource::Volume(name) => Some(name.as_str()),
+            MountSource::Bind(_) => None,
+        })
+    }
+
+    /// `KEY=VALUE` lines for Docker, secrets included (never log these).
+    pub fn env_lines(&self) -> Vec<String> {
+        self.env
+            .iter()
+            .map(|(k, e)| format!("{k}={}", e.value))
+            .collect()
+    }
+}
+
+/// An env value; `sensitive` ones print as `(sensitive)` everywhere.
+#[derive(Clone, PartialEq)]
+pub struct EnvEntry {
+    pub value: String,
+    pub sensitive: bool,
+}
+
+impl EnvEntry {
+    /// What may be shown to a human: the value, or `(sensitive)`.
+    pub fn shown(&self) -> String {
+        if self.sensitive {
+            "(sensitive)".to_string()
+        } else {
+            format!("{:?}", self.value)
+        }
+    }
+}
+
+/// Debug never shows a secret, so `{:?}` of a tenant is safe to log.
+impl fmt::Debug for EnvEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DesiredMount {
+    /// The chart's volume key (`data`, `backups`).
+    pub key: String,
+    pub target: String,
+    pub source: MountSource,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum MountSource {
+    /// A named Docker volume tenantctl creates (and never deletes).
+    Volume(String),
+    /// A host directory the operator owns.
+    Bind(String),
+}
+
+impl fmt::Display for DesiredMount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            MountSource::Volume(v) => write!(f, "volume {v} -> {}", self.target),
+            MountSource::Bind(p) => write!(f, "bind {p} -> {}", self.target),
+        }
+    }
+}
+
+/// Limits Docker can change in place; 0 means unlimited, as in Docker.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Resources {
+    pub nano_cpus: i64,
+    pub memory: i64,
+    pub memory_reservation: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HealthCheck {
+    /// Path probed over HTTP from the host (`/health`).
+    pub path: String,
+    /// Command Docker runs inside the container; empty keeps the image's.
+    pub command: Vec<String>,
+    pub interval_ns: i64,
+    pub timeout_ns: i64,
+    pub start_period_ns: i64,
+    pub retries: i64,
+}
+
+/// Names of the shared objects that carry no single tenant.
+pub const SHARED_TENANT_LABEL: &str = "_shared";

@@ -1,0 +1,322 @@
+//! Merging chart ← `[defaults]` ← tenant into the desired state, with the
+//! checks that need the whole fleet (duplicate ports and domains, an empty
+//! fleet). Every problem becomes a `PATH:LINE:COL` diagnostic; one invalid
+//! tenant rejects the whole file, so nothing is applied from a bad edit.
+
+use super::hash::{sha256_hex, spec_hash};
+use super::layer::{chart_layer, tenant_layer, Layer};
+use super::{DesiredMount, DesiredState, DesiredTenant, EnvEntry, HealthCheck, MountSource, Resources};
+use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
+use crate::labels::{SPEC_HASH_LABEL, TENANT_LABEL};
+use crate::spec::rules::{is_dns_label, is_docker_name};
+use crate::spec::{RawChart, RawFile};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::ops::Range;
+use std::path::PathBuf;
+
+/// What the loader read from disk for the resolver: charts and env files by
+/// absolute path. A missing entry means "not found"; its message says why.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Directory of the tenants file; relative paths start here.
+    pub base_dir: PathBuf,
+    /// Chart directory → its parsed chart, or why it cannot be used.
+    pub charts: BTreeMap<PathBuf, Result<(SourceFile, RawChart), String>>,
+    /// Env file → its values, or why it cannot be used (never its content).
+    pub env_files: BTreeMap<PathBuf, Result<BTreeMap<String, String>, String>>,
+}
+
+struct Fleet {
+    prefix: String,
+    network: String,
+    host_ip: String,
+    extra_labels: BTreeMap<String, String>,
+}
+
+/// Resolves and validates a parsed tenants file.
+pub fn resolve(file: &SourceFile, raw: &RawFile, inputs: &Inputs) -> Result<DesiredState, Diagnostics> {
+    let mut diags = Vec::new();
+    let fleet = fleet_settings(file, raw, &mut diags);
+    let defaults = tenant_layer(file, &raw.defaults, &mut diags);
+    let mut charts: BTreeMap<PathBuf, Option<Layer>> = BTreeMap::new();
+    let mut tenants = BTreeMap::new();
+    let mut ports: BTreeMap<u16, String> = BTreeMap::new();
+    let mut domains: BTreeMap<String, String> = BTreeMap::new();
+
+    for (name_spanned, raw_tenant) in &raw.tenants {
+        let name = name_spanned.get_ref();
+        let name_span = name_spanned.span();
+        if !is_dns_label(name) {
+            diags.push(file.diag(
+                Some(name_span.clone()),
+                format!("tenant name `{name}` is not a DNS label; use 1-63 lowercase letters, digits and `-`"),
+            ));
+        }
+        let own = tenant_layer(file, raw_tenant, &mut diags);
+        let Some((chart_written, chart_span)) = own.chart.clone().or(defaults.chart.clone()) else {
+            diags.push(file.diag(
+                Some(name_span),
+                format!("tenant `{name}` has no chart; set `chart = \"../charts/mai\"` on it or in [defaults]"),
+            ));
+            continue;
+        };
+        let chart_dir = inputs.base_dir.join(&chart_written);
+        let chart = charts.entry(chart_dir.clone()).or_insert_with(|| {
+            match inputs.charts.get(&chart_dir) {
+                Some(Ok((chart_file, raw_chart))) => {
+                    let mut chart_diags = Vec::new();
+                    let layer = chart_layer(chart_file, raw_chart, &mut chart_diags);
+                    let ok = chart_diags.is_empty();
+                    diags.extend(chart_diags);
+                    ok.then_some(layer)
+                }
+                Some(Err(why)) => {
+                    diags.push(file.diag(Some(chart_span.clone()), format!("chart `{chart_written}`: {why}")));
+                    None
+                }
+                None => {
+                    diags.push(file.diag(
+                        Some(chart_span.clone()),
+                        format!("chart `{chart_written}` not found (looked for {})", chart_dir.join("chart.toml").display()),
+                    ));
+                    None
+                }
+            }
+        });
+        let Some(chart) = chart.as_ref() else { continue };
+        let mut cx = Merge { file, diags: &mut diags, inputs, fleet: &fleet, name, name_span };
+        let Some(tenant) = cx.merge(chart, &defaults, &own) else { continue };
+        let port_span = own.port.as_ref().or(defaults.port.as_ref()).map(|p| p.1.clone());
+        if let Some(other) = ports.insert(tenant.port, name.clone()) {
+            diags.push(file.diag(
+                port_span,
+                format!("port {} of tenant `{name}` is already used by tenant `{other}`; every tenant needs its own host port", tenant.port),
+            ));
+        }
+        if let Some(domain) = &tenant.domain {
+            if let Some(other) = domains.insert(domain.clone(), name.clone()) {
+                let span = own.domain.as_ref().or(defaults.domain.as_ref()).map(|d| d.1.clone());
+                diags.push(file.diag(
+                    span,
+                    format!("domain `{domain}` of tenant `{name}` is already used by tenant `{other}`"),
+                ));
+            }
+        }
+        tenants.insert(name.clone(), tenant);
+    }
+
+    if raw.tenants.is_empty() && !raw.allow_empty {
+        diags.push(file.diag(
+            raw.tenants_span.clone(),
+            "no tenants defined: applying this would leave the fleet empty; add `[tenants.<name>]` tables, or set `allow_empty = true` at the top if an empty fleet is really intended",
+        ));
+    }
+    if !diags.is_empty() {
+        diags.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));
+        diags.dedup();
+        return Err(Diagnostics(diags));
+    }
+    Ok(DesiredState {
+        source_sha256: sha256_hex(file.text.as_bytes()),
+        name_prefix: fleet.prefix,
+        network: fleet.network,
+        extra_labels: fleet.extra_labels,
+        tenants,
+    })
+}
+
+fn fleet_settings(file: &SourceFile, raw: &RawFile, diags: &mut Vec<Diagnostic>) -> Fleet {
+    let mut fleet = Fleet {
+        prefix: "mai".into(),
+        network: "mai-network".into(),
+        host_ip: "127.0.0.1".into(),
+        extra_labels: BTreeMap::new(),
+    };
+    if let Some(p) = &raw.name_prefix {
+        if is_dns_label(p.get_ref()) && p.get_ref().len() <= 30 {
+            fleet.prefix = p.get_ref().clone();
+        } else {
+            diags.push(file.diag(Some(p.span()), "name_prefix must be a short DNS label (lowercase letters, digits, `-`; at most 30)"));
+        }
+    }
+    if let Some(n) = &raw.network {
+        if is_docker_name(n.get_ref()) {
+            fleet.network = n.get_ref().clone();
+        } else {
+            diags.push(file.diag(Some(n.span()), "network must be a Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)"));
+        }
+    }
+    if let Some(ip) = &raw.host_ip {
+        match ip.get_ref().parse::<IpAddr>() {
+            Ok(_) => fleet.host_ip = ip.get_ref().clone(),
+            Err(_) => diags.push(file.diag(Some(ip.span()), "host_ip must be an IP address such as `127.0.0.1` or `0.0.0.0`")),
+        }
+    }
+    for (key, value) in &raw.labels {
+        let k = key.get_ref();
+        if k == TENANT_LABEL || k == SPEC_HASH_LABEL {
+            diags.push(file.diag(Some(key.span()), format!("label `{k}` is set by tenantctl itself")));
+        } else if k.is_empty() || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            diags.push(file.diag(Some(key.span()), "label keys must be non-empty and hold no spaces"));
+        } else {
+            fleet.extra_labels.insert(k.clone(), value.get_ref().clone());
+        }
+    }
+    fleet
+}
+
+/// Merges one tenant; errors go to the tenants file.
+struct Merge<'a> {
+    file: &'a SourceFile,
+    diags: &'a mut Vec<Diagnostic>,
+    inputs: &'a Inputs,
+    fleet: &'a Fleet,
+    name: &'a str,
+    name_span: Range<usize>,
+}
+
+impl Merge<'_> {
+    fn err(&mut self, span: Option<Range<usize>>, message: String) {
+        let span = span.or(Some(self.name_span.clone()));
+        self.diags.push(self.file.diag(span, message));
+    }
+
+    fn merge(&mut self, chart: &Layer, defaults: &Layer, own: &Layer) -> Option<DesiredTenant> {
+        let name = self.name.to_string();
+        let before = self.diags.len();
+        let pick = |f: fn(&Layer) -> Option<String>| f(own).or_else(|| f(defaults)).or_else(|| f(chart));
+        let image = pick(|l| l.image.clone()).unwrap_or_default();
+        let port = own.port.clone().or(defaults.port.clone()).map(|p| p.0);
+        if port.is_none() {
+            self.err(None, format!("tenant `{name}` has no `port`; give it a host port such as `port = 8001`"));
+        }
+        let domain = own.domain.clone().or(defaults.domain.clone()).map(|d| d.0);
+        let display_name = own
+            .display_name
+            .clone()
+            .or(defaults.display_name.clone())
+            .unwrap_or_else(|| name.clone());
+        let port = port.unwrap_or(0);
+
+        let mut env = BTreeMap::new();
+        for layer in [chart, defaults, own] {
+            for (k, v) in &layer.env {
+                let value = v
+                    .replace("{display_name}", &display_name)
+                    .replace("{tenant}", &name)
+                    .replace("{domain}", domain.as_deref().unwrap_or(""))
+                    .replace("{port}", &port.to_string());
+                let sensitive = chart.sensitive_env.contains(k);
+                env.insert(k.clone(), EnvEntry { value, sensitive });
+            }
+        }
+        for (written, span) in own.env_files.clone().or(defaults.env_files.clone()).unwrap_or_default() {
+            let path = self.inputs.base_dir.join(&written);
+            match self.inputs.env_files.get(&path) {
+                Some(Ok(values)) => {
+                    for (k, v) in values {
+                        env.insert(k.clone(), EnvEntry { value: v.clone(), sensitive: true });
+                    }
+                }
+                Some(Err(why)) => self.err(Some(span), format!("env file `{written}`: {why}")),
+                None => self.err(Some(span), format!("env file `{written}` was not read")),
+            }
+        }
+
+        let pick_i64 = |f: fn(&Layer) -> Option<i64>| f(own).or_else(|| f(defaults)).or_else(|| f(chart));
+        let resources = Resources {
+            nano_cpus: pick_i64(|l| l.nano_cpus).unwrap_or(0),
+            memory: pick_i64(|l| l.memory.as_ref().map(|m| m.0)).unwrap_or(0),
+            memory_reservation: pick_i64(|l| l.memory_reservation.as_ref().map(|m| m.0)).unwrap_or(0),
+        };
+        if resources.memory > 0 && resources.memory_reservation > resources.memory {
+            let span = own.memory_reservation.as_ref().or(defaults.memory_reservation.as_ref()).map(|m| m.1.clone());
+            self.err(span, format!("tenant `{name}`: memory_reservation is above the memory limit"));
+        }
+
+        let mut overrides = defaults.volumes.clone();
+        overrides.extend(own.volumes.clone());
+        for (key, (_, span)) in &overrides {
+            if !chart.volumes.contains_key(key) {
+                let known: Vec<&str> = chart.volumes.keys().map(String::as_str).collect();
+                self.err(Some(span.clone()), format!("the chart has no volume `{key}`; it defines: {}", known.join(", ")));
+            }
+        }
+        let mounts = chart
+            .volumes
+            .iter()
+            .map(|(key, (target, _))| DesiredMount {
+                key: key.clone(),
+                target: target.clone(),
+                source: match overrides.get(key) {
+                    Some((host_path, _)) => MountSource::Bind(host_path.clone()),
+                    None => MountSource::Volume(format!("{}-{name}-{key}", self.fleet.prefix)),
+                },
+            })
+            .collect();
+
+        let health_pick = |f: fn(&Layer) -> Option<i64>| f(own).or_else(|| f(defaults)).or_else(|| f(chart));
+        let health = HealthCheck {
+            path: pick(|l| l.health.path.clone()).unwrap_or_else(|| "/health".into()),
+            command: own
+                .health
+                .command
+                .clone()
+                .or(defaults.health.command.clone())
+                .or(chart.health.command.clone())
+                .unwrap_or_default(),
+            interval_ns: health_pick(|l| l.health.interval).unwrap_or(30_000_000_000),
+            timeout_ns: health_pick(|l| l.health.timeout).unwrap_or(10_000_000_000),
+            start_period_ns: health_pick(|l| l.health.start_period).unwrap_or(0),
+            retries: health_pick(|l| l.health.retries).unwrap_or(3),
+        };
+
+        if self.diags.len() > before {
+            return None;
+        }
+        let mut tenant = DesiredTenant {
+            container_name: format!("{}-{name}", self.fleet.prefix),
+            image,
+            host_ip: self.fleet.host_ip.clone(),
+            port,
+            container_port: own
+                .container_port
+                .or(defaults.container_port)
+                .or(chart.container_port)
+                .unwrap_or(8080),
+            domain,
+            display_name,
+            env,
+            mounts,
+            restart: pick(|l| l.restart.clone()).unwrap_or_else(|| "unless-stopped".into()),
+            resources,
+            health,
+            stop_timeout_secs: chart.stop_timeout.unwrap_or(10),
+            paused: own.paused.or(defaults.paused).unwrap_or(false),
+            labels: BTreeMap::new(),
+            spec_hash: String::new(),
+            name,
+        };
+        tenant.spec_hash = spec_hash(&tenant, &self.fleet.network, &self.fleet.extra_labels);
+        tenant.labels = self.fleet.extra_labels.clone();
+        tenant.labels.insert(TENANT_LABEL.into(), tenant.name.clone());
+        tenant.labels.insert(SPEC_HASH_LABEL.into(), tenant.spec_hash.clone());
+        Some(tenant)
+    }
+}
+
+/// Chart directories and env files a parsed file refers to, for the loader.
+pub fn referenced_paths(raw: &RawFile, base_dir: &std::path::Path) -> (BTreeSet<PathBuf>, BTreeSet<PathBuf>) {
+    let mut charts = BTreeSet::new();
+    let mut env_files = BTreeSet::new();
+    for t in std::iter::once(&raw.defaults).chain(raw.tenants.iter().map(|(_, t)| t)) {
+        if let Some(c) = &t.chart {
+            charts.insert(base_dir.join(c.get_ref()));
+        }
+        for f in t.env_files.iter().flatten() {
+            env_files.insert(base_dir.join(f.get_ref()));
+        }
+    }
+    (charts, env_files)
+}

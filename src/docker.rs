@@ -1,0 +1,172 @@
+//! The one wrapper around bollard. Every call goes through [`DockerClient::call`],
+//! which puts it under a timeout, counts it per operation (so anyone can check
+//! that a no-op pass costs O(1) calls), and maps Docker's status codes into
+//! [`DockerError`] variants the reconciler can reason about.
+
+use bollard::Docker;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Errors from the Docker Engine, one variant per way it matters to us.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DockerError {
+    #[error("cannot reach the Docker Engine: {source}")]
+    Connect {
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("Docker {operation} timed out after {seconds}s")]
+    Timeout {
+        operation: &'static str,
+        seconds: u64,
+    },
+    /// 404: often "already converged" (e.g. removing what is gone).
+    #[error("Docker {operation}: not found: {message}")]
+    NotFound {
+        operation: &'static str,
+        message: String,
+    },
+    /// 409: a name is taken, or the object is in a state that forbids it.
+    #[error("Docker {operation}: conflict: {message}")]
+    Conflict {
+        operation: &'static str,
+        message: String,
+    },
+    #[error("Docker {operation} failed: {source}")]
+    Api {
+        operation: &'static str,
+        #[source]
+        source: bollard::errors::Error,
+    },
+}
+
+impl DockerError {
+    /// A fixed string per variant, safe as a metric label value.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            DockerError::Connect { .. } => "connect",
+            DockerError::Timeout { .. } => "timeout",
+            DockerError::NotFound { .. } => "not_found",
+            DockerError::Conflict { .. } => "conflict",
+            DockerError::Api { .. } => "api",
+        }
+    }
+
+    /// Whether trying again later can help without a change of spec.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, DockerError::NotFound { .. })
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, DockerError::NotFound { .. })
+    }
+
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, DockerError::Conflict { .. })
+    }
+}
+
+/// Docker calls made, by operation, since the process started.
+#[derive(Debug, Default)]
+pub struct RequestCounter(Mutex<BTreeMap<&'static str, u64>>);
+
+impl RequestCounter {
+    fn bump(&self, operation: &'static str) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry(operation).or_default() += 1;
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+}
+
+/// A connected Docker client with a per-call timeout.
+#[derive(Clone)]
+pub struct DockerClient {
+    pub(crate) api: Docker,
+    timeout: Duration,
+    requests: Arc<RequestCounter>,
+}
+
+impl DockerClient {
+    /// Connects with the usual defaults (`DOCKER_HOST` or the local socket)
+    /// and negotiates the API version, so older engines work too.
+    pub async fn connect(timeout: Duration) -> Result<Self, DockerError> {
+        let api = Docker::connect_with_local_defaults().map_err(|source| DockerError::Connect { source })?;
+        let api = tokio::time::timeout(timeout, api.negotiate_version())
+            .await
+            .map_err(|_| DockerError::Timeout {
+                operation: "negotiate_version",
+                seconds: timeout.as_secs(),
+            })?
+            .map_err(|source| DockerError::Connect { source })?;
+        let client = Self {
+            api,
+            timeout,
+            requests: Arc::default(),
+        };
+        client.call("ping", |d| async move { d.ping().await }).await?;
+        Ok(client)
+    }
+
+    pub fn requests(&self) -> &RequestCounter {
+        &self.requests
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Runs one Docker call under the client's timeout, counted and mapped.
+    pub async fn call<T, F, Fut>(&self, operation: &'static str, f: F) -> Result<T, DockerError>
+    where
+        F: FnOnce(Docker) -> Fut,
+        Fut: Future<Output = Result<T, bollard::errors::Error>>,
+    {
+        self.call_with_timeout(operation, self.timeout, f).await
+    }
+
+    /// Like [`call`](Self::call) with its own limit (stop waits for the app).
+    pub async fn call_with_timeout<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        timeout: Duration,
+        f: F,
+    ) -> Result<T, DockerError>
+    where
+        F: FnOnce(Docker) -> Fut,
+        Fut: Future<Output = Result<T, bollard::errors::Error>>,
+    {
+        self.requests.bump(operation);
+        match tokio::time::timeout(timeout, f(self.api.clone())).await {
+            Err(_) => Err(DockerError::Timeout {
+                operation,
+                seconds: timeout.as_secs(),
+            }),
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(source)) => Err(map_error(operation, source)),
+        }
+    }
+}
+
+fn map_error(operation: &'static str, source: bollard::errors::Error) -> DockerError {
+    match source {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } => DockerError::NotFound { operation, message },
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            message,
+        } => DockerError::Conflict { operation, message },
+        source => DockerError::Api { operation, source },
+    }
+}

@@ -1,0 +1,17 @@
+//! tenantctl keeps a fleet of single-tenant app containers on one Docker
+//! host equal to one declarative file (`tenants.toml`).
+//!
+//! Data flows one way: `spec` (raw file) → `desired` (pure, validated) and
+//! `observe` (Docker → our types) → `plan` (pure diff) → `apply` (the only
+//! code that mutates). See DESIGN.md for the contracts.
+
+pub mod apply;
+pub mod desired;
+pub mod diagnostic;
+pub mod docker;
+pub mod labels;
+pub mod load;
+pub mod observe;
+pub mod plan;
+pub mod quantity;
+pub mod spec;

@@ -1,0 +1,106 @@
+//! Raw, spanned mirrors of what `tenants.toml` and `chart.toml` may say.
+//! Every struct denies unknown keys: a typo must be an error, not a silently
+//! ignored setting on a production server.
+
+use super::Spanned;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// An env value as written: strings, numbers and booleans are all accepted
+/// (as compose does) and become strings in the container.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum EnvValue {
+    String(String),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl EnvValue {
+    pub fn as_env_string(&self) -> String {
+        match self {
+            EnvValue::String(s) => s.clone(),
+            EnvValue::Integer(i) => i.to_string(),
+            EnvValue::Float(f) => f.to_string(),
+            EnvValue::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// A number or a string holding one (`cpus = 2` or `cpus = "1.5"`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum ScalarValue {
+    Integer(i64),
+    Float(f64),
+    String(String),
+}
+
+impl ScalarValue {
+    pub fn as_text(&self) -> String {
+        match self {
+            ScalarValue::Integer(i) => i.to_string(),
+            ScalarValue::Float(f) => f.to_string(),
+            ScalarValue::String(s) => s.clone(),
+        }
+    }
+}
+
+pub type EnvTable = BTreeMap<Spanned<String>, Spanned<EnvValue>>;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResources {
+    pub cpus: Option<Spanned<ScalarValue>>,
+    pub memory: Option<Spanned<ScalarValue>>,
+    pub memory_reservation: Option<Spanned<ScalarValue>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealth {
+    pub path: Option<Spanned<String>>,
+    pub interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub start_period: Option<Spanned<String>>,
+    pub retries: Option<Spanned<i64>>,
+    /// The command Docker runs inside the container (`CMD` form).
+    pub command: Option<Vec<String>>,
+}
+
+/// One tenant, or `[defaults]` (same keys; a tenant's value wins).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenant {
+    pub chart: Option<Spanned<String>>,
+    pub image: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+    pub domain: Option<Spanned<String>>,
+    pub display_name: Option<Spanned<String>>,
+    pub env: Option<EnvTable>,
+    pub env_files: Option<Vec<Spanned<String>>>,
+    pub resources: Option<RawResources>,
+    pub volumes: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    pub paused: Option<bool>,
+    pub restart: Option<Spanned<String>>,
+    pub container_port: Option<Spanned<i64>>,
+    pub health: Option<RawHealth>,
+}
+
+/// The whole tenants file. Built by `parse_tenants_file`, not by serde
+/// directly, so each tenant is checked on its own and all errors surface.
+#[derive(Debug, Clone, Default)]
+pub struct RawFile {
+    pub allow_empty: bool,
+    pub name_prefix: Option<Spanned<String>>,
+    pub network: Option<Spanned<String>>,
+    pub host_ip: Option<Spanned<String>>,
+    pub labels: BTreeMap<Spanned<String>, Spanned<String>>,
+    pub defaults: RawTenant,
+    /// Tenants in file order, each with the span of its name.
+    pub tenants: Vec<(Spanned<String>, RawTenant)>,
+    /// Where `[tenants]` starts, if present, for "empty fleet" errors.
+    pub tenants_span: Option<Range<usize>>,
+}

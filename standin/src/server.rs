@@ -1,0 +1,146 @@
+//! The HTTP side of the stand-in: a thread per connection, HTTP/1.0 style
+//! (`Connection: close`), which is all a health probe or a test needs.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+const DATA_DIR: &str = "/app/backend/data";
+const MAX_BODY: usize = 1 << 20;
+
+struct State {
+    fail_health: AtomicBool,
+    name: String,
+    data_dir: PathBuf,
+}
+
+pub fn serve() -> ExitCode {
+    exit_on_sigterm();
+    let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
+    let state = Arc::new(State {
+        fail_health: AtomicBool::new(std::env::var("STANDIN_FAIL_HEALTH").as_deref() == Ok("1")),
+        name: std::env::var("WEBUI_NAME").unwrap_or_else(|_| "mAI".into()),
+        data_dir: std::env::var_os("STANDIN_DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DATA_DIR)),
+    });
+    let listener = match TcpListener::bind(format!("0.0.0.0:{port}")) {
+        Ok(l) => l,
+        Err(err) => {
+            eprintln!("mai-standin: cannot listen on port {port}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!("mai-standin: listening on port {port}");
+    for stream in listener.incoming().flatten() {
+        let state = Arc::clone(&state);
+        std::thread::spawn(move || {
+            if let Err(err) = handle(stream, &state) {
+                eprintln!("mai-standin: connection error: {err}");
+            }
+        });
+    }
+    ExitCode::SUCCESS
+}
+
+/// As PID 1 the process would ignore SIGTERM and `docker stop` would wait
+/// for its full timeout; exit promptly like the real app does.
+fn exit_on_sigterm() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) {
+        Ok(mut signals) => {
+            std::thread::spawn(move || {
+                if signals.forever().next().is_some() {
+                    std::process::exit(0);
+                }
+            });
+        }
+        Err(err) => eprintln!("mai-standin: cannot install signal handler: {err}"),
+    }
+}
+
+fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or("").to_string();
+    let path = parts.next().unwrap_or("/").to_string();
+    let mut content_length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line == "\r\n" || line == "\n" {
+            break;
+        }
+        if let Some((key, value)) = line.split_once(':') {
+            if key.eq_ignore_ascii_case("content-length") {
+                content_length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; content_length.min(MAX_BODY)];
+    reader.read_exact(&mut body)?;
+    let (status, text) = route(&method, &path, body, state);
+    respond(stream, status, &text)
+}
+
+fn route(method: &str, path: &str, body: Vec<u8>, state: &State) -> (u16, String) {
+    match (method, path) {
+        ("GET", "/") => (200, format!("{}\n", state.name)),
+        ("GET", "/health") if state.fail_health.load(Ordering::Relaxed) => {
+            (503, "{\"status\":false}\n".into())
+        }
+        ("GET", "/health") => (200, "{\"status\":true}\n".into()),
+        ("POST", "/health/fail") => {
+            state.fail_health.store(true, Ordering::Relaxed);
+            (200, "health will fail\n".into())
+        }
+        ("POST", "/health/ok") => {
+            state.fail_health.store(false, Ordering::Relaxed);
+            (200, "health will pass\n".into())
+        }
+        (method, path) if path.starts_with("/data/") => data(method, &path[6..], body, state),
+        _ => (404, "not found\n".into()),
+    }
+}
+
+fn data(method: &str, name: &str, body: Vec<u8>, state: &State) -> (u16, String) {
+    let safe = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if !safe {
+        return (400, "file names are [A-Za-z0-9._-]+\n".into());
+    }
+    let file = state.data_dir.join(name);
+    let result = match method {
+        "PUT" | "POST" => std::fs::write(&file, body).map(|_| "written\n".to_string()),
+        "GET" => std::fs::read_to_string(&file),
+        _ => return (405, "method not allowed\n".into()),
+    };
+    match result {
+        Ok(text) => (200, text),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => (404, "no such file\n".into()),
+        Err(err) => (500, format!("{err}\n")),
+    }
+}
+
+fn respond(mut stream: TcpStream, status: u16, text: &str) -> std::io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    write!(
+        stream,
+        "HTTP/1.0 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    )
+}
