@@ -100,7 +100,8 @@ impl DockerClient {
     /// Connects with the usual defaults (`DOCKER_HOST` or the local socket)
     /// and negotiates the API version, so older engines work too.
     pub async fn connect(timeout: Duration) -> Result<Self, DockerError> {
-        let api = Docker::connect_with_local_defaults().map_err(|source| DockerError::Connect { source })?;
+        let api = Docker::connect_with_local_defaults()
+            .map_err(|source| DockerError::Connect { source })?;
         let api = tokio::time::timeout(timeout, api.negotiate_version())
             .await
             .map_err(|_| DockerError::Timeout {
@@ -113,7 +114,9 @@ impl DockerClient {
             timeout,
             requests: Arc::default(),
         };
-        client.call("ping", |d| async move { d.ping().await }).await?;
+        client
+            .call("ping", |d| async move { d.ping().await })
+            .await?;
         Ok(client)
     }
 

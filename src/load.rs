@@ -9,8 +9,13 @@ use std::path::Path;
 /// Loads, parses, resolves and validates a tenants file. On error the
 /// caller must keep its last good state: nothing here has side effects.
 pub fn load_desired(path: &Path) -> Result<DesiredState, Diagnostics> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostics(vec![at_line(path, 1, format!("cannot read the tenants file: {e}"))]))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostics(vec![at_line(
+            path,
+            1,
+            format!("cannot read the tenants file: {e}"),
+        )])
+    })?;
     load_desired_from(path, text)
 }
 
@@ -18,12 +23,18 @@ pub fn load_desired(path: &Path) -> Result<DesiredState, Diagnostics> {
 pub fn load_desired_from(path: &Path, text: String) -> Result<DesiredState, Diagnostics> {
     let file = SourceFile::new(path, text);
     let (raw, mut diags) = parse_tenants_file(&file);
-    if !diags.is_empty() && raw.tenants.is_empty() && diags.iter().any(|d| d.message.starts_with("TOML syntax")) {
+    if !diags.is_empty()
+        && raw.tenants.is_empty()
+        && diags.iter().any(|d| d.message.starts_with("TOML syntax"))
+    {
         return Err(Diagnostics(diags));
     }
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let (chart_dirs, env_paths) = referenced_paths(&raw, &base_dir);
-    let mut inputs = Inputs { base_dir, ..Inputs::default() };
+    let mut inputs = Inputs {
+        base_dir,
+        ..Inputs::default()
+    };
     for dir in chart_dirs {
         let chart_path = dir.join("chart.toml");
         let entry = match std::fs::read_to_string(&chart_path) {
@@ -37,9 +48,10 @@ pub fn load_desired_from(path: &Path, text: String) -> Result<DesiredState, Diag
                     }
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(format!("not found: {} does not exist", chart_path.display()))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!(
+                "not found: {} does not exist",
+                chart_path.display()
+            )),
             Err(e) => Err(format!("cannot read {}: {e}", chart_path.display())),
         };
         inputs.charts.insert(dir, entry);
@@ -59,6 +71,7 @@ pub fn load_desired_from(path: &Path, text: String) -> Result<DesiredState, Diag
         Ok(_) => Err(Diagnostics(diags)),
         Err(Diagnostics(more)) => {
             diags.extend(more);
+            diags.sort_by(|a, b| (&a.path, a.line, a.col).cmp(&(&b.path, b.line, b.col)));
             diags.dedup();
             Err(Diagnostics(diags))
         }

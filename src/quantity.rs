@@ -9,9 +9,9 @@ pub fn parse_memory(text: &str) -> Result<i64, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a memory size; write it like `4G`, `512M` or `2GiB`"))?;
+    let number: f64 = number.parse().map_err(|_| {
+        format!("`{text}` is not a memory size; write it like `4G`, `512M` or `2GiB`")
+    })?;
     let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" | "ki" | "kib" => 1024.0,
@@ -41,7 +41,7 @@ pub fn parse_cpus(text: &str) -> Result<i64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{text}` is not a CPU count; write it like `2` or `0.5`"))?;
-    if !cpus.is_finite() || cpus < 0.01 || cpus > 1024.0 {
+    if !(0.01..=1024.0).contains(&cpus) {
         return Err(format!("cpus `{text}` must be between 0.01 and 1024"));
     }
     Ok((cpus * 1e9).round() as i64)
@@ -56,9 +56,7 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
     }
     let mut total: i64 = 0;
     while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(err)?;
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
         if digits == 0 {
             return Err(err());
         }

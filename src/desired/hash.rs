@@ -27,11 +27,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
-pub fn spec_hash(
-    tenant: &DesiredTenant,
-    network: &str,
-    extra_labels: &BTreeMap<String, String>,
-) -> String {
+pub fn spec_hash(tenant: &DesiredTenant, extra_labels: &BTreeMap<String, String>) -> String {
     let env = tenant
         .env
         .iter()
@@ -49,7 +45,7 @@ pub fn spec_hash(
         host_ip: &tenant.host_ip,
         port: tenant.port,
         container_port: tenant.container_port,
-        network,
+        network: &tenant.network,
         env,
         mounts: &tenant.mounts,
         health: &tenant.health,

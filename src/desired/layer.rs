@@ -70,7 +70,12 @@ impl Ctx<'_> {
         }
     }
 
-    fn port(&mut self, value: &Option<Spanned<i64>>, what: &str, min: i64) -> Option<(u16, Range<usize>)> {
+    fn port(
+        &mut self,
+        value: &Option<Spanned<i64>>,
+        what: &str,
+        min: i64,
+    ) -> Option<(u16, Range<usize>)> {
         let value = value.as_ref()?;
         let port = *value.get_ref();
         if (min..=65535).contains(&port) {
@@ -136,7 +141,10 @@ impl Ctx<'_> {
         };
         if let Some(p) = &h.path {
             if !p.get_ref().starts_with('/') || p.get_ref().chars().any(char::is_whitespace) {
-                self.err(p.span(), "health path must start with `/` and hold no spaces");
+                self.err(
+                    p.span(),
+                    "health path must start with `/` and hold no spaces",
+                );
             }
         }
         if let Some(r) = &h.retries {
@@ -172,19 +180,26 @@ pub fn tenant_layer(file: &SourceFile, raw: &RawTenant, diags: &mut Vec<Diagnost
         image: raw.image.as_ref().map(|i| i.get_ref().clone()),
         display_name: raw.display_name.as_ref().map(|d| d.get_ref().clone()),
         paused: raw.paused,
-        env_files: raw
-            .env_files
-            .as_ref()
-            .map(|files| files.iter().map(|f| (f.get_ref().clone(), f.span())).collect()),
+        env_files: raw.env_files.as_ref().map(|files| {
+            files
+                .iter()
+                .map(|f| (f.get_ref().clone(), f.span()))
+                .collect()
+        }),
         ..Layer::default()
     };
     if let Some(image) = &raw.image {
         if image.get_ref().trim().is_empty() || image.get_ref().chars().any(char::is_whitespace) {
-            cx.err(image.span(), "image must be a reference like `mai-production:latest`");
+            cx.err(
+                image.span(),
+                "image must be a reference like `mai-production:latest`",
+            );
         }
     }
     layer.port = cx.port(&raw.port, "port", 1024);
-    layer.container_port = cx.port(&raw.container_port, "container_port", 1).map(|p| p.0);
+    layer.container_port = cx
+        .port(&raw.container_port, "container_port", 1)
+        .map(|p| p.0);
     if let Some(domain) = &raw.domain {
         if is_hostname(domain.get_ref()) {
             layer.domain = Some((domain.get_ref().to_ascii_lowercase(), domain.span()));
@@ -200,7 +215,10 @@ pub fn tenant_layer(file: &SourceFile, raw: &RawTenant, diags: &mut Vec<Diagnost
     }
     if let Some(name) = &raw.display_name {
         if name.get_ref().chars().any(char::is_control) {
-            cx.err(name.span(), "display_name must not contain control characters");
+            cx.err(
+                name.span(),
+                "display_name must not contain control characters",
+            );
         }
     }
     cx.env(&mut layer, &raw.env);
@@ -212,7 +230,10 @@ pub fn tenant_layer(file: &SourceFile, raw: &RawTenant, diags: &mut Vec<Diagnost
         if !p.starts_with('/') || p.split('/').any(|c| c == "..") {
             cx.err(
                 path.span(),
-                format!("volume `{}` must be an absolute host path without `..`", key.get_ref()),
+                format!(
+                    "volume `{}` must be an absolute host path without `..`",
+                    key.get_ref()
+                ),
             );
             continue;
         }
@@ -235,14 +256,26 @@ pub fn chart_layer(file: &SourceFile, raw: &RawChart, diags: &mut Vec<Diagnostic
         ..Layer::default()
     };
     if raw.image.is_none() {
-        cx.err(0..0, "a chart needs `image`, e.g. `image = \"mai-production:latest\"`");
+        cx.err(
+            0..0,
+            "a chart needs `image`, e.g. `image = \"mai-production:latest\"`",
+        );
     }
-    layer.container_port = cx.port(&raw.container_port, "container_port", 1).map(|p| p.0);
+    layer.container_port = cx
+        .port(&raw.container_port, "container_port", 1)
+        .map(|p| p.0);
     if raw.container_port.is_none() {
-        cx.err(0..0, "a chart needs `container_port`, e.g. `container_port = 8080`");
+        cx.err(
+            0..0,
+            "a chart needs `container_port`, e.g. `container_port = 8080`",
+        );
     }
     cx.env(&mut layer, &Some(raw.env.clone()));
-    layer.sensitive_env = raw.sensitive_env.iter().map(|k| k.get_ref().clone()).collect();
+    layer.sensitive_env = raw
+        .sensitive_env
+        .iter()
+        .map(|k| k.get_ref().clone())
+        .collect();
     cx.resources(&mut layer, &raw.resources);
     for (key, target) in &raw.volumes {
         if !crate::spec::rules::is_dns_label(key.get_ref()) {
@@ -250,9 +283,10 @@ pub fn chart_layer(file: &SourceFile, raw: &RawChart, diags: &mut Vec<Diagnostic
         } else if !target.get_ref().starts_with('/') {
             cx.err(target.span(), "a volume's container path must be absolute");
         } else {
-            layer
-                .volumes
-                .insert(key.get_ref().clone(), (target.get_ref().clone(), key.span()));
+            layer.volumes.insert(
+                key.get_ref().clone(),
+                (target.get_ref().clone(), key.span()),
+            );
         }
     }
     cx.restart(&mut layer, &raw.restart);

@@ -30,6 +30,8 @@ pub struct DesiredTenant {
     pub name: String,
     pub container_name: String,
     pub image: String,
+    /// The fleet's network, which the container must be attached to.
+    pub network: String,
     pub host_ip: String,
     pub port: u16,
     pub container_port: u16,

@@ -5,7 +5,9 @@
 
 use super::hash::{sha256_hex, spec_hash};
 use super::layer::{chart_layer, tenant_layer, Layer};
-use super::{DesiredMount, DesiredState, DesiredTenant, EnvEntry, HealthCheck, MountSource, Resources};
+use super::{
+    DesiredMount, DesiredState, DesiredTenant, EnvEntry, HealthCheck, MountSource, Resources,
+};
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use crate::labels::{SPEC_HASH_LABEL, TENANT_LABEL};
 use crate::spec::rules::{is_dns_label, is_docker_name};
@@ -35,7 +37,11 @@ struct Fleet {
 }
 
 /// Resolves and validates a parsed tenants file.
-pub fn resolve(file: &SourceFile, raw: &RawFile, inputs: &Inputs) -> Result<DesiredState, Diagnostics> {
+pub fn resolve(
+    file: &SourceFile,
+    raw: &RawFile,
+    inputs: &Inputs,
+) -> Result<DesiredState, Diagnostics> {
     let mut diags = Vec::new();
     let fleet = fleet_settings(file, raw, &mut diags);
     let defaults = tenant_layer(file, &raw.defaults, &mut diags);
@@ -53,7 +59,15 @@ pub fn resolve(file: &SourceFile, raw: &RawFile, inputs: &Inputs) -> Result<Desi
                 format!("tenant name `{name}` is not a DNS label; use 1-63 lowercase letters, digits and `-`"),
             ));
         }
+        let Some(raw_tenant) = raw_tenant else {
+            continue;
+        };
+        let before = diags.len();
         let own = tenant_layer(file, raw_tenant, &mut diags);
+        if diags.len() > before {
+            // Its own errors are reported; merging would only add echoes.
+            continue;
+        }
         let Some((chart_written, chart_span)) = own.chart.clone().or(defaults.chart.clone()) else {
             diags.push(file.diag(
                 Some(name_span),
@@ -72,22 +86,43 @@ pub fn resolve(file: &SourceFile, raw: &RawFile, inputs: &Inputs) -> Result<Desi
                     ok.then_some(layer)
                 }
                 Some(Err(why)) => {
-                    diags.push(file.diag(Some(chart_span.clone()), format!("chart `{chart_written}`: {why}")));
+                    diags.push(file.diag(
+                        Some(chart_span.clone()),
+                        format!("chart `{chart_written}`: {why}"),
+                    ));
                     None
                 }
                 None => {
                     diags.push(file.diag(
                         Some(chart_span.clone()),
-                        format!("chart `{chart_written}` not found (looked for {})", chart_dir.join("chart.toml").display()),
+                        format!(
+                            "chart `{chart_written}` not found (looked for {})",
+                            chart_dir.join("chart.toml").display()
+                        ),
                     ));
                     None
                 }
             }
         });
-        let Some(chart) = chart.as_ref() else { continue };
-        let mut cx = Merge { file, diags: &mut diags, inputs, fleet: &fleet, name, name_span };
-        let Some(tenant) = cx.merge(chart, &defaults, &own) else { continue };
-        let port_span = own.port.as_ref().or(defaults.port.as_ref()).map(|p| p.1.clone());
+        let Some(chart) = chart.as_ref() else {
+            continue;
+        };
+        let mut cx = Merge {
+            file,
+            diags: &mut diags,
+            inputs,
+            fleet: &fleet,
+            name,
+            name_span,
+        };
+        let Some(tenant) = cx.merge(chart, &defaults, &own) else {
+            continue;
+        };
+        let port_span = own
+            .port
+            .as_ref()
+            .or(defaults.port.as_ref())
+            .map(|p| p.1.clone());
         if let Some(other) = ports.insert(tenant.port, name.clone()) {
             diags.push(file.diag(
                 port_span,
@@ -96,10 +131,16 @@ pub fn resolve(file: &SourceFile, raw: &RawFile, inputs: &Inputs) -> Result<Desi
         }
         if let Some(domain) = &tenant.domain {
             if let Some(other) = domains.insert(domain.clone(), name.clone()) {
-                let span = own.domain.as_ref().or(defaults.domain.as_ref()).map(|d| d.1.clone());
+                let span = own
+                    .domain
+                    .as_ref()
+                    .or(defaults.domain.as_ref())
+                    .map(|d| d.1.clone());
                 diags.push(file.diag(
                     span,
-                    format!("domain `{domain}` of tenant `{name}` is already used by tenant `{other}`"),
+                    format!(
+                        "domain `{domain}` of tenant `{name}` is already used by tenant `{other}`"
+                    ),
                 ));
             }
         }
@@ -144,23 +185,37 @@ fn fleet_settings(file: &SourceFile, raw: &RawFile, diags: &mut Vec<Diagnostic>)
         if is_docker_name(n.get_ref()) {
             fleet.network = n.get_ref().clone();
         } else {
-            diags.push(file.diag(Some(n.span()), "network must be a Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)"));
+            diags.push(file.diag(
+                Some(n.span()),
+                "network must be a Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)",
+            ));
         }
     }
     if let Some(ip) = &raw.host_ip {
         match ip.get_ref().parse::<IpAddr>() {
             Ok(_) => fleet.host_ip = ip.get_ref().clone(),
-            Err(_) => diags.push(file.diag(Some(ip.span()), "host_ip must be an IP address such as `127.0.0.1` or `0.0.0.0`")),
+            Err(_) => diags.push(file.diag(
+                Some(ip.span()),
+                "host_ip must be an IP address such as `127.0.0.1` or `0.0.0.0`",
+            )),
         }
     }
     for (key, value) in &raw.labels {
         let k = key.get_ref();
         if k == TENANT_LABEL || k == SPEC_HASH_LABEL {
-            diags.push(file.diag(Some(key.span()), format!("label `{k}` is set by tenantctl itself")));
+            diags.push(file.diag(
+                Some(key.span()),
+                format!("label `{k}` is set by tenantctl itself"),
+            ));
         } else if k.is_empty() || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            diags.push(file.diag(Some(key.span()), "label keys must be non-empty and hold no spaces"));
+            diags.push(file.diag(
+                Some(key.span()),
+                "label keys must be non-empty and hold no spaces",
+            ));
         } else {
-            fleet.extra_labels.insert(k.clone(), value.get_ref().clone());
+            fleet
+                .extra_labels
+                .insert(k.clone(), value.get_ref().clone());
         }
     }
     fleet
@@ -185,11 +240,15 @@ impl Merge<'_> {
     fn merge(&mut self, chart: &Layer, defaults: &Layer, own: &Layer) -> Option<DesiredTenant> {
         let name = self.name.to_string();
         let before = self.diags.len();
-        let pick = |f: fn(&Layer) -> Option<String>| f(own).or_else(|| f(defaults)).or_else(|| f(chart));
+        let pick =
+            |f: fn(&Layer) -> Option<String>| f(own).or_else(|| f(defaults)).or_else(|| f(chart));
         let image = pick(|l| l.image.clone()).unwrap_or_default();
         let port = own.port.clone().or(defaults.port.clone()).map(|p| p.0);
         if port.is_none() {
-            self.err(None, format!("tenant `{name}` has no `port`; give it a host port such as `port = 8001`"));
+            self.err(
+                None,
+                format!("tenant `{name}` has no `port`; give it a host port such as `port = 8001`"),
+            );
         }
         let domain = own.domain.clone().or(defaults.domain.clone()).map(|d| d.0);
         let display_name = own
@@ -211,12 +270,23 @@ impl Merge<'_> {
                 env.insert(k.clone(), EnvEntry { value, sensitive });
             }
         }
-        for (written, span) in own.env_files.clone().or(defaults.env_files.clone()).unwrap_or_default() {
+        for (written, span) in own
+            .env_files
+            .clone()
+            .or(defaults.env_files.clone())
+            .unwrap_or_default()
+        {
             let path = self.inputs.base_dir.join(&written);
             match self.inputs.env_files.get(&path) {
                 Some(Ok(values)) => {
                     for (k, v) in values {
-                        env.insert(k.clone(), EnvEntry { value: v.clone(), sensitive: true });
+                        env.insert(
+                            k.clone(),
+                            EnvEntry {
+                                value: v.clone(),
+                                sensitive: true,
+                            },
+                        );
                     }
                 }
                 Some(Err(why)) => self.err(Some(span), format!("env file `{written}`: {why}")),
@@ -224,15 +294,24 @@ impl Merge<'_> {
             }
         }
 
-        let pick_i64 = |f: fn(&Layer) -> Option<i64>| f(own).or_else(|| f(defaults)).or_else(|| f(chart));
+        let pick_i64 =
+            |f: fn(&Layer) -> Option<i64>| f(own).or_else(|| f(defaults)).or_else(|| f(chart));
         let resources = Resources {
             nano_cpus: pick_i64(|l| l.nano_cpus).unwrap_or(0),
             memory: pick_i64(|l| l.memory.as_ref().map(|m| m.0)).unwrap_or(0),
-            memory_reservation: pick_i64(|l| l.memory_reservation.as_ref().map(|m| m.0)).unwrap_or(0),
+            memory_reservation: pick_i64(|l| l.memory_reservation.as_ref().map(|m| m.0))
+                .unwrap_or(0),
         };
         if resources.memory > 0 && resources.memory_reservation > resources.memory {
-            let span = own.memory_reservation.as_ref().or(defaults.memory_reservation.as_ref()).map(|m| m.1.clone());
-            self.err(span, format!("tenant `{name}`: memory_reservation is above the memory limit"));
+            let span = own
+                .memory_reservation
+                .as_ref()
+                .or(defaults.memory_reservation.as_ref())
+                .map(|m| m.1.clone());
+            self.err(
+                span,
+                format!("tenant `{name}`: memory_reservation is above the memory limit"),
+            );
         }
 
         let mut overrides = defaults.volumes.clone();
@@ -240,7 +319,13 @@ impl Merge<'_> {
         for (key, (_, span)) in &overrides {
             if !chart.volumes.contains_key(key) {
                 let known: Vec<&str> = chart.volumes.keys().map(String::as_str).collect();
-                self.err(Some(span.clone()), format!("the chart has no volume `{key}`; it defines: {}", known.join(", ")));
+                self.err(
+                    Some(span.clone()),
+                    format!(
+                        "the chart has no volume `{key}`; it defines: {}",
+                        known.join(", ")
+                    ),
+                );
             }
         }
         let mounts = chart
@@ -256,7 +341,8 @@ impl Merge<'_> {
             })
             .collect();
 
-        let health_pick = |f: fn(&Layer) -> Option<i64>| f(own).or_else(|| f(defaults)).or_else(|| f(chart));
+        let health_pick =
+            |f: fn(&Layer) -> Option<i64>| f(own).or_else(|| f(defaults)).or_else(|| f(chart));
         let health = HealthCheck {
             path: pick(|l| l.health.path.clone()).unwrap_or_else(|| "/health".into()),
             command: own
@@ -278,6 +364,7 @@ impl Merge<'_> {
         let mut tenant = DesiredTenant {
             container_name: format!("{}-{name}", self.fleet.prefix),
             image,
+            network: self.fleet.network.clone(),
             host_ip: self.fleet.host_ip.clone(),
             port,
             container_port: own
@@ -298,19 +385,28 @@ impl Merge<'_> {
             spec_hash: String::new(),
             name,
         };
-        tenant.spec_hash = spec_hash(&tenant, &self.fleet.network, &self.fleet.extra_labels);
+        tenant.spec_hash = spec_hash(&tenant, &self.fleet.extra_labels);
         tenant.labels = self.fleet.extra_labels.clone();
-        tenant.labels.insert(TENANT_LABEL.into(), tenant.name.clone());
-        tenant.labels.insert(SPEC_HASH_LABEL.into(), tenant.spec_hash.clone());
+        tenant
+            .labels
+            .insert(TENANT_LABEL.into(), tenant.name.clone());
+        tenant
+            .labels
+            .insert(SPEC_HASH_LABEL.into(), tenant.spec_hash.clone());
         Some(tenant)
     }
 }
 
 /// Chart directories and env files a parsed file refers to, for the loader.
-pub fn referenced_paths(raw: &RawFile, base_dir: &std::path::Path) -> (BTreeSet<PathBuf>, BTreeSet<PathBuf>) {
+pub fn referenced_paths(
+    raw: &RawFile,
+    base_dir: &std::path::Path,
+) -> (BTreeSet<PathBuf>, BTreeSet<PathBuf>) {
     let mut charts = BTreeSet::new();
     let mut env_files = BTreeSet::new();
-    for t in std::iter::once(&raw.defaults).chain(raw.tenants.iter().map(|(_, t)| t)) {
+    for t in
+        std::iter::once(&raw.defaults).chain(raw.tenants.iter().filter_map(|(_, t)| t.as_ref()))
+    {
         if let Some(c) = &t.chart {
             charts.insert(base_dir.join(c.get_ref()));
         }

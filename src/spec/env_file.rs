@@ -7,7 +7,10 @@ use std::path::Path;
 
 /// Parses an env file: blank lines and `#` comments are skipped, an optional
 /// `export ` prefix is allowed, and one level of matching quotes is removed.
-pub fn parse_env_file(path: &Path, text: &str) -> Result<BTreeMap<String, String>, Vec<Diagnostic>> {
+pub fn parse_env_file(
+    path: &Path,
+    text: &str,
+) -> Result<BTreeMap<String, String>, Vec<Diagnostic>> {
     let mut values = BTreeMap::new();
     let mut diags = Vec::new();
     for (index, line) in text.lines().enumerate() {
@@ -17,7 +20,11 @@ pub fn parse_env_file(path: &Path, text: &str) -> Result<BTreeMap<String, String
         }
         let line = line.strip_prefix("export ").unwrap_or(line);
         let Some((key, value)) = line.split_once('=') else {
-            diags.push(at_line(path, index + 1, "expected `KEY=VALUE` (content not shown: env files hold secrets)"));
+            diags.push(at_line(
+                path,
+                index + 1,
+                "expected `KEY=VALUE` (content not shown: env files hold secrets)",
+            ));
             continue;
         };
         let key = key.trim();

@@ -22,6 +22,8 @@ pub fn parse_tenants_file(file: &SourceFile) -> (RawFile, Vec<Diagnostic>) {
         for err in errors {
             diags.push(file.diag(err.span(), format!("TOML syntax: {}", err.message())));
         }
+        diags.sort_by_key(|d| (d.line, d.col));
+        diags.dedup();
         return (raw, diags);
     }
     for (key, value) in table.into_inner() {
@@ -46,6 +48,7 @@ pub fn parse_tenants_file(file: &SourceFile) -> (RawFile, Vec<Diagnostic>) {
         }
     }
     diags.sort_by_key(|d| (d.line, d.col));
+    diags.dedup();
     (raw, diags)
 }
 
@@ -78,7 +81,7 @@ fn parse_tenants(
             continue;
         }
         let parsed: Option<RawTenant> = decode(file, tenant, diags);
-        raw.tenants.push((name, parsed.unwrap_or_default()));
+        raw.tenants.push((name, parsed));
     }
     raw.tenants.sort_by_key(|(name, _)| name.span().start);
 }

@@ -99,8 +99,9 @@ pub struct RawFile {
     pub host_ip: Option<Spanned<String>>,
     pub labels: BTreeMap<Spanned<String>, Spanned<String>>,
     pub defaults: RawTenant,
-    /// Tenants in file order, each with the span of its name.
-    pub tenants: Vec<(Spanned<String>, RawTenant)>,
+    /// Tenants in file order, each with the span of its name; `None` when
+    /// the tenant's table could not be read (its error is reported).
+    pub tenants: Vec<(Spanned<String>, Option<RawTenant>)>,
     /// Where `[tenants]` starts, if present, for "empty fleet" errors.
     pub tenants_span: Option<Range<usize>>,
 }

@@ -52,7 +52,16 @@ mod tests {
     fn hostnames_refuse_anything_nginx_could_parse_as_syntax() {
         assert!(is_hostname("companyabc.mai-production.com"));
         assert!(is_hostname("ABC.example.com"));
-        for bad in ["a b.com", "a.com;", "a.com{", "\"a.com\"", "a.com\nx", "localhost", "a..com", "a.com."] {
+        for bad in [
+            "a b.com",
+            "a.com;",
+            "a.com{",
+            "\"a.com\"",
+            "a.com\nx",
+            "localhost",
+            "a..com",
+            "a.com.",
+        ] {
             assert!(!is_hostname(bad), "{bad:?}");
         }
     }

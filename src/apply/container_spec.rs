@@ -1,0 +1,104 @@
+//! The Docker create and update bodies for a desired tenant. Pure, so the
+//! exact request can be checked in unit tests.
+
+use crate::desired::{DesiredTenant, MountSource, Resources};
+use bollard::models::{
+    ContainerCreateBody, ContainerUpdateBody, HealthConfig, HostConfig, Mount, MountType,
+    PortBinding, RestartPolicy, RestartPolicyNameEnum,
+};
+use std::collections::HashMap;
+
+pub fn restart_policy(name: &str) -> RestartPolicy {
+    let name = match name {
+        "always" => RestartPolicyNameEnum::ALWAYS,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+        _ => RestartPolicyNameEnum::NO,
+    };
+    RestartPolicy {
+        name: Some(name),
+        maximum_retry_count: None,
+    }
+}
+
+/// Swap is pinned to the memory limit (no swap): a tenant that outgrows its
+/// limit is OOM-killed and restarted, instead of slowing the whole host.
+fn memory_swap(resources: &Resources) -> Option<i64> {
+    (resources.memory > 0).then_some(resources.memory)
+}
+
+fn nonzero(value: i64) -> Option<i64> {
+    (value > 0).then_some(value)
+}
+
+pub fn create_body(t: &DesiredTenant) -> ContainerCreateBody {
+    let container_port = format!("{}/tcp", t.container_port);
+    let port_bindings = HashMap::from([(
+        container_port.clone(),
+        Some(vec![PortBinding {
+            host_ip: Some(t.host_ip.clone()),
+            host_port: Some(t.port.to_string()),
+        }]),
+    )]);
+    let mounts = t
+        .mounts
+        .iter()
+        .map(|m| match &m.source {
+            MountSource::Volume(name) => Mount {
+                typ: Some(MountType::VOLUME),
+                source: Some(name.clone()),
+                target: Some(m.target.clone()),
+                ..Default::default()
+            },
+            MountSource::Bind(path) => Mount {
+                typ: Some(MountType::BIND),
+                source: Some(path.clone()),
+                target: Some(m.target.clone()),
+                ..Default::default()
+            },
+        })
+        .collect();
+    let healthcheck = (!t.health.command.is_empty()).then(|| HealthConfig {
+        test: Some(
+            std::iter::once("CMD".to_string())
+                .chain(t.health.command.iter().cloned())
+                .collect(),
+        ),
+        interval: nonzero(t.health.interval_ns),
+        timeout: nonzero(t.health.timeout_ns),
+        retries: Some(t.health.retries),
+        start_period: nonzero(t.health.start_period_ns),
+        ..Default::default()
+    });
+    ContainerCreateBody {
+        image: Some(t.image.clone()),
+        env: Some(t.env_lines()),
+        labels: Some(t.labels.clone().into_iter().collect()),
+        exposed_ports: Some(vec![container_port]),
+        healthcheck,
+        stop_timeout: Some(t.stop_timeout_secs),
+        host_config: Some(HostConfig {
+            port_bindings: Some(port_bindings),
+            mounts: Some(mounts),
+            restart_policy: Some(restart_policy(&t.restart)),
+            memory: nonzero(t.resources.memory),
+            memory_swap: memory_swap(&t.resources),
+            memory_reservation: nonzero(t.resources.memory_reservation),
+            nano_cpus: nonzero(t.resources.nano_cpus),
+            network_mode: Some(t.network.clone()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn update_body(t: &DesiredTenant) -> ContainerUpdateBody {
+    ContainerUpdateBody {
+        memory: nonzero(t.resources.memory),
+        memory_swap: memory_swap(&t.resources),
+        memory_reservation: nonzero(t.resources.memory_reservation),
+        nano_cpus: nonzero(t.resources.nano_cpus),
+        restart_policy: Some(restart_policy(&t.restart)),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,359 @@
+//! The only code that changes the Docker host. It executes a plan tenant by
+//! tenant with bounded concurrency; one tenant's failure never stops the
+//! others. Every step is idempotent, and a crash between any two steps is
+//! healed by the next plan (which is recomputed from what exists).
+
+mod container_spec;
+
+pub use container_spec::{create_body, update_body};
+
+use crate::desired::{DesiredState, DesiredTenant, SHARED_TENANT_LABEL};
+use crate::docker::{DockerClient, DockerError};
+use crate::labels::TENANT_LABEL;
+use crate::plan::{Plan, Step, TenantPlan};
+use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, RemoveContainerOptions, StopContainerOptions,
+};
+use futures_util::{StreamExt, TryStreamExt};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Why a tenant did not converge.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("network {network} is missing and could not be created: {reason}")]
+    Network { network: String, reason: String },
+}
+
+impl ApplyError {
+    /// A fixed string per variant, safe as a metric label value.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            ApplyError::Docker(e) => e.metric_label(),
+            ApplyError::Conflict(_) => "conflict",
+            ApplyError::Network { .. } => "network",
+        }
+    }
+}
+
+/// What happened to one tenant.
+#[derive(Debug)]
+pub struct TenantOutcome {
+    pub tenant: String,
+    /// Step names done, in order (`create_volume`, `recreate`, …).
+    pub done: Vec<&'static str>,
+    pub error: Option<ApplyError>,
+}
+
+#[derive(Debug, Default)]
+pub struct ApplyReport {
+    pub network_created: Option<String>,
+    pub tenants: Vec<TenantOutcome>,
+    /// Orphan containers removed by `--prune` (or why not).
+    pub pruned: Vec<(String, Result<(), ApplyError>)>,
+}
+
+impl ApplyReport {
+    pub fn failed(&self) -> usize {
+        self.tenants.iter().filter(|t| t.error.is_some()).count()
+            + self.pruned.iter().filter(|(_, r)| r.is_err()).count()
+    }
+
+    pub fn changes(&self) -> usize {
+        self.network_created.iter().count()
+            + self.tenants.iter().map(|t| t.done.len()).sum::<usize>()
+            + self.pruned.iter().filter(|(_, r)| r.is_ok()).count()
+    }
+}
+
+/// Executes `plan`. `concurrency` bounds how many tenants change at once.
+pub async fn apply(
+    docker: &DockerClient,
+    desired: &DesiredState,
+    plan: &Plan,
+    concurrency: usize,
+) -> ApplyReport {
+    let mut report = ApplyReport::default();
+    if let Some(network) = &plan.create_network {
+        match create_network(docker, desired, network).await {
+            Ok(()) => report.network_created = Some(network.clone()),
+            Err(e) => {
+                let reason = e.to_string();
+                report.tenants = plan
+                    .tenants
+                    .iter()
+                    .filter(|t| !t.actionable().is_empty() || !t.conflicts.is_empty())
+                    .map(|t| TenantOutcome {
+                        tenant: t.tenant.clone(),
+                        done: vec![],
+                        error: Some(ApplyError::Network {
+                            network: network.clone(),
+                            reason: reason.clone(),
+                        }),
+                    })
+                    .collect();
+                return report;
+            }
+        }
+    }
+    let work = plan
+        .tenants
+        .iter()
+        .filter(|t| !t.actionable().is_empty() || !t.conflicts.is_empty())
+        .filter_map(|t| desired.tenants.get(&t.tenant).map(|d| (d, t)));
+    report.tenants = futures_util::stream::iter(work)
+        .map(|(tenant, tenant_plan)| apply_tenant(docker, tenant, tenant_plan))
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    report.tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
+    if plan.prune {
+        for orphan in &plan.orphans {
+            let result = remove_container(docker, &orphan.container, 10)
+                .await
+                .map_err(ApplyError::from);
+            match &result {
+                Ok(()) => {
+                    tracing::info!(tenant = %orphan.tenant, container = %orphan.container, "pruned container; volumes kept")
+                }
+                Err(e) => tracing::warn!(tenant = %orphan.tenant, error = %e, "prune failed"),
+            }
+            report.pruned.push((orphan.container.clone(), result));
+        }
+    }
+    report
+}
+
+/// Converges one tenant; stops at its first failed step.
+#[tracing::instrument(name = "reconcile", skip_all, fields(tenant = %tenant.name))]
+pub async fn apply_tenant(
+    docker: &DockerClient,
+    tenant: &DesiredTenant,
+    plan: &TenantPlan,
+) -> TenantOutcome {
+    let mut outcome = TenantOutcome {
+        tenant: tenant.name.clone(),
+        done: vec![],
+        error: None,
+    };
+    if !plan.conflicts.is_empty() {
+        let msg = plan
+            .conflicts
+            .iter()
+            .map(|c| c.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        tracing::warn!(conflict = %msg, "tenant blocked by an object tenantctl does not own");
+        outcome.error = Some(ApplyError::Conflict(msg));
+        return outcome;
+    }
+    for step in plan.actionable() {
+        let result = run_step(docker, tenant, step).await;
+        match result {
+            Ok(()) => {
+                tracing::info!(action = step.action(), container = %tenant.container_name, "done");
+                outcome.done.push(step.action());
+            }
+            Err(e) => {
+                tracing::warn!(action = step.action(), error = %e, "failed");
+                outcome.error = Some(e);
+                break;
+            }
+        }
+    }
+    outcome
+}
+
+async fn run_step(
+    docker: &DockerClient,
+    tenant: &DesiredTenant,
+    step: &Step,
+) -> Result<(), ApplyError> {
+    match step {
+        Step::CreateVolume { name } => create_volume(docker, tenant, name).await?,
+        Step::Create => {
+            ensure_image(docker, &tenant.image).await?;
+            create_and_start(docker, tenant).await?;
+        }
+        Step::Recreate { .. } => {
+            // Make sure the new image is here before the old container goes.
+            ensure_image(docker, &tenant.image).await?;
+            remove_container(docker, &tenant.container_name, tenant.stop_timeout_secs).await?;
+            create_and_start(docker, tenant).await?;
+        }
+        Step::Update { .. } => {
+            let name = tenant.container_name.clone();
+            let body = update_body(tenant);
+            docker
+                .call("update_container", |d| async move {
+                    d.update_container(&name, body).await
+                })
+                .await?;
+        }
+        Step::Start { .. } => start(docker, &tenant.container_name).await?,
+    }
+    Ok(())
+}
+
+fn shared_labels(
+    desired: &DesiredState,
+    tenant: &str,
+) -> std::collections::HashMap<String, String> {
+    let mut labels: BTreeMap<String, String> = desired.extra_labels.clone();
+    labels.insert(TENANT_LABEL.into(), tenant.into());
+    labels.into_iter().collect()
+}
+
+async fn create_network(
+    docker: &DockerClient,
+    desired: &DesiredState,
+    name: &str,
+) -> Result<(), DockerError> {
+    let request = NetworkCreateRequest {
+        name: name.to_string(),
+        driver: Some("bridge".into()),
+        labels: Some(shared_labels(desired, SHARED_TENANT_LABEL)),
+        ..Default::default()
+    };
+    match docker
+        .call("create_network", |d| async move {
+            d.create_network(request).await
+        })
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(network = name, "created network");
+            Ok(())
+        }
+        // Created meanwhile by someone else: it exists, which is what we want.
+        Err(e) if e.is_conflict() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn create_volume(
+    docker: &DockerClient,
+    tenant: &DesiredTenant,
+    name: &str,
+) -> Result<(), DockerError> {
+    let mut labels: BTreeMap<String, String> = tenant
+        .labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != crate::labels::SPEC_HASH_LABEL)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    labels.insert(TENANT_LABEL.into(), tenant.name.clone());
+    let request = VolumeCreateRequest {
+        name: Some(name.to_string()),
+        labels: Some(labels.into_iter().collect()),
+        ..Default::default()
+    };
+    docker
+        .call("create_volume", |d| async move {
+            d.create_volume(request).await
+        })
+        .await?;
+    Ok(())
+}
+
+/// Pulls an image that is not on the host. A host without a registry fails
+/// here, before anything is stopped.
+async fn ensure_image(docker: &DockerClient, image: &str) -> Result<(), DockerError> {
+    let name = image.to_string();
+    match docker
+        .call(
+            "inspect_image",
+            |d| async move { d.inspect_image(&name).await },
+        )
+        .await
+    {
+        Ok(_) => return Ok(()),
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e),
+    }
+    tracing::info!(image, "image not on this host; pulling");
+    let options = CreateImageOptions {
+        from_image: Some(image.to_string()),
+        ..Default::default()
+    };
+    docker
+        .call_with_timeout("pull_image", Duration::from_secs(600), |d| async move {
+            d.create_image(Some(options), None, None)
+                .try_collect::<Vec<_>>()
+                .await
+        })
+        .await?;
+    Ok(())
+}
+
+async fn create_and_start(
+    docker: &DockerClient,
+    tenant: &DesiredTenant,
+) -> Result<(), DockerError> {
+    let options = CreateContainerOptions {
+        name: Some(tenant.container_name.clone()),
+        ..Default::default()
+    };
+    let body = create_body(tenant);
+    docker
+        .call("create_container", |d| async move {
+            d.create_container(Some(options), body).await
+        })
+        .await?;
+    start(docker, &tenant.container_name).await
+}
+
+async fn start(docker: &DockerClient, name: &str) -> Result<(), DockerError> {
+    let name = name.to_string();
+    docker
+        .call("start_container", |d| async move {
+            d.start_container(&name, None).await
+        })
+        .await
+}
+
+/// Stops (within the app's grace period) and removes a container; its
+/// volumes stay. Already gone counts as done.
+async fn remove_container(
+    docker: &DockerClient,
+    name: &str,
+    stop_timeout_secs: i64,
+) -> Result<(), DockerError> {
+    let grace = Duration::from_secs(stop_timeout_secs.max(0) as u64);
+    let owned = name.to_string();
+    let stop = StopContainerOptions {
+        t: Some(stop_timeout_secs as i32),
+        ..Default::default()
+    };
+    match docker
+        .call_with_timeout("stop_container", grace + docker.timeout(), |d| async move {
+            d.stop_container(&owned, Some(stop)).await
+        })
+        .await
+    {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    let owned = name.to_string();
+    let options = RemoveContainerOptions {
+        v: false,
+        force: true,
+        ..Default::default()
+    };
+    match docker
+        .call("remove_container", |d| async move {
+            d.remove_container(&owned, Some(options)).await
+        })
+        .await
+    {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,62 @@
+//! `tenantctl apply -f FILE [--prune]`: observe, plan, apply, report.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+use tenantctl::observe::{observe, Detail};
+
+pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration) -> ExitCode {
+    let desired = match super::load(file) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let docker = match super::connect(timeout).await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let observed = match observe(&docker, &desired, Detail::Full).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: cannot read the Docker host, nothing was changed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let plan = tenantctl::plan::plan(&desired, &observed, prune);
+    if plan.is_empty() {
+        println!("{plan}");
+        println!("Nothing to do.");
+        return ExitCode::SUCCESS;
+    }
+    println!("{plan}");
+    let report = tenantctl::apply::apply(&docker, &desired, &plan, concurrency).await;
+    for t in &report.tenants {
+        match &t.error {
+            None => println!("ok   {}: {}", t.tenant, t.done.join(", ")),
+            Some(e) => println!(
+                "FAIL {}: {e}{}",
+                t.tenant,
+                if t.done.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (done before: {})", t.done.join(", "))
+                }
+            ),
+        }
+    }
+    for (container, result) in &report.pruned {
+        match result {
+            Ok(()) => println!("ok   pruned {container} (volumes kept)"),
+            Err(e) => println!("FAIL prune {container}: {e}"),
+        }
+    }
+    let failed = report.failed();
+    println!(
+        "Applied {} change(s); {failed} failure(s).",
+        report.changes()
+    );
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

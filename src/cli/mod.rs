@@ -1,0 +1,134 @@
+//! Command-line surface (DESIGN.md "Commands"). Exit codes: 0 success,
+//! 1 error (invalid file, failed tenant, Docker unreachable), 2 pending
+//! changes for `plan --exit-code`.
+
+mod apply;
+mod plan;
+mod status;
+mod validate;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tenantctl::desired::DesiredState;
+use tenantctl::docker::DockerClient;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tenantctl",
+    version,
+    about = "Keep a fleet of single-tenant containers equal to tenants.toml"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    /// Upper bound for any single Docker API call.
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
+    docker_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a tenants file; print PATH:LINE:COL errors and exit 1 if invalid.
+    Validate {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
+    /// Show what apply would change, per tenant and field.
+    Plan {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Exit 2 when changes are pending (0 when in sync).
+        #[arg(long)]
+        exit_code: bool,
+        /// Count removal of containers whose tenant left the file.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Converge the host once; exit 1 if any tenant failed.
+    Apply {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Remove our containers whose tenant left the file (volumes are kept).
+        #[arg(long)]
+        prune: bool,
+        /// How many tenants change at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
+    /// One row per tenant: desired, running, healthy, in sync, drift.
+    Status {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    let timeout = cli.docker_timeout;
+    match cli.command {
+        Command::Validate { file } => validate::run(&file),
+        Command::Plan {
+            file,
+            json,
+            exit_code,
+            prune,
+        } => plan::run(&file, json, exit_code, prune, timeout).await,
+        Command::Apply {
+            file,
+            prune,
+            concurrency,
+        } => apply::run(&file, prune, concurrency, timeout).await,
+        Command::Status { file, json } => status::run(&file, json, timeout).await,
+    }
+}
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TENANTCTL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    tenantctl::quantity::parse_duration(text).map(|ns| Duration::from_nanos(ns as u64))
+}
+
+/// Loads the tenants file or prints every error and yields exit code 1.
+fn load(file: &std::path::Path) -> Result<DesiredState, ExitCode> {
+    tenantctl::load::load_desired(file).map_err(|diags| {
+        eprintln!("{diags}");
+        eprintln!("{} error(s); nothing was changed.", diags.0.len());
+        ExitCode::FAILURE
+    })
+}
+
+async fn connect(timeout: Duration) -> Result<DockerClient, ExitCode> {
+    DockerClient::connect(timeout).await.map_err(|e| {
+        eprintln!("error: {e}");
+        eprintln!(
+            "hint: is the Docker daemon running, and may this user use its socket (DOCKER_HOST)?"
+        );
+        ExitCode::FAILURE
+    })
+}

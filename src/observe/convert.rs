@@ -1,0 +1,246 @@
+//! Pure conversions from bollard's models to observed types.
+
+use super::{ContainerDetails, ObservedContainer};
+use crate::desired::{HealthCheck, Resources};
+use bollard::models::{ContainerInspectResponse, ContainerSummary};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// `127.0.0.1:8001->8080/tcp`: one spelling for desired and observed ports.
+pub fn render_port(host_ip: &str, host_port: &str, container_port: &str) -> String {
+    let container_port = if container_port.contains('/') {
+        container_port.to_string()
+    } else {
+        format!("{container_port}/tcp")
+    };
+    let host_ip = if host_ip.is_empty() {
+        "0.0.0.0"
+    } else {
+        host_ip
+    };
+    format!("{host_ip}:{host_port}->{container_port}")
+}
+
+/// A listed container. `None` for entries without id or name (never seen,
+/// but the API marks every field optional).
+pub fn container_from_summary(summary: &ContainerSummary) -> Option<ObservedContainer> {
+    let id = summary.id.clone()?;
+    let name = summary
+        .names
+        .as_ref()?
+        .iter()
+        .map(|n| n.trim_start_matches('/'))
+        .find(|n| !n.contains('/'))?
+        .to_string();
+    let labels = summary
+        .labels
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let state = summary.state.map(|s| s.to_string()).unwrap_or_default();
+    let published_ports = summary
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| p.public_port)
+        .collect();
+    let health = summary
+        .health
+        .as_ref()
+        .and_then(|h| h.status)
+        .map(|s| s.to_string())
+        .filter(|s| !s.is_empty() && s != "none");
+    Some(ObservedContainer {
+        id,
+        name,
+        labels,
+        state,
+        health,
+        image_id: summary.image_id.clone().unwrap_or_default(),
+        published_ports,
+        details: None,
+    })
+}
+
+/// The managed fields of an inspected container. `image_env` is the env of
+/// the container's image: entries equal to it are the image's, not ours.
+pub fn details_from_inspect(
+    inspect: &ContainerInspectResponse,
+    image_env: &[String],
+) -> ContainerDetails {
+    let config = inspect.config.clone().unwrap_or_default();
+    let host = inspect.host_config.clone().unwrap_or_default();
+    let image_env: BTreeSet<&str> = image_env.iter().map(String::as_str).collect();
+    let env = config
+        .env
+        .iter()
+        .flatten()
+        .filter(|line| !image_env.contains(line.as_str()))
+        .filter_map(|line| line.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let ports = host
+        .port_bindings
+        .iter()
+        .flatten()
+        .flat_map(|(container_port, bindings)| {
+            bindings.iter().flatten().map(move |b| {
+                render_port(
+                    b.host_ip.as_deref().unwrap_or(""),
+                    b.host_port.as_deref().unwrap_or(""),
+                    container_port,
+                )
+            })
+        })
+        .collect();
+    let mounts = inspect
+        .mounts
+        .iter()
+        .flatten()
+        .map(|m| {
+            let target = m.destination.clone().unwrap_or_default();
+            match m.typ.as_deref() {
+                Some("volume") => {
+                    format!("volume {} -> {target}", m.name.clone().unwrap_or_default())
+                }
+                other => format!(
+                    "{} {} -> {target}",
+                    other.unwrap_or("bind"),
+                    m.source.clone().unwrap_or_default()
+                ),
+            }
+        })
+        .collect();
+    let networks = inspect
+        .network_settings
+        .as_ref()
+        .and_then(|n| n.networks.as_ref())
+        .map(|n| n.keys().cloned().collect())
+        .unwrap_or_default();
+    let restart = host
+        .restart_policy
+        .as_ref()
+        .and_then(|r| r.name)
+        .map(|n| n.to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "no".into());
+    let health = config.healthcheck.as_ref().and_then(|h| {
+        let test = h.test.clone().unwrap_or_default();
+        match test.first().map(String::as_str) {
+            Some("CMD") => Some(HealthCheck {
+                path: String::new(),
+                command: test[1..].to_vec(),
+                interval_ns: h.interval.unwrap_or(0),
+                timeout_ns: h.timeout.unwrap_or(0),
+                start_period_ns: h.start_period.unwrap_or(0),
+                retries: h.retries.unwrap_or(0),
+            }),
+            Some("CMD-SHELL") => Some(HealthCheck {
+                command: vec!["sh".into(), "-c".into(), test[1..].join(" ")],
+                ..HealthCheck::default()
+            }),
+            _ => None,
+        }
+    });
+    ContainerDetails {
+        env,
+        ports,
+        mounts,
+        networks,
+        restart,
+        resources: Resources {
+            nano_cpus: host.nano_cpus.unwrap_or(0),
+            memory: host.memory.unwrap_or(0),
+            memory_reservation: host.memory_reservation.unwrap_or(0),
+        },
+        health,
+        stop_timeout_secs: config.stop_timeout,
+        restart_count: inspect.restart_count.unwrap_or(0),
+    }
+}
+
+/// Labels as a sorted map, for objects whose labels may be absent.
+pub(super) fn labels_of(
+    labels: Option<&std::collections::HashMap<String, String>>,
+) -> BTreeMap<String, String> {
+    labels
+        .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{
+        ContainerConfig, ContainerSummaryStateEnum, HostConfig, MountPoint, PortBinding,
+        PortSummary, RestartPolicy, RestartPolicyNameEnum,
+    };
+    use std::collections::HashMap;
+
+    #[test]
+    fn summary_keeps_name_state_labels_and_published_ports() {
+        let summary = ContainerSummary {
+            id: Some("abc".into()),
+            names: Some(vec!["/mai-acme".into()]),
+            image_id: Some("sha256:1".into()),
+            state: Some(ContainerSummaryStateEnum::RUNNING),
+            labels: Some(HashMap::from([("tenantctl.tenant".into(), "acme".into())])),
+            ports: Some(vec![PortSummary {
+                private_port: 8080,
+                public_port: Some(8001),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let c = container_from_summary(&summary).unwrap();
+        assert_eq!(c.name, "mai-acme");
+        assert_eq!(c.tenant_label(), Some("acme"));
+        assert!(c.is_running());
+        assert_eq!(c.published_ports, BTreeSet::from([8001]));
+    }
+
+    #[test]
+    fn inspect_drops_image_env_and_renders_ports_and_mounts() {
+        let inspect = ContainerInspectResponse {
+            config: Some(ContainerConfig {
+                env: Some(vec!["PATH=/bin".into(), "ENV=prod".into()]),
+                ..Default::default()
+            }),
+            host_config: Some(HostConfig {
+                port_bindings: Some(HashMap::from([(
+                    "8080/tcp".into(),
+                    Some(vec![PortBinding {
+                        host_ip: Some("127.0.0.1".into()),
+                        host_port: Some("8001".into()),
+                    }]),
+                )])),
+                restart_policy: Some(RestartPolicy {
+                    name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                    maximum_retry_count: None,
+                }),
+                memory: Some(1 << 30),
+                ..Default::default()
+            }),
+            mounts: Some(vec![MountPoint {
+                typ: Some("volume".into()),
+                name: Some("mai-acme-data".into()),
+                destination: Some("/app/backend/data".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let d = details_from_inspect(&inspect, &["PATH=/bin".into()]);
+        assert_eq!(d.env, BTreeMap::from([("ENV".into(), "prod".into())]));
+        assert_eq!(
+            d.ports,
+            BTreeSet::from(["127.0.0.1:8001->8080/tcp".to_string()])
+        );
+        assert_eq!(
+            d.mounts,
+            BTreeSet::from(["volume mai-acme-data -> /app/backend/data".to_string()])
+        );
+        assert_eq!(d.restart, "unless-stopped");
+        assert_eq!(d.resources.memory, 1 << 30);
+        assert!(d.health.is_none());
+    }
+}

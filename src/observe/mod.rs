@@ -1,0 +1,88 @@
+//! What is on the Docker host, in our own types holding only what the diff
+//! needs. `fetch` does the IO; `convert` turns bollard's models into these
+//! types and is pure, so it is unit-tested without a daemon.
+
+mod convert;
+mod fetch;
+
+pub use convert::{container_from_summary, details_from_inspect, render_port};
+pub use fetch::{observe, Detail};
+
+use crate::desired::{HealthCheck, Resources};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A snapshot of the host. Built only from complete, successful lists: a
+/// failed list is an error, never an empty map.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObservedState {
+    /// Every container on the host by name, ours or not (for clashes).
+    pub containers: BTreeMap<String, ObservedContainer>,
+    /// Network name → whether it carries our label.
+    pub networks: BTreeMap<String, Ownership>,
+    /// Volume name → ownership.
+    pub volumes: BTreeMap<String, Ownership>,
+    /// Image reference or id → image id, for each desired image; `None`
+    /// when the image is not on this host.
+    pub images: BTreeMap<String, Option<ObservedImage>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    /// Carries `tenantctl.tenant=<value>`.
+    Ours(String),
+    /// Anything else: never stopped, removed or changed by us.
+    Foreign,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedImage {
+    pub id: String,
+    /// The image's own env, to tell it apart from what we set.
+    pub env: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedContainer {
+    pub id: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// Docker's state word: running, exited, created, restarting, paused…
+    pub state: String,
+    /// Docker's health status when the container has a health check.
+    pub health: Option<String>,
+    pub image_id: String,
+    /// Host ports this container publishes right now (running ones only).
+    pub published_ports: BTreeSet<u16>,
+    /// Field-level view from an inspect; `None` when only listed.
+    pub details: Option<ContainerDetails>,
+}
+
+impl ObservedContainer {
+    pub fn tenant_label(&self) -> Option<&str> {
+        self.labels
+            .get(crate::labels::TENANT_LABEL)
+            .map(String::as_str)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.state == "running"
+    }
+}
+
+/// The fields of an inspected container that tenantctl manages.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerDetails {
+    /// Env the container was given, minus entries identical to the image's.
+    pub env: BTreeMap<String, String>,
+    /// `127.0.0.1:8001->8080/tcp` style, from HostConfig.PortBindings.
+    pub ports: BTreeSet<String>,
+    /// `volume NAME -> /target` or `bind PATH -> /target`.
+    pub mounts: BTreeSet<String>,
+    pub networks: BTreeSet<String>,
+    pub restart: String,
+    pub resources: Resources,
+    /// `None` when the container has no health check of its own.
+    pub health: Option<HealthCheck>,
+    pub stop_timeout_secs: Option<i64>,
+    pub restart_count: i64,
+}

@@ -1,0 +1,238 @@
+//! Field-by-field comparison of one desired tenant with its container.
+//! Split in two: changes that need a recreate, and changes Docker applies
+//! in place (`docker update`: limits and restart policy).
+
+use super::FieldChange;
+use crate::desired::{DesiredTenant, Resources};
+use crate::labels::SPEC_HASH_LABEL;
+use crate::observe::{render_port, ObservedContainer, ObservedState};
+use crate::quantity::{format_cpus, format_memory};
+use std::collections::BTreeSet;
+
+const NONE: &str = "(none)";
+
+/// `(recreate, in_place)` changes. Without inspect details only the spec
+/// hash, image and state can be compared; that is the cheap resync path.
+pub fn container_changes(
+    tenant: &DesiredTenant,
+    c: &ObservedContainer,
+    observed: &ObservedState,
+) -> (Vec<FieldChange>, Vec<FieldChange>) {
+    let mut recreate = Vec::new();
+    let mut update = Vec::new();
+    let push = |list: &mut Vec<FieldChange>, field: &str, from: String, to: String| {
+        list.push(FieldChange {
+            field: field.to_string(),
+            from,
+            to,
+        });
+    };
+
+    let wanted_image = observed.images.get(&tenant.image).cloned().flatten();
+    match &wanted_image {
+        Some(image) if image.id != c.image_id => push(
+            &mut recreate,
+            "image",
+            short_id(&c.image_id),
+            format!("{} ({})", tenant.image, short_id(&image.id)),
+        ),
+        Some(_) => {}
+        None => push(
+            &mut recreate,
+            "image",
+            short_id(&c.image_id),
+            format!("{} (not on this host: will be pulled)", tenant.image),
+        ),
+    }
+    for (key, value) in &tenant.labels {
+        let current = c.labels.get(key);
+        if current != Some(value) {
+            let shown =
+                |v: Option<&String>| v.map(|v| format!("{v:?}")).unwrap_or_else(|| NONE.into());
+            let (from, to) = if key == SPEC_HASH_LABEL {
+                (
+                    current.map(|h| short_id(h)).unwrap_or_else(|| NONE.into()),
+                    short_id(value),
+                )
+            } else {
+                (shown(current), shown(Some(value)))
+            };
+            push(&mut recreate, &format!("labels.{key}"), from, to);
+        }
+    }
+
+    let Some(d) = &c.details else {
+        return (recreate, update);
+    };
+    for key in tenant
+        .env
+        .keys()
+        .chain(d.env.keys())
+        .collect::<BTreeSet<_>>()
+    {
+        let want = tenant.env.get(key);
+        let have = d.env.get(key);
+        if want.map(|e| &e.value) == have {
+            continue;
+        }
+        let sensitive = want.is_some_and(|e| e.sensitive);
+        let show = |v: Option<&String>| match v {
+            None => NONE.to_string(),
+            Some(_) if sensitive => "(sensitive)".to_string(),
+            Some(v) => format!("{v:?}"),
+        };
+        push(
+            &mut recreate,
+            &format!("env.{key}"),
+            show(have),
+            show(want.map(|e| &e.value)),
+        );
+    }
+    let want_ports = BTreeSet::from([render_port(
+        &tenant.host_ip,
+        &tenant.port.to_string(),
+        &tenant.container_port.to_string(),
+    )]);
+    set_change(&mut recreate, "ports", &d.ports, &want_ports);
+    let want_mounts: BTreeSet<String> = tenant.mounts.iter().map(|m| m.to_string()).collect();
+    set_change(&mut recreate, "mounts", &d.mounts, &want_mounts);
+    // Membership only: other networks a human attached are left alone,
+    // but ours must be there.
+    if !d.networks.contains(&tenant.network) {
+        let have = d.networks.iter().cloned().collect::<Vec<_>>().join(", ");
+        push(
+            &mut recreate,
+            "network",
+            if have.is_empty() { NONE.into() } else { have },
+            tenant.network.clone(),
+        );
+    }
+    if !tenant.health.command.is_empty() {
+        let want = (
+            tenant.health.command.clone(),
+            tenant.health.interval_ns,
+            tenant.health.timeout_ns,
+            tenant.health.retries,
+            tenant.health.start_period_ns,
+        );
+        let have = d.health.as_ref().map(|h| {
+            (
+                h.command.clone(),
+                h.interval_ns,
+                h.timeout_ns,
+                h.retries,
+                h.start_period_ns,
+            )
+        });
+        if have.as_ref() != Some(&want) {
+            let show = |h: Option<&(Vec<String>, i64, i64, i64, i64)>| match h {
+                None => NONE.to_string(),
+                Some((cmd, interval, timeout, retries, _)) => format!(
+                    "{:?} every {}s, timeout {}s, {} retries",
+                    cmd.join(" "),
+                    interval / 1_000_000_000,
+                    timeout / 1_000_000_000,
+                    retries
+                ),
+            };
+            push(
+                &mut recreate,
+                "health",
+                show(have.as_ref()),
+                show(Some(&want)),
+            );
+        }
+    }
+    if d.restart != tenant.restart {
+        push(
+            &mut update,
+            "restart",
+            d.restart.clone(),
+            tenant.restart.clone(),
+        );
+    }
+    resource_changes(&mut recreate, &mut update, &d.resources, &tenant.resources);
+    (recreate, update)
+}
+
+/// Name, observed, desired, and how to show a value.
+type ResourceField = (&'static str, i64, i64, fn(i64) -> String);
+
+/// Docker's update API treats 0 as "leave unchanged", so going back to
+/// unlimited (0) can only be done by recreating the container.
+fn resource_changes(
+    recreate: &mut Vec<FieldChange>,
+    update: &mut Vec<FieldChange>,
+    have: &Resources,
+    want: &Resources,
+) {
+    let fields: [ResourceField; 3] = [
+        (
+            "resources.cpus",
+            have.nano_cpus,
+            want.nano_cpus,
+            format_cpus,
+        ),
+        ("resources.memory", have.memory, want.memory, format_memory),
+        (
+            "resources.memory_reservation",
+            have.memory_reservation,
+            want.memory_reservation,
+            format_memory,
+        ),
+    ];
+    for (field, have, want, format) in fields {
+        if have == want {
+            continue;
+        }
+        let show = |v: i64| {
+            if v == 0 {
+                "unlimited".to_string()
+            } else {
+                format(v)
+            }
+        };
+        let change = FieldChange {
+            field: field.into(),
+            from: show(have),
+            to: show(want),
+        };
+        if want == 0 {
+            recreate.push(change);
+        } else {
+            update.push(change);
+        }
+    }
+}
+
+fn set_change(
+    list: &mut Vec<FieldChange>,
+    field: &str,
+    have: &BTreeSet<String>,
+    want: &BTreeSet<String>,
+) {
+    if have != want {
+        let show = |s: &BTreeSet<String>| {
+            if s.is_empty() {
+                NONE.to_string()
+            } else {
+                s.iter().cloned().collect::<Vec<_>>().join(", ")
+            }
+        };
+        list.push(FieldChange {
+            field: field.into(),
+            from: show(have),
+            to: show(want),
+        });
+    }
+}
+
+/// `sha256:0123456789ab…` → `0123456789ab`.
+pub fn short_id(id: &str) -> String {
+    let id = id.strip_prefix("sha256:").unwrap_or(id);
+    if id.is_empty() {
+        NONE.to_string()
+    } else {
+        id.chars().take(12).collect()
+    }
+}

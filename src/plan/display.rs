@@ -1,0 +1,112 @@
+//! The human form of a plan, read in code review: one block per tenant that
+//! differs, one line per field, and a summary line. Secrets are already
+//! masked in `FieldChange`, so nothing here can leak one.
+
+use super::{Plan, Step};
+use std::fmt;
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut counts = Counts::default();
+        if let Some(network) = &self.create_network {
+            writeln!(f, "+ network {network}: create")?;
+        }
+        for t in &self.tenants {
+            if t.in_sync() {
+                counts.in_sync += 1;
+                continue;
+            }
+            if !t.conflicts.is_empty() {
+                counts.conflicts += 1;
+                for c in &t.conflicts {
+                    writeln!(
+                        f,
+                        "! tenant {}: {} conflict: {}",
+                        t.tenant, c.resource, c.message
+                    )?;
+                }
+                writeln!(f, "    (blocked: nothing is changed for this tenant until the conflict is resolved)")?;
+                continue;
+            }
+            let lead = if t.paused {
+                counts.paused += 1;
+                format!("= tenant {} (paused: reported, not changed)", t.tenant)
+            } else {
+                format!("tenant {}", t.tenant)
+            };
+            for step in &t.steps {
+                if !t.paused {
+                    counts.add(step);
+                }
+                match step {
+                    Step::CreateVolume { name } => writeln!(f, "+ {lead}: create volume {name}")?,
+                    Step::Create => writeln!(f, "+ {lead}: create container {}", t.container)?,
+                    Step::Recreate { changes } => {
+                        writeln!(f, "~ {lead}: recreate container {}", t.container)?;
+                        for c in changes {
+                            writeln!(f, "    {}: {} -> {}", c.field, c.from, c.to)?;
+                        }
+                    }
+                    Step::Update { changes } => {
+                        writeln!(f, "~ {lead}: update container {} in place", t.container)?;
+                        for c in changes {
+                            writeln!(f, "    {}: {} -> {}", c.field, c.from, c.to)?;
+                        }
+                    }
+                    Step::Start { state } => {
+                        writeln!(f, "> {lead}: start container {} (now {state})", t.container)?
+                    }
+                }
+            }
+        }
+        for o in &self.orphans {
+            if self.prune {
+                counts.remove += 1;
+                writeln!(
+                    f,
+                    "- container {} (tenant {} left the file): remove; its volumes are kept",
+                    o.container, o.tenant
+                )?;
+            } else {
+                writeln!(f, "? container {} (tenant {} left the file): kept; `apply --prune` removes it (volumes are kept)", o.container, o.tenant)?;
+            }
+        }
+        write!(
+            f,
+            "Plan: {} to create, {} to recreate, {} to update in place, {} to start, {} to remove; {} blocked by conflicts, {} paused, {} of {} tenants in sync.",
+            counts.create,
+            counts.recreate,
+            counts.update,
+            counts.start,
+            counts.remove,
+            counts.conflicts,
+            counts.paused,
+            counts.in_sync,
+            self.tenants.len()
+        )
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    create: usize,
+    recreate: usize,
+    update: usize,
+    start: usize,
+    remove: usize,
+    conflicts: usize,
+    paused: usize,
+    in_sync: usize,
+}
+
+impl Counts {
+    fn add(&mut self, step: &Step) {
+        match step {
+            Step::CreateVolume { .. } => {}
+            Step::Create => self.create += 1,
+            Step::Recreate { .. } => self.recreate += 1,
+            Step::Update { .. } => self.update += 1,
+            Step::Start { .. } => self.start += 1,
+        }
+    }
+}

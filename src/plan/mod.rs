@@ -1,0 +1,243 @@
+//! The plan: a pure diff of desired against observed, as data. `apply`
+//! executes it; `plan` prints it (`Display`) or serializes it (`--json`).
+//! No clock, env or IO here, so the same inputs always give the same plan.
+
+mod diff;
+mod display;
+
+pub use diff::container_changes;
+
+use crate::desired::{DesiredState, DesiredTenant};
+use crate::observe::{ObservedContainer, ObservedState, Ownership};
+use serde::Serialize;
+
+/// Everything apply would do, tenant by tenant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Plan {
+    /// Create the shared network first, when it is missing.
+    pub create_network: Option<String>,
+    pub tenants: Vec<TenantPlan>,
+    /// Our containers whose tenant left the file.
+    pub orphans: Vec<Orphan>,
+    /// Whether orphans are removed (`--prune`) or only reported.
+    pub prune: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TenantPlan {
+    pub tenant: String,
+    pub container: String,
+    /// Paused tenants are reported, never changed: `steps` are not applied.
+    pub paused: bool,
+    pub steps: Vec<Step>,
+    /// Clashes with objects that are not ours: this tenant cannot converge
+    /// until a human resolves them; the others go on.
+    pub conflicts: Vec<Conflict>,
+}
+
+impl TenantPlan {
+    /// Steps apply will actually run (none for a paused tenant).
+    pub fn actionable(&self) -> &[Step] {
+        if self.paused || !self.conflicts.is_empty() {
+            &[]
+        } else {
+            &self.steps
+        }
+    }
+
+    pub fn in_sync(&self) -> bool {
+        self.steps.is_empty() && self.conflicts.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Step {
+    CreateVolume {
+        name: String,
+    },
+    Create,
+    /// Fields that Docker cannot change on a live container differ.
+    Recreate {
+        changes: Vec<FieldChange>,
+    },
+    /// Only limits or restart policy differ: `docker update`, same container.
+    Update {
+        changes: Vec<FieldChange>,
+    },
+    Start {
+        state: String,
+    },
+}
+
+impl Step {
+    /// A fixed name per step kind, for logs and metric labels.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Step::CreateVolume { .. } => "create_volume",
+            Step::Create => "create",
+            Step::Recreate { .. } => "recreate",
+            Step::Update { .. } => "update",
+            Step::Start { .. } => "start",
+        }
+    }
+}
+
+/// One field's change; values are already safe to print (secrets masked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Conflict {
+    /// container | volume | port
+    pub resource: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Orphan {
+    pub tenant: String,
+    pub container: String,
+}
+
+impl Plan {
+    /// True when apply would change nothing (paused tenants' drift and
+    /// unpruned orphans are reported but are not pending changes).
+    pub fn is_empty(&self) -> bool {
+        self.create_network.is_none()
+            && self
+                .tenants
+                .iter()
+                .all(|t| t.actionable().is_empty() && t.conflicts.is_empty())
+            && (!self.prune || self.orphans.is_empty())
+    }
+
+    /// Tenants that cannot converge because of a clash.
+    pub fn conflicted(&self) -> impl Iterator<Item = &TenantPlan> {
+        self.tenants.iter().filter(|t| !t.conflicts.is_empty())
+    }
+}
+
+/// Computes the plan. `observed` must come from complete lists.
+pub fn plan(desired: &DesiredState, observed: &ObservedState, prune: bool) -> Plan {
+    let create_network = match observed.networks.get(&desired.network) {
+        None => Some(desired.network.clone()),
+        Some(_) => None,
+    };
+    let tenants = desired
+        .tenants
+        .values()
+        .map(|t| plan_tenant(t, observed))
+        .collect();
+    Plan {
+        create_network,
+        tenants,
+        orphans: orphans(desired, observed),
+        prune,
+    }
+}
+
+fn plan_tenant(tenant: &DesiredTenant, observed: &ObservedState) -> TenantPlan {
+    let mut steps = Vec::new();
+    let mut conflicts = Vec::new();
+    for volume in tenant.volume_names() {
+        match observed.volumes.get(volume) {
+            None => steps.push(Step::CreateVolume { name: volume.to_string() }),
+            Some(Ownership::Ours(owner)) if owner == &tenant.name => {}
+            Some(Ownership::Ours(owner)) => conflicts.push(Conflict {
+                resource: "volume",
+                message: format!("volume `{volume}` belongs to tenant `{owner}`"),
+            }),
+            Some(Ownership::Foreign) => conflicts.push(Conflict {
+                resource: "volume",
+                message: format!(
+                    "volume `{volume}` exists but is not managed by tenantctl (no {} label); it is left alone",
+                    crate::labels::TENANT_LABEL
+                ),
+            }),
+        }
+    }
+    let current = observed.containers.get(&tenant.container_name);
+    for (name, other) in &observed.containers {
+        if name != &tenant.container_name && other.published_ports.contains(&tenant.port) {
+            conflicts.push(Conflict {
+                resource: "port",
+                message: format!(
+                    "host port {} is already published by container `{name}`",
+                    tenant.port
+                ),
+            });
+        }
+    }
+    match current {
+        None => steps.push(Step::Create),
+        Some(c) if c.tenant_label() != Some(tenant.name.as_str()) => conflicts.push(Conflict {
+            resource: "container",
+            message: match c.tenant_label() {
+                None => format!(
+                    "container `{}` exists but is not managed by tenantctl (no {} label); it is left alone",
+                    c.name,
+                    crate::labels::TENANT_LABEL
+                ),
+                Some(other) => format!("container `{}` belongs to tenant `{other}`", c.name),
+            },
+        }),
+        Some(c) => steps.extend(existing_container_steps(tenant, c, observed)),
+    }
+    TenantPlan {
+        tenant: tenant.name.clone(),
+        container: tenant.container_name.clone(),
+        paused: tenant.paused,
+        steps,
+        conflicts,
+    }
+}
+
+fn existing_container_steps(
+    tenant: &DesiredTenant,
+    c: &ObservedContainer,
+    observed: &ObservedState,
+) -> Vec<Step> {
+    let (recreate, update) = container_changes(tenant, c, observed);
+    if !recreate.is_empty() {
+        let mut changes = recreate;
+        changes.extend(update);
+        return vec![Step::Recreate { changes }];
+    }
+    let mut steps = Vec::new();
+    if !update.is_empty() {
+        steps.push(Step::Update { changes: update });
+    }
+    // A restarting container is crash-looping: starting it again is no fix,
+    // and it must not be recreated in a tight loop either. It is reported.
+    if !c.is_running() && c.state != "restarting" {
+        steps.push(Step::Start {
+            state: c.state.clone(),
+        });
+    }
+    steps
+}
+
+fn orphans(desired: &DesiredState, observed: &ObservedState) -> Vec<Orphan> {
+    let prefix = format!("{}-", desired.name_prefix);
+    observed
+        .containers
+        .values()
+        .filter_map(|c| {
+            let tenant = c.tenant_label()?;
+            let ours = c.name == format!("{prefix}{tenant}")
+                && desired
+                    .extra_labels
+                    .iter()
+                    .all(|(k, v)| c.labels.get(k) == Some(v));
+            (ours && !desired.tenants.contains_key(tenant)).then(|| Orphan {
+                tenant: tenant.to_string(),
+                container: c.name.clone(),
+            })
+        })
+        .collect()
+}
