@@ -1,0 +1,290 @@
+//! Test fixtures for integration tests against the real Docker Engine.
+//!
+//! A [`Fleet`] owns one unique run id. Everything it creates (through
+//! tenantctl or by hand) carries the label `tenantctl-test.run=<id>`, and
+//! `Drop` removes exactly those objects, even when the test panicked.
+//! Without a reachable Docker daemon the fixture panics: these tests never
+//! pass by skipping.
+
+#![allow(dead_code)] // each test binary uses a different subset of helpers
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub const RUN_LABEL: &str = "tenantctl-test.run";
+pub const STANDIN_IMAGE: &str = "tenantctl-standin:latest";
+
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Panics with a clear message when Docker is not there, then builds the
+/// stand-in image once per test binary.
+pub fn require_docker_and_image() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let info = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
+        match info {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => panic!(
+                "Docker Engine not reachable: these integration tests need a running Docker daemon.\n`docker info` said: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => panic!("Docker CLI not found ({e}): these integration tests need Docker installed and running"),
+        }
+        let status = Command::new(manifest_dir().join("scripts/build-standin-image.sh"))
+            .arg(STANDIN_IMAGE)
+            .status()
+            .expect("run scripts/build-standin-image.sh");
+        assert!(status.success(), "building the stand-in image failed");
+    });
+}
+
+/// A free TCP port on loopback, as chosen by the kernel.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker")
+}
+
+pub fn docker_ok(args: &[&str]) -> String {
+    let out = docker(args);
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// One GET or PUT over plain HTTP/1.0: `(status, body)`, or `None` when
+/// nothing answers.
+pub fn http(method: &str, port: u16, path: &str, body: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+/// Waits (bounded) until `GET path` on `port` answers 200; its body.
+pub fn wait_http_ok(port: u16, path: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some((200, body)) = http("GET", port, path, "") {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "port {port} never answered 200 on {path}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A test's own fleet: unique prefix, network, label and temp directory.
+pub struct Fleet {
+    pub run_id: String,
+    pub dir: PathBuf,
+    pub file: PathBuf,
+    extra_images: std::cell::RefCell<Vec<String>>,
+}
+
+impl Fleet {
+    pub fn new() -> Self {
+        require_docker_and_image();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let run_id = format!("tt{:x}{:x}", std::process::id() % 0xfff, nanos);
+        let dir = std::env::temp_dir().join(format!("tenantctl-{run_id}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tenants.toml");
+        Fleet {
+            run_id,
+            dir,
+            file,
+            extra_images: Default::default(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.run_id
+    }
+
+    pub fn container_name(&self, tenant: &str) -> String {
+        format!("{}-{tenant}", self.run_id)
+    }
+
+    /// The header every test file starts with: our prefix, network and run
+    /// label, the mAI chart, and the stand-in image with small limits.
+    pub fn header(&self) -> String {
+        format!(
+            r#"name_prefix = "{id}"
+network = "{id}-net"
+labels = {{ "{RUN_LABEL}" = "{id}" }}
+
+[defaults]
+chart = "{chart}"
+image = "{STANDIN_IMAGE}"
+resources = {{ cpus = 0.25, memory = "64M", memory_reservation = "32M" }}
+health = {{ interval = "1s", timeout = "1s", start_period = "1s" }}
+"#,
+            id = self.run_id,
+            chart = manifest_dir().join("charts/mai").display(),
+        )
+    }
+
+    /// Writes header + tenants (`(name, port, extra toml lines)`).
+    pub fn write(&self, tenants: &[(&str, u16, &str)]) {
+        let mut text = self.header();
+        for (name, port, extra) in tenants {
+            text.push_str(&format!("\n[tenants.{name}]\nport = {port}\n{extra}\n"));
+        }
+        self.write_raw(&text);
+    }
+
+    pub fn write_raw(&self, text: &str) {
+        std::fs::write(&self.file, text).unwrap();
+    }
+
+    /// Runs `tenantctl <args> -f <file>`.
+    pub fn tenantctl(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+            .args(args)
+            .arg("-f")
+            .arg(&self.file)
+            .env("TENANTCTL_LOG", "warn")
+            .output()
+            .expect("run tenantctl")
+    }
+
+    /// Runs tenantctl and asserts its exit code; returns stdout + stderr.
+    pub fn tenantctl_expect(&self, args: &[&str], code: i32) -> String {
+        let out = self.tenantctl(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "tenantctl {args:?} exited {:?}:\n{text}",
+            out.status.code()
+        );
+        text
+    }
+
+    pub fn apply(&self) -> String {
+        self.tenantctl_expect(&["apply"], 0)
+    }
+
+    /// The id of the container named for `tenant`, if it exists.
+    pub fn container_id(&self, tenant: &str) -> Option<String> {
+        let out = docker(&["inspect", "-f", "{{.Id}}", &self.container_name(tenant)]);
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    pub fn inspect(&self, tenant: &str, format: &str) -> String {
+        docker_ok(&["inspect", "-f", format, &self.container_name(tenant)])
+    }
+
+    pub fn volume_exists(&self, name: &str) -> bool {
+        docker(&["volume", "inspect", name]).status.success()
+    }
+
+    /// Containers carrying this run's label.
+    pub fn containers(&self) -> Vec<String> {
+        let out = docker_ok(&[
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label={RUN_LABEL}={}", self.run_id),
+            "--format",
+            "{{.Names}}",
+        ]);
+        let mut names: Vec<String> = out.lines().map(str::to_string).collect();
+        names.sort();
+        names
+    }
+
+    /// Runs a foreign container (no tenantctl label) named `name`.
+    pub fn run_foreign(&self, name: &str, extra: &[&str]) -> String {
+        let label = format!("{RUN_LABEL}={}", self.run_id);
+        let mut args = vec!["run", "-d", "--name", name, "--label", &label];
+        args.extend_from_slice(extra);
+        args.push(STANDIN_IMAGE);
+        docker_ok(&args)
+    }
+
+    /// Remember an image tag to remove at the end.
+    pub fn track_image(&self, tag: &str) {
+        self.extra_images.borrow_mut().push(tag.to_string());
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let filter = format!("label={RUN_LABEL}={}", self.run_id);
+        let ids = |kind: &[&str]| -> Vec<String> {
+            let mut args: Vec<&str> = kind.to_vec();
+            args.extend(["-q", "--filter", &filter]);
+            let out = docker(&args);
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect()
+        };
+        for id in ids(&["ps", "-a"]) {
+            docker(&["rm", "-f", &id]);
+        }
+        for id in ids(&["volume", "ls"]) {
+            docker(&["volume", "rm", "-f", &id]);
+        }
+        for id in ids(&["network", "ls"]) {
+            docker(&["network", "rm", &id]);
+        }
+        for tag in self.extra_images.borrow().iter() {
+            docker(&["rmi", "-f", tag]);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn contains(haystack: &str, needle: &str) {
+    assert!(
+        haystack.contains(needle),
+        "expected {needle:?} in:\n{haystack}"
+    );
+}
+
+pub fn path_str(p: &Path) -> String {
+    p.display().to_string()
+}
