@@ -15,3 +15,6 @@ pub mod observe;
 pub mod plan;
 pub mod quantity;
 pub mod spec;
+
+#[cfg(test)]
+mod fixtures;

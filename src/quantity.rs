@@ -20,7 +20,7 @@ pub fn parse_memory(text: &str) -> Result<i64, String> {
         "t" | "tb" | "ti" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
         other => {
             return Err(format!(
-                "unknown memory unit `{other}` in `{text}`; use B, K, M, G or T"
+                "`{text}` is not a memory size: unknown unit `{other}`; use B, K, M, G or T"
             ))
         }
     };

@@ -241,3 +241,6 @@ fn orphans(desired: &DesiredState, observed: &ObservedState) -> Vec<Orphan> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

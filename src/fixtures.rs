@@ -1,0 +1,135 @@
+//! Test builders (controller-rs style): a desired tenant and the container
+//! that exactly matches it, so each plan test states only what differs.
+
+use crate::desired::{
+    DesiredMount, DesiredState, DesiredTenant, EnvEntry, HealthCheck, MountSource, Resources,
+};
+use crate::labels::{SPEC_HASH_LABEL, TENANT_LABEL};
+use crate::observe::{
+    render_port, ContainerDetails, ObservedContainer, ObservedImage, ObservedState, Ownership,
+};
+use std::collections::BTreeMap;
+
+pub const IMAGE_ID: &str =
+    "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+impl DesiredTenant {
+    pub fn test(name: &str, port: u16) -> Self {
+        let labels = BTreeMap::from([
+            (TENANT_LABEL.to_string(), name.to_string()),
+            (SPEC_HASH_LABEL.to_string(), format!("hash-{name}")),
+        ]);
+        DesiredTenant {
+            name: name.into(),
+            container_name: format!("mai-{name}"),
+            image: "mai-production:latest".into(),
+            network: "mai-network".into(),
+            host_ip: "127.0.0.1".into(),
+            port,
+            container_port: 8080,
+            domain: Some(format!("{name}.example.com")),
+            display_name: name.into(),
+            env: BTreeMap::from([(
+                "WEBUI_NAME".to_string(),
+                EnvEntry {
+                    value: format!("mAI - {name}"),
+                    sensitive: false,
+                },
+            )]),
+            mounts: vec![DesiredMount {
+                key: "data".into(),
+                target: "/app/backend/data".into(),
+                source: MountSource::Volume(format!("mai-{name}-data")),
+            }],
+            restart: "unless-stopped".into(),
+            resources: Resources {
+                nano_cpus: 2_000_000_000,
+                memory: 4 << 30,
+                memory_reservation: 2 << 30,
+            },
+            health: HealthCheck {
+                path: "/health".into(),
+                command: vec![
+                    "curl".into(),
+                    "-f".into(),
+                    "http://localhost:8080/health".into(),
+                ],
+                interval_ns: 30_000_000_000,
+                timeout_ns: 10_000_000_000,
+                start_period_ns: 0,
+                retries: 3,
+            },
+            stop_timeout_secs: 10,
+            paused: false,
+            labels,
+            spec_hash: format!("hash-{name}"),
+        }
+    }
+
+    /// The running container that exactly matches this tenant.
+    pub fn matching_container(&self) -> ObservedContainer {
+        ObservedContainer {
+            id: format!("id-{}", self.name),
+            name: self.container_name.clone(),
+            labels: self.labels.clone(),
+            state: "running".into(),
+            health: Some("healthy".into()),
+            image_id: IMAGE_ID.into(),
+            published_ports: [self.port].into(),
+            details: Some(ContainerDetails {
+                env: self
+                    .env
+                    .iter()
+                    .map(|(k, e)| (k.clone(), e.value.clone()))
+                    .collect(),
+                ports: [render_port(&self.host_ip, &self.port.to_string(), "8080")].into(),
+                mounts: self.mounts.iter().map(|m| m.to_string()).collect(),
+                networks: [self.network.clone()].into(),
+                restart: self.restart.clone(),
+                resources: self.resources,
+                health: Some(HealthCheck {
+                    path: String::new(),
+                    ..self.health.clone()
+                }),
+                stop_timeout_secs: Some(self.stop_timeout_secs),
+                restart_count: 0,
+            }),
+        }
+    }
+}
+
+pub fn desired_state(tenants: Vec<DesiredTenant>) -> DesiredState {
+    DesiredState {
+        source_sha256: "0".repeat(64),
+        name_prefix: "mai".into(),
+        network: "mai-network".into(),
+        extra_labels: BTreeMap::new(),
+        tenants: tenants.into_iter().map(|t| (t.name.clone(), t)).collect(),
+    }
+}
+
+/// A host on which every desired tenant exists exactly as desired.
+pub fn converged(desired: &DesiredState) -> ObservedState {
+    let mut observed = ObservedState::default();
+    observed
+        .networks
+        .insert(desired.network.clone(), Ownership::Ours("_shared".into()));
+    for t in desired.tenants.values() {
+        observed
+            .containers
+            .insert(t.container_name.clone(), t.matching_container());
+        for v in t.volume_names() {
+            observed
+                .volumes
+                .insert(v.to_string(), Ownership::Ours(t.name.clone()));
+        }
+        observed.images.insert(
+            t.image.clone(),
+            Some(ObservedImage {
+                id: IMAGE_ID.into(),
+                env: vec![],
+            }),
+        );
+    }
+    observed
+}
