@@ -120,6 +120,16 @@ impl DockerClient {
         Ok(client)
     }
 
+    /// The raw API, for streams (events) that do not fit [`call`](Self::call);
+    /// count them with [`count`](Self::count).
+    pub fn api(&self) -> &Docker {
+        &self.api
+    }
+
+    pub fn count(&self, operation: &'static str) {
+        self.requests.bump(operation);
+    }
+
     pub fn requests(&self) -> &RequestCounter {
         &self.requests
     }

@@ -6,14 +6,18 @@
 //! code that mutates). See DESIGN.md for the contracts.
 
 pub mod apply;
+pub mod controller;
 pub mod desired;
 pub mod diagnostic;
 pub mod docker;
 pub mod labels;
 pub mod load;
+pub mod lock;
 pub mod observe;
 pub mod plan;
 pub mod quantity;
+pub mod server;
+pub mod source;
 pub mod spec;
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use crate::labels::TENANT_LABEL;
 use crate::plan::{Plan, Step, TenantPlan};
 use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, RemoveContainerOptions, StopContainerOptions,
+    CreateContainerOptions, CreateImageOptions, ListNetworksOptions, RemoveContainerOptions,
+    StopContainerOptions,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
@@ -81,7 +82,7 @@ pub async fn apply(
 ) -> ApplyReport {
     let mut report = ApplyReport::default();
     if let Some(network) = &plan.create_network {
-        match create_network(docker, desired, network).await {
+        match ensure_network(docker, desired, network).await {
             Ok(()) => report.network_created = Some(network.clone()),
             Err(e) => {
                 let reason = e.to_string();
@@ -210,31 +211,43 @@ fn shared_labels(
     labels.into_iter().collect()
 }
 
-async fn create_network(
+/// Creates the fleet's network unless a network of that exact name exists.
+/// Docker does not refuse duplicate network names (and then fails every
+/// container start with "network is ambiguous"), so creation is serialized
+/// in this process and re-checked under the lock.
+pub async fn ensure_network(
     docker: &DockerClient,
     desired: &DesiredState,
     name: &str,
 ) -> Result<(), DockerError> {
+    static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _serialized = CREATING.lock().await;
+    let filters = std::collections::HashMap::from([("name".to_string(), vec![name.to_string()])]);
+    let existing = docker
+        .call("list_networks", |d| async move {
+            d.list_networks(Some(ListNetworksOptions {
+                filters: Some(filters),
+            }))
+            .await
+        })
+        .await?;
+    // The name filter matches substrings; only an exact name counts.
+    if existing.iter().any(|n| n.name.as_deref() == Some(name)) {
+        return Ok(());
+    }
     let request = NetworkCreateRequest {
         name: name.to_string(),
         driver: Some("bridge".into()),
         labels: Some(shared_labels(desired, SHARED_TENANT_LABEL)),
         ..Default::default()
     };
-    match docker
+    docker
         .call("create_network", |d| async move {
             d.create_network(request).await
         })
-        .await
-    {
-        Ok(_) => {
-            tracing::info!(network = name, "created network");
-            Ok(())
-        }
-        // Created meanwhile by someone else: it exists, which is what we want.
-        Err(e) if e.is_conflict() => Ok(()),
-        Err(e) => Err(e),
-    }
+        .await?;
+    tracing::info!(network = name, "created network");
+    Ok(())
 }
 
 async fn create_volume(
@@ -316,6 +329,11 @@ async fn start(docker: &DockerClient, name: &str) -> Result<(), DockerError> {
             d.start_container(&name, None).await
         })
         .await
+}
+
+/// Removes a container whose tenant left the file; its volumes stay.
+pub async fn remove_orphan(docker: &DockerClient, container: &str) -> Result<(), DockerError> {
+    remove_container(docker, container, 10).await
 }
 
 /// Stops (within the app's grace period) and removes a container; its

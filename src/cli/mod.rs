@@ -4,6 +4,7 @@
 
 mod apply;
 mod plan;
+mod run;
 mod status;
 mod validate;
 
@@ -69,6 +70,29 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
+    /// The controller: keep the host equal to the file, continuously.
+    Run {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Address for /healthz, /readyz and /metrics (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:9477")]
+        listen: std::net::SocketAddr,
+        /// Period of the cheap list-only resync.
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        resync: Duration,
+        /// Period of the full pass that inspects every container.
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        verify: Duration,
+        /// How many tenants are reconciled at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Remove our containers whose tenant left the file (volumes are kept).
+        #[arg(long)]
+        prune: bool,
+        /// Only one controller may hold this lock per host.
+        #[arg(long)]
+        lock_file: Option<PathBuf>,
+    },
     /// One row per tenant: desired, running, healthy, in sync, drift.
     Status {
         #[arg(short = 'f', long = "file")]
@@ -94,6 +118,32 @@ pub async fn run(cli: Cli) -> ExitCode {
             concurrency,
         } => apply::run(&file, prune, concurrency, timeout).await,
         Command::Status { file, json } => status::run(&file, json, timeout).await,
+        Command::Run {
+            file,
+            listen,
+            resync,
+            verify,
+            concurrency,
+            prune,
+            lock_file,
+        } => {
+            let settings = tenantctl::controller::Settings {
+                file,
+                resync,
+                verify,
+                poll: Duration::from_secs(1),
+                concurrency,
+                prune,
+                shutdown_grace: Duration::from_secs(10),
+            };
+            run::run(run::RunArgs {
+                settings,
+                listen,
+                lock_file,
+                docker_timeout: timeout,
+            })
+            .await
+        }
     }
 }
 

@@ -24,6 +24,32 @@ pub struct DesiredState {
     pub tenants: BTreeMap<String, DesiredTenant>,
 }
 
+impl DesiredState {
+    /// The same fleet settings with only `tenant` in it, for reconciling
+    /// one tenant without touching (or even reading) the others.
+    pub fn only(&self, tenant: &str) -> DesiredState {
+        DesiredState {
+            tenants: self
+                .tenants
+                .get(tenant)
+                .map(|t| (t.name.clone(), t.clone()))
+                .into_iter()
+                .collect(),
+            ..self.clone_settings()
+        }
+    }
+
+    fn clone_settings(&self) -> DesiredState {
+        DesiredState {
+            source_sha256: self.source_sha256.clone(),
+            name_prefix: self.name_prefix.clone(),
+            network: self.network.clone(),
+            extra_labels: self.extra_labels.clone(),
+            tenants: BTreeMap::new(),
+        }
+    }
+}
+
 /// One tenant's container and volumes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredTenant {

@@ -1,0 +1,76 @@
+//! `tenantctl run -f FILE [--listen ADDR] [--resync 30s]`: the controller.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tenantctl::controller::{Controller, Readiness, Settings};
+
+pub struct RunArgs {
+    pub settings: Settings,
+    pub listen: SocketAddr,
+    pub lock_file: Option<PathBuf>,
+    pub docker_timeout: Duration,
+}
+
+pub async fn run(args: RunArgs) -> ExitCode {
+    let lock_path = args
+        .lock_file
+        .clone()
+        .unwrap_or_else(tenantctl::lock::default_lock_path);
+    let _lock = match tenantctl::lock::acquire(&lock_path) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let docker = match super::connect(args.docker_timeout).await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let readiness = Arc::new(Readiness::default());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = {
+        let mut rx = stop_rx.clone();
+        let router = tenantctl::server::router(Arc::clone(&readiness));
+        let listener = match tokio::net::TcpListener::bind(args.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {}: {e}", args.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            };
+            tenantctl::server::serve_on(listener, router, shutdown).await
+        })
+    };
+    tracing::info!(file = %args.settings.file.display(), listen = %args.listen, lock = %lock_path.display(), "controller starting");
+    let controller = Controller::new(args.settings, docker, readiness);
+    controller.run(shutdown_signal()).await;
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    tracing::info!("controller stopped");
+    ExitCode::SUCCESS
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the controller");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}

@@ -1,0 +1,73 @@
+//! Docker events as hints. The stream is subscribed first, then a relist is
+//! requested, so nothing that happens in between is missed. On an error, an
+//! end of stream, or a stream silent for too long, it reconnects with
+//! backoff and asks for a relist again: events are never the only source of
+//! truth, the periodic resync is.
+
+use super::queue::backoff;
+use super::Trigger;
+use crate::docker::DockerClient;
+use crate::labels::TENANT_LABEL;
+use bollard::query_parameters::EventsOptions;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// A stream with no event for this long is reopened (and a relist done):
+/// a proxy or daemon restart can leave a connection open but dead.
+pub const SILENCE: Duration = Duration::from_secs(300);
+
+pub async fn watch_events(docker: DockerClient, tx: UnboundedSender<Trigger>) {
+    let mut attempt = 0u32;
+    loop {
+        let filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            ("label".to_string(), vec![TENANT_LABEL.to_string()]),
+        ]);
+        docker.count("events");
+        let mut stream = Box::pin(docker.api().events(Some(EventsOptions {
+            filters: Some(filters),
+            ..Default::default()
+        })));
+        // The request goes out on the first poll: subscribe, then relist.
+        let first = tokio::time::timeout(Duration::from_millis(200), stream.next()).await;
+        if tx.send(Trigger::Relist).is_err() {
+            return;
+        }
+        let mut next = match first {
+            Ok(item) => Ok(item),
+            Err(_) => tokio::time::timeout(SILENCE, stream.next()).await,
+        };
+        loop {
+            match next {
+                Ok(Some(Ok(event))) => {
+                    attempt = 0;
+                    let labels = event.actor.as_ref().and_then(|a| a.attributes.as_ref());
+                    if let Some(tenant) = labels.and_then(|l| l.get(TENANT_LABEL)) {
+                        tracing::debug!(tenant, action = ?event.action, "docker event");
+                        if tx.send(Trigger::Tenant(tenant.clone())).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Ok(Some(Err(e))) => {
+                    tracing::warn!(error = %e, "docker event stream failed; reconnecting");
+                    break;
+                }
+                Ok(None) => {
+                    tracing::warn!("docker event stream ended; reconnecting");
+                    break;
+                }
+                Err(_) => {
+                    tracing::debug!("docker event stream silent; reopening it");
+                    attempt = 0;
+                    break;
+                }
+            }
+            next = tokio::time::timeout(SILENCE, stream.next()).await;
+        }
+        attempt += 1;
+        tokio::time::sleep(backoff("events", attempt)).await;
+    }
+}

@@ -1,0 +1,279 @@
+//! The work queue: which tenants need a reconcile, and when. Pure (time is
+//! passed in), so its rules are unit-tested:
+//! - a tenant is never handed out twice at once; a request that arrives
+//!   while it is in flight makes it run once more afterwards;
+//! - at most `concurrency` tenants are in flight;
+//! - a failed tenant waits with jittered exponential backoff (800 ms → 30 s,
+//!   like kube-runtime) and hints (events, resyncs) do not cut that short;
+//!   a spec change does;
+//! - a tenant that needs changes again and again (a crash loop) is slowed
+//!   down the same way instead of being restarted in a tight loop.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+pub const BACKOFF_BASE: Duration = Duration::from_millis(800);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// More change-making reconciles than this within `CHURN_WINDOW` is a loop.
+pub const CHURN_LIMIT: usize = 3;
+pub const CHURN_WINDOW: Duration = Duration::from_secs(60);
+
+/// How a reconcile ended, as far as scheduling cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing needed changing.
+    InSync,
+    /// Something was changed and it worked.
+    Changed,
+    Failed,
+}
+
+#[derive(Debug, Default)]
+struct Retry {
+    attempts: u32,
+    not_before: Option<Instant>,
+    changes: VecDeque<Instant>,
+}
+
+#[derive(Debug)]
+pub struct WorkQueue {
+    concurrency: usize,
+    pending: BTreeSet<String>,
+    in_flight: BTreeSet<String>,
+    again: BTreeSet<String>,
+    retries: BTreeMap<String, Retry>,
+}
+
+impl WorkQueue {
+    pub fn new(concurrency: usize) -> Self {
+        Self {
+            concurrency: concurrency.max(1),
+            pending: BTreeSet::new(),
+            in_flight: BTreeSet::new(),
+            again: BTreeSet::new(),
+            retries: BTreeMap::new(),
+        }
+    }
+
+    /// A hint that `key` may need work (event, resync). Respects backoff.
+    pub fn enqueue(&mut self, key: &str) {
+        if self.in_flight.contains(key) {
+            self.again.insert(key.to_string());
+        } else {
+            self.pending.insert(key.to_string());
+        }
+    }
+
+    /// The spec of `key` changed: whatever failed before may now work, so
+    /// its backoff is forgotten.
+    pub fn enqueue_now(&mut self, key: &str) {
+        if let Some(r) = self.retries.get_mut(key) {
+            r.attempts = 0;
+            r.not_before = None;
+        }
+        self.enqueue(key);
+    }
+
+    /// Forget a tenant that left the desired state.
+    pub fn forget(&mut self, key: &str) {
+        self.pending.remove(key);
+        self.again.remove(key);
+        self.retries.remove(key);
+    }
+
+    /// The next tenant to reconcile now, if any is due and a slot is free.
+    pub fn pop_ready(&mut self, now: Instant) -> Option<String> {
+        if self.in_flight.len() >= self.concurrency {
+            return None;
+        }
+        let key = self.pending.iter().find(|k| self.due(k, now)).cloned()?;
+        self.pending.remove(&key);
+        self.in_flight.insert(key.clone());
+        Some(key)
+    }
+
+    fn due(&self, key: &str, now: Instant) -> bool {
+        self.retries
+            .get(key)
+            .and_then(|r| r.not_before)
+            .is_none_or(|t| t <= now)
+    }
+
+    /// Records the end of a reconcile started by `pop_ready`.
+    pub fn done(&mut self, key: &str, outcome: Outcome, now: Instant) {
+        self.in_flight.remove(key);
+        let retry = self.retries.entry(key.to_string()).or_default();
+        match outcome {
+            Outcome::Failed => {
+                retry.attempts += 1;
+                retry.not_before = Some(now + backoff(key, retry.attempts));
+                // Retry on its own once the backoff has passed.
+                self.pending.insert(key.to_string());
+            }
+            Outcome::Changed => {
+                retry.changes.push_back(now);
+                while retry
+                    .changes
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) > CHURN_WINDOW)
+                {
+                    retry.changes.pop_front();
+                }
+                if retry.changes.len() > CHURN_LIMIT {
+                    retry.attempts += 1;
+                    retry.not_before = Some(now + backoff(key, retry.attempts));
+                } else {
+                    retry.attempts = 0;
+                    retry.not_before = None;
+                }
+            }
+            Outcome::InSync => {
+                retry.attempts = 0;
+                retry.not_before = None;
+            }
+        }
+        if self.again.remove(key) {
+            self.pending.insert(key.to_string());
+        }
+    }
+
+    /// Whether `key` is being slowed down by repeated changes or failures.
+    pub fn is_backing_off(&self, key: &str, now: Instant) -> bool {
+        !self.due(key, now)
+    }
+
+    /// When the earliest delayed tenant becomes due.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.pending
+            .iter()
+            .filter_map(|k| self.retries.get(k).and_then(|r| r.not_before))
+            .min()
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.in_flight.is_empty() && self.pending.is_empty()
+    }
+}
+
+/// 800 ms · 2^(attempt-1), capped at 30 s, with up to 25% jitter derived
+/// from the key and attempt (deterministic: no RNG in the pure core, yet
+/// tenants failing together do not retry in lockstep).
+pub fn backoff(key: &str, attempt: u32) -> Duration {
+    let exp = attempt.saturating_sub(1).min(16);
+    let base = BACKOFF_BASE.saturating_mul(1 << exp).min(BACKOFF_MAX);
+    let seed = key.bytes().fold(
+        u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3),
+    );
+    let jitter = base.mul_f64((seed % 1000) as f64 / 4000.0);
+    (base + jitter).min(BACKOFF_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_is_never_handed_out_twice_at_once() {
+        let now = Instant::now();
+        let mut q = WorkQueue::new(4);
+        q.enqueue("a");
+        assert_eq!(q.pop_ready(now).as_deref(), Some("a"));
+        q.enqueue("a");
+        assert_eq!(q.pop_ready(now), None, "in flight: not again");
+        q.done("a", Outcome::InSync, now);
+        assert_eq!(
+            q.pop_ready(now).as_deref(),
+            Some("a"),
+            "the request during the run is kept"
+        );
+        q.done("a", Outcome::InSync, now);
+        assert!(q.is_idle());
+    }
+
+    #[test]
+    fn duplicate_requests_coalesce() {
+        let now = Instant::now();
+        let mut q = WorkQueue::new(4);
+        for _ in 0..50 {
+            q.enqueue("a");
+        }
+        assert!(q.pop_ready(now).is_some());
+        assert!(q.pop_ready(now).is_none());
+    }
+
+    #[test]
+    fn concurrency_is_bounded() {
+        let now = Instant::now();
+        let mut q = WorkQueue::new(2);
+        for k in ["a", "b", "c"] {
+            q.enqueue(k);
+        }
+        assert!(q.pop_ready(now).is_some());
+        assert!(q.pop_ready(now).is_some());
+        assert!(q.pop_ready(now).is_none());
+        q.done("a", Outcome::InSync, now);
+        assert_eq!(q.pop_ready(now).as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn failures_back_off_without_blocking_others() {
+        let now = Instant::now();
+        let mut q = WorkQueue::new(4);
+        q.enqueue("bad");
+        q.enqueue("good");
+        let first = q.pop_ready(now).unwrap();
+        let second = q.pop_ready(now).unwrap();
+        assert_eq!((first.as_str(), second.as_str()), ("bad", "good"));
+        q.done("bad", Outcome::Failed, now);
+        q.enqueue("bad"); // an event hint does not cut the backoff short
+        assert!(q.pop_ready(now).is_none());
+        q.done("good", Outcome::InSync, now);
+        q.enqueue("good");
+        assert_eq!(q.pop_ready(now).as_deref(), Some("good"));
+        let deadline = q.next_deadline().unwrap();
+        assert!(deadline > now && deadline <= now + Duration::from_secs(1));
+        assert_eq!(q.pop_ready(deadline).as_deref(), Some("bad"));
+    }
+
+    #[test]
+    fn a_spec_change_cuts_the_backoff_short() {
+        let now = Instant::now();
+        let mut q = WorkQueue::new(4);
+        q.enqueue("a");
+        q.pop_ready(now);
+        q.done("a", Outcome::Failed, now);
+        assert!(q.pop_ready(now).is_none());
+        q.enqueue_now("a");
+        assert_eq!(q.pop_ready(now).as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn backoff_grows_jittered_and_capped() {
+        let b1 = backoff("a", 1);
+        let b2 = backoff("a", 2);
+        assert!(b1 >= BACKOFF_BASE && b1 <= BACKOFF_BASE.mul_f64(1.25));
+        assert!(b2 >= BACKOFF_BASE * 2);
+        assert_eq!(backoff("a", 30), BACKOFF_MAX);
+        assert_ne!(backoff("a", 3), backoff("b", 3), "jitter differs per key");
+    }
+
+    #[test]
+    fn a_tenant_that_keeps_needing_changes_is_slowed_down() {
+        let mut now = Instant::now();
+        let mut q = WorkQueue::new(4);
+        for _ in 0..=CHURN_LIMIT {
+            now += Duration::from_secs(1);
+            q.enqueue("loop");
+            assert_eq!(q.pop_ready(now).as_deref(), Some("loop"));
+            q.done("loop", Outcome::Changed, now);
+        }
+        q.enqueue("loop");
+        assert!(q.is_backing_off("loop", now));
+        assert!(q.pop_ready(now).is_none());
+    }
+}
