@@ -92,6 +92,10 @@ enum Command {
         /// Only one controller may hold this lock per host.
         #[arg(long)]
         lock_file: Option<PathBuf>,
+        /// Do not subscribe to Docker events; rely on the resync alone (for
+        /// hosts where a proxy blocks the event stream).
+        #[arg(long)]
+        no_events: bool,
     },
     /// One row per tenant: desired, running, healthy, in sync, drift.
     Status {
@@ -126,6 +130,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             concurrency,
             prune,
             lock_file,
+            no_events,
         } => {
             let settings = tenantctl::controller::Settings {
                 file,
@@ -134,6 +139,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 poll: Duration::from_secs(1),
                 concurrency,
                 prune,
+                events: !no_events,
                 shutdown_grace: Duration::from_secs(10),
             };
             run::run(run::RunArgs {

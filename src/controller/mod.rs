@@ -37,6 +37,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// Remove our containers whose tenant left the file (volumes are kept).
     pub prune: bool,
+    /// Subscribe to Docker events (hints); the resync works without them.
+    pub events: bool,
     /// How long in-flight Docker work may take to finish on shutdown.
     pub shutdown_grace: Duration,
 }
@@ -106,10 +108,12 @@ impl Controller {
             tracing::warn!(error = %e, "cannot watch the tenants file's directory; polling only");
         }
         let (trigger_tx, mut trigger_rx) = unbounded_channel::<Trigger>();
-        let events = tokio::spawn(events::watch_events(
-            self.docker.clone(),
-            trigger_tx.clone(),
-        ));
+        let events = self.settings.events.then(|| {
+            tokio::spawn(events::watch_events(
+                self.docker.clone(),
+                trigger_tx.clone(),
+            ))
+        });
         let (pass_tx, mut pass_rx) = unbounded_channel::<(bool, PassResult)>();
         let mut workers: JoinSet<(String, Result<Reconciled, ApplyError>)> = JoinSet::new();
         let mut pass_running = false;
@@ -179,7 +183,9 @@ impl Controller {
                 }
             }
         }
-        events.abort();
+        if let Some(events) = events {
+            events.abort();
+        }
         drop(watch);
         tracing::info!(
             in_flight = workers.len(),

@@ -288,3 +288,107 @@ pub fn contains(haystack: &str, needle: &str) {
 pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// A `tenantctl run` process for one fleet; killed on drop if still alive.
+pub struct ControllerProc {
+    pub child: std::process::Child,
+    pub log: PathBuf,
+    pub listen: u16,
+}
+
+impl Fleet {
+    /// Starts `tenantctl run` on this fleet's file with its own lock file
+    /// and listener. `extra` adds flags (e.g. `--resync 1s`).
+    pub fn start_controller(&self, extra: &[&str]) -> ControllerProc {
+        let listen = free_port();
+        let log = self.dir.join(format!("controller-{listen}.log"));
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+            .arg("run")
+            .arg("-f")
+            .arg(&self.file)
+            .args(["--listen", &format!("127.0.0.1:{listen}")])
+            .arg("--lock-file")
+            .arg(self.dir.join("controller.lock"))
+            .args(extra)
+            .env("TENANTCTL_LOG", "info")
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .expect("start tenantctl run");
+        let proc = ControllerProc { child, log, listen };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http("GET", listen, "/healthz", "").is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "controller did not start:\n{}",
+                proc.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        proc
+    }
+}
+
+impl ControllerProc {
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (bounded) until the log has `needle`; panics with the log.
+    pub fn wait_log(&self, needle: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self.logs().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the controller log:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit code.
+    pub fn terminate(&mut self, within: Duration) -> Option<i32> {
+        Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "controller did not exit after SIGTERM:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ControllerProc {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Polls `check` every 20 ms until it holds; returns how long it took.
+/// Panics after `within`, with `what` in the message.
+pub fn time_until(what: &str, within: Duration, mut check: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
