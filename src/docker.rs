@@ -6,7 +6,7 @@
 use bollard::Docker;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// Errors from the Docker Engine, one variant per way it matters to us.
@@ -69,18 +69,37 @@ impl DockerError {
     }
 }
 
-/// Docker calls made, by operation, since the process started.
+/// Docker calls made, by operation, since the process started; mirrored
+/// into `tenantctl_docker_requests_total` once a metric is attached.
 #[derive(Debug, Default)]
-pub struct RequestCounter(Mutex<BTreeMap<&'static str, u64>>);
+pub struct RequestCounter {
+    counts: Mutex<BTreeMap<&'static str, u64>>,
+    metric: OnceLock<prometheus::IntCounterVec>,
+}
 
 impl RequestCounter {
     fn bump(&self, operation: &'static str) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         *map.entry(operation).or_default() += 1;
+        if let Some(metric) = self.metric.get() {
+            metric.with_label_values(&[operation]).inc();
+        }
+    }
+
+    /// Mirrors every later call into `metric` (labels: `operation`).
+    pub fn attach(&self, metric: prometheus::IntCounterVec) {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        for (operation, count) in counts.iter() {
+            metric.with_label_values(&[operation]).inc_by(*count);
+        }
+        let _ = self.metric.set(metric);
     }
 
     pub fn snapshot(&self) -> BTreeMap<&'static str, u64> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn total(&self) -> u64 {

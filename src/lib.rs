@@ -13,12 +13,15 @@ pub mod docker;
 pub mod labels;
 pub mod load;
 pub mod lock;
+pub mod metrics;
 pub mod observe;
 pub mod plan;
+pub mod probe;
 pub mod quantity;
 pub mod server;
 pub mod source;
 pub mod spec;
+pub mod stats;
 
 #[cfg(test)]
 mod fixtures;

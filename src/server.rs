@@ -4,21 +4,42 @@
 //! and the host's own checks, not the internet.
 
 use crate::controller::Readiness;
+use crate::metrics::Metrics;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use std::future::Future;
 use std::sync::Arc;
 
-pub fn router(readiness: Arc<Readiness>) -> Router {
+#[derive(Clone)]
+struct AppState {
+    readiness: Arc<Readiness>,
+    metrics: Arc<Metrics>,
+}
+
+pub fn router(readiness: Arc<Readiness>, metrics: Arc<Metrics>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .with_state(readiness)
+        .route("/metrics", get(metrics_text))
+        .with_state(AppState { readiness, metrics })
 }
 
-async fn readyz(State(r): State<Arc<Readiness>>) -> (StatusCode, String) {
+async fn metrics_text(
+    State(s): State<AppState>,
+) -> ([(header::HeaderName, &'static str); 1], String) {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.encode(),
+    )
+}
+
+async fn readyz(State(s): State<AppState>) -> (StatusCode, String) {
+    let r = &s.readiness;
     let (config, docker) = (r.config_loaded(), r.docker_ok());
     let status = if config && docker {
         StatusCode::OK

@@ -49,6 +49,8 @@ pub struct TenantOutcome {
     pub tenant: String,
     /// Step names done, in order (`create_volume`, `recreate`, …).
     pub done: Vec<&'static str>,
+    /// The step that failed, if one did (a conflict fails before any step).
+    pub failed: Option<&'static str>,
     pub error: Option<ApplyError>,
 }
 
@@ -83,7 +85,7 @@ pub async fn apply(
     let mut report = ApplyReport::default();
     if let Some(network) = &plan.create_network {
         match ensure_network(docker, desired, network).await {
-            Ok(()) => report.network_created = Some(network.clone()),
+            Ok(created) => report.network_created = created.then(|| network.clone()),
             Err(e) => {
                 let reason = e.to_string();
                 report.tenants = plan
@@ -93,6 +95,7 @@ pub async fn apply(
                     .map(|t| TenantOutcome {
                         tenant: t.tenant.clone(),
                         done: vec![],
+                        failed: Some("create_network"),
                         error: Some(ApplyError::Network {
                             network: network.clone(),
                             reason: reason.clone(),
@@ -141,6 +144,7 @@ pub async fn apply_tenant(
     let mut outcome = TenantOutcome {
         tenant: tenant.name.clone(),
         done: vec![],
+        failed: None,
         error: None,
     };
     if !plan.conflicts.is_empty() {
@@ -163,6 +167,7 @@ pub async fn apply_tenant(
             }
             Err(e) => {
                 tracing::warn!(action = step.action(), error = %e, "failed");
+                outcome.failed = Some(step.action());
                 outcome.error = Some(e);
                 break;
             }
@@ -211,7 +216,8 @@ fn shared_labels(
     labels.into_iter().collect()
 }
 
-/// Creates the fleet's network unless a network of that exact name exists.
+/// Creates the fleet's network unless a network of that exact name exists;
+/// `true` when it created one.
 /// Docker does not refuse duplicate network names (and then fails every
 /// container start with "network is ambiguous"), so creation is serialized
 /// in this process and re-checked under the lock.
@@ -219,7 +225,7 @@ pub async fn ensure_network(
     docker: &DockerClient,
     desired: &DesiredState,
     name: &str,
-) -> Result<(), DockerError> {
+) -> Result<bool, DockerError> {
     static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _serialized = CREATING.lock().await;
     let filters = std::collections::HashMap::from([("name".to_string(), vec![name.to_string()])]);
@@ -233,7 +239,7 @@ pub async fn ensure_network(
         .await?;
     // The name filter matches substrings; only an exact name counts.
     if existing.iter().any(|n| n.name.as_deref() == Some(name)) {
-        return Ok(());
+        return Ok(false);
     }
     let request = NetworkCreateRequest {
         name: name.to_string(),
@@ -247,7 +253,7 @@ pub async fn ensure_network(
         })
         .await?;
     tracing::info!(network = name, "created network");
-    Ok(())
+    Ok(true)
 }
 
 async fn create_volume(

@@ -92,6 +92,9 @@ enum Command {
         /// Only one controller may hold this lock per host.
         #[arg(long)]
         lock_file: Option<PathBuf>,
+        /// How often per-tenant CPU and memory are read (Docker stats).
+        #[arg(long, default_value = "15s", value_parser = parse_duration)]
+        stats_interval: Duration,
         /// Do not subscribe to Docker events; rely on the resync alone (for
         /// hosts where a proxy blocks the event stream).
         #[arg(long)]
@@ -131,6 +134,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             prune,
             lock_file,
             no_events,
+            stats_interval,
         } => {
             let settings = tenantctl::controller::Settings {
                 file,
@@ -140,6 +144,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 concurrency,
                 prune,
                 events: !no_events,
+                stats_interval,
                 shutdown_grace: Duration::from_secs(10),
             };
             run::run(run::RunArgs {

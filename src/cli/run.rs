@@ -31,10 +31,12 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Err(code) => return code,
     };
     let readiness = Arc::new(Readiness::default());
+    let metrics = Arc::new(tenantctl::metrics::Metrics::new());
+    docker.requests().attach(metrics.docker_requests.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = {
         let mut rx = stop_rx.clone();
-        let router = tenantctl::server::router(Arc::clone(&readiness));
+        let router = tenantctl::server::router(Arc::clone(&readiness), Arc::clone(&metrics));
         let listener = match tokio::net::TcpListener::bind(args.listen).await {
             Ok(l) => l,
             Err(e) => {
@@ -50,7 +52,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         })
     };
     tracing::info!(file = %args.settings.file.display(), listen = %args.listen, lock = %lock_path.display(), "controller starting");
-    let controller = Controller::new(args.settings, docker, readiness);
+    let controller = Controller::new(args.settings, docker, readiness, metrics);
     controller.run(shutdown_signal()).await;
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;

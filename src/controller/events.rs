@@ -18,12 +18,23 @@ use tokio::sync::mpsc::UnboundedSender;
 /// a proxy or daemon restart can leave a connection open but dead.
 pub const SILENCE: Duration = Duration::from_secs(300);
 
+/// Events that can mean drift. Health checks alone raise `exec_*` events
+/// every interval on every container; reacting to those would turn a quiet
+/// fleet into a steady stream of reconciles.
+const RELEVANT: [&str; 8] = [
+    "die", "stop", "destroy", "update", "rename", "pause", "unpause", "oom",
+];
+
 pub async fn watch_events(docker: DockerClient, tx: UnboundedSender<Trigger>) {
     let mut attempt = 0u32;
     loop {
         let filters = HashMap::from([
             ("type".to_string(), vec!["container".to_string()]),
             ("label".to_string(), vec![TENANT_LABEL.to_string()]),
+            (
+                "event".to_string(),
+                RELEVANT.iter().map(|e| e.to_string()).collect(),
+            ),
         ]);
         docker.count("events");
         let mut stream = Box::pin(docker.api().events(Some(EventsOptions {

@@ -5,6 +5,7 @@
 //! A tenant is never reconciled twice at once (see `queue`), failures back
 //! off per tenant, and an invalid edit leaves the last good state enforced.
 
+mod debounce;
 mod events;
 mod queue;
 mod reconcile;
@@ -12,17 +13,19 @@ mod reconcile;
 pub use queue::{backoff, Outcome, WorkQueue};
 pub use reconcile::{reconcile_tenant, Reconciled};
 
-use crate::apply::ApplyError;
 use crate::desired::DesiredState;
 use crate::docker::{DockerClient, DockerError};
 use crate::load::load_desired;
+use crate::metrics::Metrics;
 use crate::observe::{observe, Detail};
-use crate::plan::plan;
+use crate::plan::{plan, Plan};
+use debounce::ReloadDebounce;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 #[derive(Debug, Clone)]
@@ -39,6 +42,8 @@ pub struct Settings {
     pub prune: bool,
     /// Subscribe to Docker events (hints); the resync works without them.
     pub events: bool,
+    /// How often per-tenant CPU/memory is read from Docker stats.
+    pub stats_interval: Duration,
     /// How long in-flight Docker work may take to finish on shutdown.
     pub shutdown_grace: Duration,
 }
@@ -68,32 +73,48 @@ pub enum Trigger {
     Relist,
 }
 
-/// Result of a fleet-wide pass: tenants that are not in sync.
-type PassResult = Result<PassReport, DockerError>;
+/// A fleet-wide observe + plan, done in the background.
+type PassResult = Result<Plan, DockerError>;
 
-#[derive(Debug)]
-struct PassReport {
-    out_of_sync: Vec<String>,
-    orphans: Vec<crate::plan::Orphan>,
+enum Work {
+    Tenant(Reconciled),
+    Pruned(String, Result<(), DockerError>),
 }
 
 pub struct Controller {
     settings: Settings,
     docker: DockerClient,
     readiness: Arc<Readiness>,
+    metrics: Arc<Metrics>,
     desired: Option<Arc<DesiredState>>,
+    desired_tx: watch::Sender<Option<Arc<DesiredState>>>,
     last_error: Option<String>,
     queue: WorkQueue,
 }
 
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
 impl Controller {
-    pub fn new(settings: Settings, docker: DockerClient, readiness: Arc<Readiness>) -> Self {
+    pub fn new(
+        settings: Settings,
+        docker: DockerClient,
+        readiness: Arc<Readiness>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let queue = WorkQueue::new(settings.concurrency);
+        let (desired_tx, _) = watch::channel(None);
         Self {
             settings,
             docker,
             readiness,
+            metrics,
             desired: None,
+            desired_tx,
             last_error: None,
             queue,
         }
@@ -108,14 +129,25 @@ impl Controller {
             tracing::warn!(error = %e, "cannot watch the tenants file's directory; polling only");
         }
         let (trigger_tx, mut trigger_rx) = unbounded_channel::<Trigger>();
-        let events = self.settings.events.then(|| {
-            tokio::spawn(events::watch_events(
+        let mut background = JoinSet::new();
+        if self.settings.events {
+            background.spawn(events::watch_events(
                 self.docker.clone(),
                 trigger_tx.clone(),
-            ))
-        });
-        let (pass_tx, mut pass_rx) = unbounded_channel::<(bool, PassResult)>();
-        let mut workers: JoinSet<(String, Result<Reconciled, ApplyError>)> = JoinSet::new();
+            ));
+        }
+        background.spawn(crate::probe::run_probes(
+            self.desired_tx.subscribe(),
+            Arc::clone(&self.metrics),
+        ));
+        background.spawn(crate::stats::run_stats(
+            self.docker.clone(),
+            self.desired_tx.subscribe(),
+            Arc::clone(&self.metrics),
+            self.settings.stats_interval,
+        ));
+        let (pass_tx, mut pass_rx) = unbounded_channel::<PassResult>();
+        let mut workers: JoinSet<Work> = JoinSet::new();
         let mut pass_running = false;
         let mut next_poll = Instant::now() + self.settings.poll;
         let mut next_resync = Instant::now() + self.settings.resync;
@@ -126,21 +158,7 @@ impl Controller {
         self.start_pass(&pass_tx, &mut pass_running, Detail::Full);
         tokio::pin!(shutdown);
         loop {
-            let now = Instant::now();
-            if let Some(desired) = &self.desired {
-                while let Some(tenant) = self.queue.pop_ready(now) {
-                    if !desired.tenants.contains_key(&tenant) {
-                        self.queue.done(&tenant, Outcome::InSync, now);
-                        self.queue.forget(&tenant);
-                        continue;
-                    }
-                    let (docker, desired) = (self.docker.clone(), Arc::clone(desired));
-                    workers.spawn(async move {
-                        let result = reconcile_tenant(&docker, &desired, &tenant).await;
-                        (tenant, result)
-                    });
-                }
-            }
+            self.dispatch(&mut workers);
             let mut wake = next_poll.min(next_resync).min(next_verify);
             if let Some(at) = reload.due_at() {
                 wake = wake.min(at);
@@ -155,12 +173,12 @@ impl Controller {
                     Trigger::Tenant(t) => self.queue.enqueue(&t),
                     Trigger::Relist => self.start_pass(&pass_tx, &mut pass_running, Detail::ListOnly),
                 },
-                Some((full, result)) = pass_rx.recv() => {
+                Some(result) = pass_rx.recv() => {
                     pass_running = false;
-                    self.pass_done(full, result, &mut workers);
+                    self.pass_done(result, &mut workers);
                 }
                 Some(joined) = workers.join_next() => match joined {
-                    Ok((tenant, result)) => self.reconciled(&tenant, result),
+                    Ok(work) => self.work_done(work),
                     Err(e) => tracing::error!(error = %e, "reconcile task panicked"),
                 },
                 _ = tokio::time::sleep_until(wake.into()) => {
@@ -183,9 +201,7 @@ impl Controller {
                 }
             }
         }
-        if let Some(events) = events {
-            events.abort();
-        }
+        background.abort_all();
         drop(watch);
         tracing::info!(
             in_flight = workers.len(),
@@ -193,8 +209,8 @@ impl Controller {
         );
         let drained = tokio::time::timeout(self.settings.shutdown_grace, async {
             while let Some(joined) = workers.join_next().await {
-                if let Ok((tenant, result)) = joined {
-                    self.reconciled(&tenant, result);
+                if let Ok(work) = joined {
+                    self.work_done(work);
                 }
             }
         })
@@ -207,6 +223,25 @@ impl Controller {
         }
     }
 
+    /// Hands due tenants to workers, up to the concurrency bound.
+    fn dispatch(&mut self, workers: &mut JoinSet<Work>) {
+        let Some(desired) = self.desired.clone() else {
+            return;
+        };
+        let now = Instant::now();
+        while let Some(tenant) = self.queue.pop_ready(now) {
+            if !desired.tenants.contains_key(&tenant) {
+                self.queue.done(&tenant, Outcome::InSync, now);
+                self.queue.forget(&tenant);
+                continue;
+            }
+            let (docker, desired) = (self.docker.clone(), Arc::clone(&desired));
+            workers.spawn(async move {
+                Work::Tenant(reconcile_tenant(&docker, &desired, &tenant).await)
+            });
+        }
+    }
+
     /// Re-reads the tenants file (and charts, env files). A valid new state
     /// replaces the old one and queues exactly the tenants that changed; an
     /// invalid one is logged once per distinct error and changes nothing.
@@ -215,6 +250,8 @@ impl Controller {
             Ok(new) => {
                 self.last_error = None;
                 self.readiness.config_loaded.store(true, Ordering::Relaxed);
+                self.metrics
+                    .set_config(true, Some((&new.source_sha256, "")));
                 if self.desired.as_deref() == Some(&new) {
                     return;
                 }
@@ -229,13 +266,18 @@ impl Controller {
                 if let Some(old) = &old {
                     for name in old.tenants.keys().filter(|n| !new.tenants.contains_key(*n)) {
                         self.queue.forget(name);
+                        self.metrics.forget_tenant(name);
                         tracing::info!(tenant = %name, prune = self.settings.prune, "tenant left the file");
                     }
                 }
                 tracing::info!(tenants = new.tenants.len(), changed, sha256 = %new.source_sha256, "loaded desired state");
-                self.desired = Some(Arc::new(new));
+                self.metrics.tenants_desired.set(new.tenants.len() as i64);
+                let new = Arc::new(new);
+                self.desired = Some(Arc::clone(&new));
+                self.desired_tx.send_replace(Some(new));
             }
             Err(diags) => {
+                self.metrics.set_config(false, None);
                 let text = diags.to_string();
                 if self.last_error.as_deref() != Some(&text) {
                     for d in &diags.0 {
@@ -248,12 +290,7 @@ impl Controller {
     }
 
     /// Starts a fleet-wide observe + plan in the background, one at a time.
-    fn start_pass(
-        &self,
-        tx: &UnboundedSender<(bool, PassResult)>,
-        running: &mut bool,
-        detail: Detail,
-    ) {
+    fn start_pass(&self, tx: &UnboundedSender<PassResult>, running: &mut bool, detail: Detail) {
         let Some(desired) = self.desired.clone() else {
             return;
         };
@@ -263,158 +300,125 @@ impl Controller {
         *running = true;
         let (docker, tx, prune) = (self.docker.clone(), tx.clone(), self.settings.prune);
         tokio::spawn(async move {
-            let result = observe(&docker, &desired, detail).await.map(|observed| {
-                let plan = plan(&desired, &observed, prune);
-                PassReport {
-                    out_of_sync: plan
-                        .tenants
-                        .iter()
-                        .filter(|t| !t.actionable().is_empty() || !t.conflicts.is_empty())
-                        .map(|t| t.tenant.clone())
-                        .collect(),
-                    orphans: plan.orphans,
-                }
-            });
-            let _ = tx.send((detail == Detail::Full, result));
+            let result = observe(&docker, &desired, detail)
+                .await
+                .map(|observed| plan(&desired, &observed, prune));
+            let _ = tx.send(result);
         });
     }
 
-    fn pass_done(
-        &mut self,
-        full: bool,
-        result: PassResult,
-        workers: &mut JoinSet<(String, Result<Reconciled, ApplyError>)>,
-    ) {
-        match result {
-            Ok(report) => {
-                self.readiness.docker_ok.store(true, Ordering::Relaxed);
-                tracing::debug!(full, out_of_sync = report.out_of_sync.len(), "pass done");
-                for tenant in &report.out_of_sync {
-                    self.queue.enqueue(tenant);
-                }
-                if self.settings.prune {
-                    for orphan in report.orphans {
-                        let docker = self.docker.clone();
-                        workers.spawn(async move {
-                            let result =
-                                crate::apply::remove_orphan(&docker, &orphan.container).await;
-                            let tenant = format!("(pruned) {}", orphan.tenant);
-                            (
-                                tenant,
-                                result
-                                    .map(|()| Reconciled::pruned())
-                                    .map_err(ApplyError::from),
-                            )
-                        });
-                    }
-                }
-            }
+    fn pass_done(&mut self, result: PassResult, workers: &mut JoinSet<Work>) {
+        let plan = match result {
+            Ok(plan) => plan,
             Err(e) => {
                 self.readiness.docker_ok.store(false, Ordering::Relaxed);
                 tracing::warn!(error = %e, "cannot read the Docker host; nothing changed, will retry");
+                return;
+            }
+        };
+        self.readiness.docker_ok.store(true, Ordering::Relaxed);
+        self.metrics.set_all_drift(plan.drift_by_tenant());
+        let mut out_of_sync = 0;
+        for t in plan
+            .tenants
+            .iter()
+            .filter(|t| !t.actionable().is_empty() || !t.conflicts.is_empty())
+        {
+            self.queue.enqueue(&t.tenant);
+            out_of_sync += 1;
+        }
+        if plan.create_network.is_some() {
+            if let Some(first) = plan.tenants.first() {
+                self.queue.enqueue(&first.tenant);
+            }
+        }
+        if out_of_sync == 0 {
+            self.metrics.last_successful_reconcile.set(unix_now());
+        }
+        tracing::debug!(out_of_sync, orphans = plan.orphans.len(), "pass done");
+        if plan.prune {
+            for orphan in plan.orphans {
+                let docker = self.docker.clone();
+                workers.spawn(async move {
+                    let result = crate::apply::remove_orphan(&docker, &orphan.container).await;
+                    Work::Pruned(orphan.tenant, result)
+                });
             }
         }
     }
 
-    fn reconciled(&mut self, tenant: &str, result: Result<Reconciled, ApplyError>) {
-        let now = Instant::now();
-        if tenant.starts_with("(pruned) ") {
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "prune failed");
-            }
-            return;
-        }
-        let outcome = match &result {
-            Ok(r) if r.done.is_empty() => Outcome::InSync,
-            Ok(_) => Outcome::Changed,
-            Err(_) => Outcome::Failed,
-        };
-        match &result {
-            Ok(r) if r.crash_looping => {
-                tracing::warn!(
-                    tenant,
-                    "container is restarting over and over (crash loop); reported, not recreated"
-                )
-            }
-            Ok(r) if !r.done.is_empty() => tracing::info!(tenant, actions = ?r.done, "reconciled"),
-            Ok(_) => {}
-            Err(e) => {
-                if let ApplyError::Docker(d) = e {
-                    if !d.is_retryable() {
-                        tracing::debug!(
+    fn work_done(&mut self, work: Work) {
+        match work {
+            Work::Pruned(tenant, result) => {
+                let ok = result.is_ok();
+                self.metrics
+                    .actions_total
+                    .with_label_values(&["remove", if ok { "success" } else { "error" }])
+                    .inc();
+                match result {
+                    Ok(()) => {
+                        self.metrics.forget_tenant(&tenant);
+                        tracing::info!(
                             tenant,
-                            "error is not retryable by itself; backing off anyway"
+                            "pruned the container of a tenant that left the file; volumes kept"
                         );
                     }
+                    Err(e) => tracing::warn!(tenant, error = %e, "prune failed"),
                 }
-                tracing::warn!(tenant, error = %e, "reconcile failed; will retry with backoff");
+            }
+            Work::Tenant(r) => self.reconciled(r),
+        }
+    }
+
+    fn reconciled(&mut self, r: Reconciled) {
+        let now = Instant::now();
+        let m = &self.metrics;
+        m.reconcile_duration.observe(r.duration.as_secs_f64());
+        for action in &r.done {
+            m.actions_total
+                .with_label_values(&[action, "success"])
+                .inc();
+        }
+        if let Some(action) = r.failed {
+            m.actions_total.with_label_values(&[action, "error"]).inc();
+        }
+        let outcome = match (&r.error, r.done.is_empty()) {
+            (Some(_), _) => Outcome::Failed,
+            (None, true) => Outcome::InSync,
+            (None, false) => Outcome::Changed,
+        };
+        let result_label = match outcome {
+            Outcome::Failed => "error",
+            Outcome::InSync => "in_sync",
+            Outcome::Changed => "changed",
+        };
+        m.reconcile_total.with_label_values(&[result_label]).inc();
+        if let Some(plan) = &r.plan {
+            // After a successful apply only what apply leaves alone remains.
+            let drift = if r.error.is_none() && !plan.paused {
+                Default::default()
+            } else {
+                plan.drift()
+            };
+            m.set_tenant_drift(&r.tenant, drift, plan.paused);
+        }
+        match &r.error {
+            None => {
+                m.last_successful_reconcile.set(unix_now());
+                self.readiness.docker_ok.store(true, Ordering::Relaxed);
+                if r.crash_looping {
+                    tracing::warn!(tenant = %r.tenant, "container is restarting over and over (crash loop); reported, not recreated");
+                } else if !r.done.is_empty() {
+                    tracing::info!(tenant = %r.tenant, actions = ?r.done, "reconciled");
+                }
+            }
+            Some(e) => {
+                tracing::warn!(tenant = %r.tenant, error = %e, kind = e.metric_label(), "reconcile failed; will retry with backoff");
             }
         }
-        self.queue.done(tenant, outcome, now);
-        if self.queue.is_backing_off(tenant, now) && outcome == Outcome::Changed {
-            tracing::warn!(
-                tenant,
-                "tenant keeps needing changes; slowing down its reconciles"
-            );
+        self.queue.done(&r.tenant, outcome, now);
+        if outcome == Outcome::Changed && self.queue.is_backing_off(&r.tenant, now) {
+            tracing::warn!(tenant = %r.tenant, "tenant keeps needing changes; slowing down its reconciles");
         }
-    }
-}
-
-/// Trailing debounce for re-reading the file: wait for `QUIET` without a new
-/// change, but never longer than `MAX_WAIT` after the first one, so a burst
-/// of edits costs a couple of reloads and a long burst still makes progress.
-#[derive(Debug, Default)]
-struct ReloadDebounce {
-    first: Option<Instant>,
-    due: Option<Instant>,
-}
-
-impl ReloadDebounce {
-    const QUIET: Duration = Duration::from_millis(200);
-    const MAX_WAIT: Duration = Duration::from_secs(1);
-
-    fn touch(&mut self, now: Instant) {
-        let first = *self.first.get_or_insert(now);
-        self.due = Some((now + Self::QUIET).min(first + Self::MAX_WAIT));
-    }
-
-    fn due_at(&self) -> Option<Instant> {
-        self.due
-    }
-
-    fn take_due(&mut self, now: Instant) -> bool {
-        if self.due.is_some_and(|d| d <= now) {
-            *self = Self::default();
-            true
-        } else {
-            false
-        }
-    }
-}
-
-/// Channel for tests and embedders that want to feed triggers by hand.
-pub fn trigger_channel() -> (UnboundedSender<Trigger>, UnboundedReceiver<Trigger>) {
-    unbounded_channel()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reload_waits_for_quiet_but_not_forever() {
-        let t0 = Instant::now();
-        let mut d = ReloadDebounce::default();
-        d.touch(t0);
-        assert!(!d.take_due(t0 + Duration::from_millis(100)));
-        // Edits every 40 ms keep pushing the reload out, up to MAX_WAIT.
-        let mut t = t0;
-        for _ in 0..20 {
-            t += Duration::from_millis(40);
-            d.touch(t);
-        }
-        assert_eq!(d.due_at(), Some(t0 + ReloadDebounce::MAX_WAIT));
-        assert!(d.take_due(t0 + ReloadDebounce::MAX_WAIT));
-        assert_eq!(d.due_at(), None);
     }
 }

@@ -7,32 +7,22 @@ use crate::desired::DesiredState;
 use crate::docker::DockerClient;
 use crate::observe::{observe, Detail};
 use crate::plan::{plan, TenantPlan};
+use std::time::{Duration, Instant};
 
 /// What one reconcile saw and did.
 #[derive(Debug)]
 pub struct Reconciled {
-    pub plan: TenantPlan,
+    pub tenant: String,
+    /// The plan it acted on; `None` when the host could not be read.
+    pub plan: Option<TenantPlan>,
     /// Step names applied (empty when the tenant was in sync or paused).
     pub done: Vec<&'static str>,
+    /// The step that failed, if any.
+    pub failed: Option<&'static str>,
+    pub error: Option<ApplyError>,
     /// The container is restarting over and over; reported, not fought.
     pub crash_looping: bool,
-}
-
-impl Reconciled {
-    /// The record of an orphan container removed by `--prune`.
-    pub fn pruned() -> Self {
-        Reconciled {
-            plan: TenantPlan {
-                tenant: String::new(),
-                container: String::new(),
-                paused: false,
-                steps: vec![],
-                conflicts: vec![],
-            },
-            done: vec!["remove"],
-            crash_looping: false,
-        }
-    }
+    pub duration: Duration,
 }
 
 /// Reconciles `tenant` of `desired` (which must contain it).
@@ -40,26 +30,52 @@ pub async fn reconcile_tenant(
     docker: &DockerClient,
     desired: &DesiredState,
     tenant: &str,
-) -> Result<Reconciled, ApplyError> {
+) -> Reconciled {
+    let started = Instant::now();
+    let mut result = Reconciled {
+        tenant: tenant.to_string(),
+        plan: None,
+        done: vec![],
+        failed: None,
+        error: None,
+        crash_looping: false,
+        duration: Duration::ZERO,
+    };
     let subset = desired.only(tenant);
-    let observed = observe(docker, &subset, Detail::Full).await?;
-    let mut plan = plan(&subset, &observed, false);
-    if let Some(network) = &plan.create_network {
-        ensure_network(docker, &subset, network).await?;
+    match observe(docker, &subset, Detail::Full).await {
+        Err(e) => result.error = Some(e.into()),
+        Ok(observed) => {
+            let mut plan = plan(&subset, &observed, false);
+            let network_ok = match &plan.create_network {
+                Some(network) => match ensure_network(docker, &subset, network).await {
+                    Ok(created) => {
+                        if created {
+                            result.done.push("create_network");
+                        }
+                        true
+                    }
+                    Err(e) => {
+                        result.failed = Some("create_network");
+                        result.error = Some(e.into());
+                        false
+                    }
+                },
+                None => true,
+            };
+            let tenant_plan = plan.tenants.remove(0);
+            result.crash_looping = observed
+                .containers
+                .get(&tenant_plan.container)
+                .is_some_and(|c| c.state == "restarting" && c.tenant_label() == Some(tenant));
+            if network_ok {
+                let outcome = apply_tenant(docker, &subset.tenants[tenant], &tenant_plan).await;
+                result.done.extend(outcome.done);
+                result.failed = outcome.failed;
+                result.error = outcome.error;
+            }
+            result.plan = Some(tenant_plan);
+        }
     }
-    let tenant_plan = plan.tenants.remove(0);
-    let crash_looping = observed
-        .containers
-        .get(&tenant_plan.container)
-        .is_some_and(|c| c.state == "restarting");
-    let desired_tenant = &subset.tenants[tenant];
-    let outcome = apply_tenant(docker, desired_tenant, &tenant_plan).await;
-    match outcome.error {
-        Some(e) => Err(e),
-        None => Ok(Reconciled {
-            plan: tenant_plan,
-            done: outcome.done,
-            crash_looping,
-        }),
-    }
+    result.duration = started.elapsed();
+    result
 }

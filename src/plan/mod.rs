@@ -7,9 +7,11 @@ mod display;
 
 pub use diff::container_changes;
 
-use crate::desired::{DesiredState, DesiredTenant};
+use crate::desired::{DesiredState, DesiredTenant, SHARED_TENANT_LABEL};
+use crate::metrics::DriftKey;
 use crate::observe::{ObservedContainer, ObservedState, Ownership};
 use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Everything apply would do, tenant by tenant.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -47,6 +49,30 @@ impl TenantPlan {
 
     pub fn in_sync(&self) -> bool {
         self.steps.is_empty() && self.conflicts.is_empty()
+    }
+
+    /// `(resource, reason)` per drifted object, for `tenantctl_drift`.
+    pub fn drift(&self) -> BTreeSet<DriftKey> {
+        let mut drift = BTreeSet::new();
+        for c in &self.conflicts {
+            drift.insert((
+                if c.resource == "volume" {
+                    "volume"
+                } else {
+                    "container"
+                },
+                "conflict",
+            ));
+        }
+        for step in &self.steps {
+            drift.insert(match step {
+                Step::CreateVolume { .. } => ("volume", "missing"),
+                Step::Create => ("container", "missing"),
+                Step::Recreate { .. } | Step::Update { .. } => ("container", "changed"),
+                Step::Start { .. } => ("container", "stopped"),
+            });
+        }
+        drift
     }
 }
 
@@ -114,6 +140,29 @@ impl Plan {
                 .iter()
                 .all(|t| t.actionable().is_empty() && t.conflicts.is_empty())
             && (!self.prune || self.orphans.is_empty())
+    }
+
+    /// Drift of every tenant (and of the shared network, as tenant
+    /// `_shared`; orphans under their old tenant name), with `paused`.
+    pub fn drift_by_tenant(&self) -> BTreeMap<String, (BTreeSet<DriftKey>, bool)> {
+        let mut all: BTreeMap<String, (BTreeSet<DriftKey>, bool)> = self
+            .tenants
+            .iter()
+            .map(|t| (t.tenant.clone(), (t.drift(), t.paused)))
+            .collect();
+        if self.create_network.is_some() {
+            all.entry(SHARED_TENANT_LABEL.to_string())
+                .or_default()
+                .0
+                .insert(("network", "missing"));
+        }
+        for o in &self.orphans {
+            all.entry(o.tenant.clone())
+                .or_default()
+                .0
+                .insert(("container", "orphan"));
+        }
+        all
     }
 
     /// Tenants that cannot converge because of a clash.

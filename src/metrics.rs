@@ -1,0 +1,361 @@
+//! The Prometheus metrics of DESIGN.md ("Metrics"), with their exact names
+//! and labels. Label values are bounded strings only: tenant names, fixed
+//! resource/reason/action/result words, a sha256 and a revision — never
+//! error text, never a secret. Drift series are removed when healed.
+
+use prometheus::{
+    CounterVec, Encoder, Gauge, Histogram, HistogramOpts, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+/// `(resource, reason)`: container|network|volume|proxy ×
+/// missing|changed|stopped|orphan|conflict.
+pub type DriftKey = (&'static str, &'static str);
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub tenants_desired: IntGauge,
+    pub tenant_up: IntGaugeVec,
+    pub tenant_in_sync: IntGaugeVec,
+    pub drift: IntGaugeVec,
+    pub reconcile_total: IntCounterVec,
+    pub reconcile_duration: Histogram,
+    pub last_successful_reconcile: Gauge,
+    pub config_valid: IntGauge,
+    pub config_info: IntGaugeVec,
+    pub docker_requests: IntCounterVec,
+    pub proxy_last_reload_successful: IntGauge,
+    pub actions_total: IntCounterVec,
+    pub tenant_cpu_seconds: CounterVec,
+    pub tenant_memory_bytes: prometheus::GaugeVec,
+    drift_now: Mutex<BTreeMap<String, BTreeSet<DriftKey>>>,
+    cpu_seen: Mutex<BTreeMap<String, f64>>,
+}
+
+fn opts(name: &str, help: &str) -> Opts {
+    Opts::new(name, help).namespace("tenantctl")
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let m = Metrics {
+            tenants_desired: IntGauge::with_opts(opts(
+                "tenants_desired",
+                "Tenants in the loaded desired state.",
+            ))
+            .unwrap(),
+            tenant_up: IntGaugeVec::new(
+                opts(
+                    "tenant_up",
+                    "1 when the tenant's health probe passes from the host.",
+                ),
+                &["tenant"],
+            )
+            .unwrap(),
+            tenant_in_sync: IntGaugeVec::new(
+                opts(
+                    "tenant_in_sync",
+                    "1 when the tenant's objects equal the desired state.",
+                ),
+                &["tenant"],
+            )
+            .unwrap(),
+            drift: IntGaugeVec::new(
+                opts(
+                    "drift",
+                    "1 per drifted object now; the series disappears when healed.",
+                ),
+                &["tenant", "resource", "reason"],
+            )
+            .unwrap(),
+            reconcile_total: IntCounterVec::new(
+                opts(
+                    "reconcile_total",
+                    "Tenant reconciles by result (in_sync, changed, error).",
+                ),
+                &["result"],
+            )
+            .unwrap(),
+            reconcile_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "reconcile_duration_seconds",
+                    "Duration of one tenant reconcile.",
+                )
+                .namespace("tenantctl")
+                .buckets(vec![
+                    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                ]),
+            )
+            .unwrap(),
+            last_successful_reconcile: Gauge::with_opts(opts(
+                "last_successful_reconcile_timestamp_seconds",
+                "Unix time of the last reconcile or pass that ended without error.",
+            ))
+            .unwrap(),
+            config_valid: IntGauge::with_opts(opts(
+                "config_valid",
+                "1 when the latest tenants file is valid; 0 while the last good one is enforced.",
+            ))
+            .unwrap(),
+            config_info: IntGaugeVec::new(
+                opts(
+                    "config_info",
+                    "The desired state in force: file sha256 and git revision.",
+                ),
+                &["sha256", "revision"],
+            )
+            .unwrap(),
+            docker_requests: IntCounterVec::new(
+                opts("docker_requests_total", "Docker API calls by operation."),
+                &["operation"],
+            )
+            .unwrap(),
+            proxy_last_reload_successful: IntGauge::with_opts(opts(
+                "proxy_last_reload_successful",
+                "1 when the last proxy reload worked (or none was needed).",
+            ))
+            .unwrap(),
+            actions_total: IntCounterVec::new(
+                opts(
+                    "actions_total",
+                    "Changes made to the host, by action and result.",
+                ),
+                &["action", "result"],
+            )
+            .unwrap(),
+            tenant_cpu_seconds: CounterVec::new(
+                opts(
+                    "tenant_cpu_seconds_total",
+                    "CPU time used by the tenant's container (Docker stats).",
+                ),
+                &["tenant"],
+            )
+            .unwrap(),
+            tenant_memory_bytes: prometheus::GaugeVec::new(
+                opts(
+                    "tenant_memory_bytes",
+                    "Memory used by the tenant's container (Docker stats).",
+                ),
+                &["tenant"],
+            )
+            .unwrap(),
+            registry,
+            drift_now: Mutex::default(),
+            cpu_seen: Mutex::default(),
+        };
+        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(m.tenants_desired.clone()),
+            Box::new(m.tenant_up.clone()),
+            Box::new(m.tenant_in_sync.clone()),
+            Box::new(m.drift.clone()),
+            Box::new(m.reconcile_total.clone()),
+            Box::new(m.reconcile_duration.clone()),
+            Box::new(m.last_successful_reconcile.clone()),
+            Box::new(m.config_valid.clone()),
+            Box::new(m.config_info.clone()),
+            Box::new(m.docker_requests.clone()),
+            Box::new(m.proxy_last_reload_successful.clone()),
+            Box::new(m.actions_total.clone()),
+            Box::new(m.tenant_cpu_seconds.clone()),
+            Box::new(m.tenant_memory_bytes.clone()),
+        ];
+        for c in collectors {
+            m.registry.register(c).expect("metric names are unique");
+        }
+        #[cfg(target_os = "linux")]
+        m.registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("process collector registers once");
+        m.proxy_last_reload_successful.set(1);
+        for result in ["in_sync", "changed", "error"] {
+            m.reconcile_total.with_label_values(&[result]);
+        }
+        m
+    }
+
+    /// Replaces one tenant's drift: series that healed disappear.
+    pub fn set_tenant_drift(&self, tenant: &str, drift: BTreeSet<DriftKey>, paused: bool) {
+        let mut now = self.drift_now.lock().unwrap_or_else(|e| e.into_inner());
+        let old = now.remove(tenant).unwrap_or_default();
+        for (resource, reason) in old.difference(&drift) {
+            let _ = self.drift.remove_label_values(&[tenant, resource, reason]);
+        }
+        for (resource, reason) in &drift {
+            self.drift
+                .with_label_values(&[tenant, resource, reason])
+                .set(1);
+        }
+        let in_sync = drift.is_empty() && !paused;
+        self.tenant_in_sync
+            .with_label_values(&[tenant])
+            .set(i64::from(in_sync));
+        if !drift.is_empty() {
+            now.insert(tenant.to_string(), drift);
+        }
+    }
+
+    /// Replaces every tenant's drift at once (after a fleet-wide pass);
+    /// tenants not named lose their series.
+    pub fn set_all_drift(&self, all: BTreeMap<String, (BTreeSet<DriftKey>, bool)>) {
+        let known: Vec<String> = self
+            .drift_now
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        for tenant in known.iter().filter(|t| !all.contains_key(*t)) {
+            self.set_tenant_drift(tenant, BTreeSet::new(), false);
+            let _ = self.tenant_in_sync.remove_label_values(&[tenant]);
+        }
+        for (tenant, (drift, paused)) in all {
+            self.set_tenant_drift(&tenant, drift, paused);
+        }
+    }
+
+    /// Removes every series of a tenant that left the desired state.
+    pub fn forget_tenant(&self, tenant: &str) {
+        self.set_tenant_drift(tenant, BTreeSet::new(), false);
+        let _ = self.tenant_in_sync.remove_label_values(&[tenant]);
+        let _ = self.tenant_up.remove_label_values(&[tenant]);
+        let _ = self.tenant_cpu_seconds.remove_label_values(&[tenant]);
+        let _ = self.tenant_memory_bytes.remove_label_values(&[tenant]);
+        self.cpu_seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(tenant);
+    }
+
+    pub fn set_config(&self, valid: bool, applied: Option<(&str, &str)>) {
+        self.config_valid.set(i64::from(valid));
+        if let Some((sha256, revision)) = applied {
+            self.config_info.reset();
+            self.config_info
+                .with_label_values(&[sha256, revision])
+                .set(1);
+        }
+    }
+
+    /// Records Docker's cumulative CPU time as a counter: only increases are
+    /// added, so a restarted container (whose usage starts at 0) never makes
+    /// the counter go down.
+    pub fn observe_usage(&self, tenant: &str, cpu_seconds: f64, memory_bytes: f64) {
+        let mut seen = self.cpu_seen.lock().unwrap_or_else(|e| e.into_inner());
+        let last = seen.insert(tenant.to_string(), cpu_seconds).unwrap_or(0.0);
+        let delta = if cpu_seconds >= last {
+            cpu_seconds - last
+        } else {
+            cpu_seconds
+        };
+        self.tenant_cpu_seconds
+            .with_label_values(&[tenant])
+            .inc_by(delta);
+        self.tenant_memory_bytes
+            .with_label_values(&[tenant])
+            .set(memory_bytes);
+    }
+
+    /// The registry in Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healed_drift_series_disappear() {
+        let m = Metrics::new();
+        m.set_tenant_drift("acme", BTreeSet::from([("container", "stopped")]), false);
+        assert!(m
+            .encode()
+            .contains(r#"tenantctl_drift{reason="stopped",resource="container",tenant="acme"} 1"#));
+        assert!(m
+            .encode()
+            .contains(r#"tenantctl_tenant_in_sync{tenant="acme"} 0"#));
+        m.set_tenant_drift("acme", BTreeSet::new(), false);
+        assert!(!m.encode().contains("tenantctl_drift{"));
+        assert!(m
+            .encode()
+            .contains(r#"tenantctl_tenant_in_sync{tenant="acme"} 1"#));
+    }
+
+    #[test]
+    fn cpu_counter_never_goes_down_when_a_container_restarts() {
+        let m = Metrics::new();
+        m.observe_usage("a", 10.0, 1.0);
+        m.observe_usage("a", 12.0, 1.0);
+        m.observe_usage("a", 1.0, 1.0);
+        assert_eq!(m.tenant_cpu_seconds.with_label_values(&["a"]).get(), 13.0);
+    }
+
+    /// The metrics contract: names, types and label names. Changing any of
+    /// these breaks dashboards and alerts, so it must be deliberate.
+    #[test]
+    fn metrics_contract_is_pinned() {
+        let m = Metrics::new();
+        m.tenant_up.with_label_values(&["t"]).set(1);
+        m.set_tenant_drift("t", BTreeSet::from([("container", "changed")]), false);
+        m.set_config(true, Some(("abc", "rev")));
+        m.docker_requests
+            .with_label_values(&["list_containers"])
+            .inc();
+        m.actions_total
+            .with_label_values(&["create", "success"])
+            .inc();
+        m.observe_usage("t", 1.0, 2.0);
+        m.reconcile_duration.observe(0.1);
+        let got: Vec<String> = m
+            .registry
+            .gather()
+            .iter()
+            .filter(|f| !f.name().starts_with("process_"))
+            .map(|f| {
+                let mut labels: Vec<String> = f
+                    .get_metric()
+                    .first()
+                    .map(|x| x.get_label().iter().map(|l| l.name().to_string()).collect())
+                    .unwrap_or_default();
+                labels.sort();
+                format!(
+                    "{} {:?} [{}]",
+                    f.name(),
+                    f.get_field_type(),
+                    labels.join(",")
+                )
+            })
+            .collect();
+        let want = [
+            "tenantctl_actions_total COUNTER [action,result]",
+            "tenantctl_config_info GAUGE [revision,sha256]",
+            "tenantctl_config_valid GAUGE []",
+            "tenantctl_docker_requests_total COUNTER [operation]",
+            "tenantctl_drift GAUGE [reason,resource,tenant]",
+            "tenantctl_last_successful_reconcile_timestamp_seconds GAUGE []",
+            "tenantctl_proxy_last_reload_successful GAUGE []",
+            "tenantctl_reconcile_duration_seconds HISTOGRAM []",
+            "tenantctl_reconcile_total COUNTER [result]",
+            "tenantctl_tenant_cpu_seconds_total COUNTER [tenant]",
+            "tenantctl_tenant_in_sync GAUGE [tenant]",
+            "tenantctl_tenant_memory_bytes GAUGE [tenant]",
+            "tenantctl_tenant_up GAUGE [tenant]",
+            "tenantctl_tenants_desired GAUGE []",
+        ];
+        assert_eq!(got, want);
+    }
+}
