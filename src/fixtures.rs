@@ -61,6 +61,7 @@ impl DesiredTenant {
             },
             stop_timeout_secs: 10,
             paused: false,
+            tls: None,
             labels,
             spec_hash: format!("hash-{name}"),
         }
@@ -104,6 +105,7 @@ pub fn desired_state(tenants: Vec<DesiredTenant>) -> DesiredState {
         name_prefix: "mai".into(),
         network: "mai-network".into(),
         extra_labels: BTreeMap::new(),
+        proxy: None,
         tenants: tenants.into_iter().map(|t| (t.name.clone(), t)).collect(),
     }
 }

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod observe;
 pub mod plan;
 pub mod probe;
+pub mod proxy;
 pub mod quantity;
 pub mod server;
 pub mod source;

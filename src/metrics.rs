@@ -31,6 +31,7 @@ pub struct Metrics {
     pub tenant_cpu_seconds: CounterVec,
     pub tenant_memory_bytes: prometheus::GaugeVec,
     drift_now: Mutex<BTreeMap<String, BTreeSet<DriftKey>>>,
+    proxy_drift_now: Mutex<BTreeSet<String>>,
     cpu_seen: Mutex<BTreeMap<String, f64>>,
 }
 
@@ -144,6 +145,7 @@ impl Metrics {
             .unwrap(),
             registry,
             drift_now: Mutex::default(),
+            proxy_drift_now: Mutex::default(),
             cpu_seen: Mutex::default(),
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -216,6 +218,26 @@ impl Metrics {
         for (tenant, (drift, paused)) in all {
             self.set_tenant_drift(&tenant, drift, paused);
         }
+    }
+
+    /// Tenants whose nginx block was set aside: `resource="proxy",
+    /// reason="conflict"`, tracked apart from the container-side drift.
+    pub fn set_proxy_drift(&self, set_aside: BTreeSet<String>) {
+        let mut now = self
+            .proxy_drift_now
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for tenant in now.difference(&set_aside) {
+            let _ = self
+                .drift
+                .remove_label_values(&[tenant, "proxy", "conflict"]);
+        }
+        for tenant in &set_aside {
+            self.drift
+                .with_label_values(&[tenant, "proxy", "conflict"])
+                .set(1);
+        }
+        *now = set_aside;
     }
 
     /// Removes every series of a tenant that left the desired state.

@@ -21,7 +21,11 @@ pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration
             return ExitCode::FAILURE;
         }
     };
-    let plan = tenantctl::plan::plan(&desired, &observed, prune);
+    let mut plan = tenantctl::plan::plan(&desired, &observed, prune);
+    if let Err(e) = super::proxy::add_diff(&mut plan, &desired, &observed) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     if plan.is_empty() {
         println!("{plan}");
         println!("Nothing to do.");
@@ -29,6 +33,16 @@ pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration
     }
     println!("{plan}");
     let report = tenantctl::apply::apply(&docker, &desired, &plan, concurrency).await;
+    let mut proxy_failures = 0;
+    if desired.proxy.is_some() {
+        match observe(&docker, &desired, Detail::ListOnly).await {
+            Ok(now) => proxy_failures = super::proxy::apply(&desired, &now).await,
+            Err(e) => {
+                println!("FAIL proxy: cannot read the Docker host to render nginx config: {e}");
+                proxy_failures = 1;
+            }
+        }
+    }
     for t in &report.tenants {
         match &t.error {
             None => println!("ok   {}: {}", t.tenant, t.done.join(", ")),
@@ -49,7 +63,7 @@ pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration
             Err(e) => println!("FAIL prune {container}: {e}"),
         }
     }
-    let failed = report.failed();
+    let failed = report.failed() + proxy_failures;
     println!(
         "Applied {} change(s); {failed} failure(s).",
         report.changes()

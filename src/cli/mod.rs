@@ -4,6 +4,7 @@
 
 mod apply;
 mod plan;
+mod proxy;
 mod run;
 mod status;
 mod validate;

@@ -27,7 +27,11 @@ pub async fn run(
             return ExitCode::FAILURE;
         }
     };
-    let plan = tenantctl::plan::plan(&desired, &observed, prune);
+    let mut plan = tenantctl::plan::plan(&desired, &observed, prune);
+    if let Err(e) = super::proxy::add_diff(&mut plan, &desired, &observed) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     if json {
         match serde_json::to_string_pretty(&plan) {
             Ok(text) => println!("{text}"),

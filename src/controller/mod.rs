@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::observe::{observe, Detail};
 use crate::plan::{plan, Plan};
 use debounce::ReloadDebounce;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -73,12 +74,14 @@ pub enum Trigger {
     Relist,
 }
 
-/// A fleet-wide observe + plan, done in the background.
-type PassResult = Result<Plan, DockerError>;
+/// A fleet-wide observe + plan, done in the background, with the tenants
+/// that nginx must answer with a 503 page.
+type PassResult = Result<(Plan, BTreeSet<String>), DockerError>;
 
 enum Work {
     Tenant(Reconciled),
     Pruned(String, Result<(), DockerError>),
+    Proxy(BTreeMap<String, String>, crate::proxy::ProxyOutcome),
 }
 
 pub struct Controller {
@@ -90,6 +93,11 @@ pub struct Controller {
     desired_tx: watch::Sender<Option<Arc<DesiredState>>>,
     last_error: Option<String>,
     queue: WorkQueue,
+    /// Another list-only pass is wanted (after changes, to refresh nginx).
+    want_pass: bool,
+    proxy_running: bool,
+    /// The nginx config last applied successfully.
+    proxy_applied: Option<BTreeMap<String, String>>,
 }
 
 fn unix_now() -> f64 {
@@ -117,6 +125,9 @@ impl Controller {
             desired_tx,
             last_error: None,
             queue,
+            want_pass: false,
+            proxy_running: false,
+            proxy_applied: None,
         }
     }
 
@@ -159,6 +170,10 @@ impl Controller {
         tokio::pin!(shutdown);
         loop {
             self.dispatch(&mut workers);
+            if self.want_pass && !pass_running {
+                self.want_pass = false;
+                self.start_pass(&pass_tx, &mut pass_running, Detail::ListOnly);
+            }
             let mut wake = next_poll.min(next_resync).min(next_verify);
             if let Some(at) = reload.due_at() {
                 wake = wake.min(at);
@@ -300,16 +315,17 @@ impl Controller {
         *running = true;
         let (docker, tx, prune) = (self.docker.clone(), tx.clone(), self.settings.prune);
         tokio::spawn(async move {
-            let result = observe(&docker, &desired, detail)
-                .await
-                .map(|observed| plan(&desired, &observed, prune));
+            let result = observe(&docker, &desired, detail).await.map(|observed| {
+                let unavailable = crate::proxy::unavailable(&desired, &observed);
+                (plan(&desired, &observed, prune), unavailable)
+            });
             let _ = tx.send(result);
         });
     }
 
     fn pass_done(&mut self, result: PassResult, workers: &mut JoinSet<Work>) {
-        let plan = match result {
-            Ok(plan) => plan,
+        let (plan, unavailable) = match result {
+            Ok(done) => done,
             Err(e) => {
                 self.readiness.docker_ok.store(false, Ordering::Relaxed);
                 tracing::warn!(error = %e, "cannot read the Docker host; nothing changed, will retry");
@@ -336,6 +352,7 @@ impl Controller {
             self.metrics.last_successful_reconcile.set(unix_now());
         }
         tracing::debug!(out_of_sync, orphans = plan.orphans.len(), "pass done");
+        self.sync_proxy(&unavailable, workers);
         if plan.prune {
             for orphan in plan.orphans {
                 let docker = self.docker.clone();
@@ -347,8 +364,56 @@ impl Controller {
         }
     }
 
+    /// Renders nginx config for the fleet as observed and, when it differs
+    /// from what was last applied, syncs it (one sync at a time; bursts of
+    /// changes coalesce into the next pass's single sync).
+    fn sync_proxy(&mut self, unavailable: &BTreeSet<String>, workers: &mut JoinSet<Work>) {
+        let Some(desired) = self.desired.clone() else {
+            return;
+        };
+        let Some(spec) = desired.proxy.clone() else {
+            return;
+        };
+        let candidate = crate::proxy::render(&desired, &spec, unavailable);
+        if self.proxy_running || self.proxy_applied.as_ref() == Some(&candidate) {
+            return;
+        }
+        self.proxy_running = true;
+        let unavailable = unavailable.clone();
+        workers.spawn(async move {
+            let outcome =
+                crate::proxy::sync(&desired, &spec, candidate.clone(), &unavailable).await;
+            Work::Proxy(candidate, outcome)
+        });
+    }
+
     fn work_done(&mut self, work: Work) {
         match work {
+            Work::Proxy(candidate, outcome) => {
+                self.proxy_running = false;
+                self.metrics
+                    .proxy_last_reload_successful
+                    .set(i64::from(outcome.error.is_none()));
+                self.metrics
+                    .set_proxy_drift(outcome.set_aside.keys().cloned().collect());
+                for (tenant, why) in &outcome.set_aside {
+                    tracing::warn!(tenant, error = %why, "nginx block set aside; the tenant's last good block is kept");
+                }
+                match &outcome.error {
+                    Some(e) => {
+                        tracing::error!(error = %e, "proxy sync failed; nginx keeps serving the last good config")
+                    }
+                    None => {
+                        if outcome.reloaded {
+                            tracing::info!(files = ?outcome.changed_files, "nginx config written and reloaded");
+                        }
+                        // Set-aside tenants are retried on the next change.
+                        if outcome.set_aside.is_empty() {
+                            self.proxy_applied = Some(candidate);
+                        }
+                    }
+                }
+            }
             Work::Pruned(tenant, result) => {
                 let ok = result.is_ok();
                 self.metrics
@@ -410,6 +475,7 @@ impl Controller {
                     tracing::warn!(tenant = %r.tenant, "container is restarting over and over (crash loop); reported, not recreated");
                 } else if !r.done.is_empty() {
                     tracing::info!(tenant = %r.tenant, actions = ?r.done, "reconciled");
+                    self.want_pass = true;
                 }
             }
             Some(e) => {

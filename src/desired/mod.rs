@@ -4,7 +4,10 @@
 
 mod hash;
 mod layer;
+mod proxy;
 mod resolve;
+
+pub use proxy::{ProxySpec, Tls};
 
 pub use resolve::{referenced_paths, resolve, Inputs};
 
@@ -21,6 +24,8 @@ pub struct DesiredState {
     pub network: String,
     /// Labels the operator asked for on every object, besides ours.
     pub extra_labels: BTreeMap<String, String>,
+    /// The reverse proxy to keep in step, when `[proxy]` is configured.
+    pub proxy: Option<ProxySpec>,
     pub tenants: BTreeMap<String, DesiredTenant>,
 }
 
@@ -45,6 +50,7 @@ impl DesiredState {
             name_prefix: self.name_prefix.clone(),
             network: self.network.clone(),
             extra_labels: self.extra_labels.clone(),
+            proxy: self.proxy.clone(),
             tenants: BTreeMap::new(),
         }
     }
@@ -71,6 +77,8 @@ pub struct DesiredTenant {
     pub stop_timeout_secs: i64,
     /// Reported, never changed: tenantctl leaves a paused tenant alone.
     pub paused: bool,
+    /// HTTPS for the tenant's domain (its own, or the proxy's wildcard).
+    pub tls: Option<Tls>,
     /// All labels the container must carry, ours included.
     pub labels: BTreeMap<String, String>,
     /// Hash of everything that needs a recreate to change (see `hash.rs`).

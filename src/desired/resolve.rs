@@ -45,6 +45,15 @@ pub fn resolve(
     let mut diags = Vec::new();
     let fleet = fleet_settings(file, raw, &mut diags);
     let defaults = tenant_layer(file, &raw.defaults, &mut diags);
+    let proxy = raw
+        .proxy
+        .as_ref()
+        .and_then(|p| super::proxy::resolve_proxy(file, &inputs.base_dir, p, &mut diags));
+    let default_tls = raw
+        .defaults
+        .tls
+        .as_ref()
+        .and_then(|t| super::proxy::resolve_tls(file, &inputs.base_dir, t, &mut diags));
     let mut charts: BTreeMap<PathBuf, Option<Layer>> = BTreeMap::new();
     let mut tenants = BTreeMap::new();
     let mut ports: BTreeMap<u16, String> = BTreeMap::new();
@@ -115,9 +124,16 @@ pub fn resolve(
             name,
             name_span,
         };
-        let Some(tenant) = cx.merge(chart, &defaults, &own) else {
+        let Some(mut tenant) = cx.merge(chart, &defaults, &own) else {
             continue;
         };
+        let own_tls = raw_tenant
+            .tls
+            .as_ref()
+            .and_then(|t| super::proxy::resolve_tls(file, &inputs.base_dir, t, &mut diags));
+        tenant.tls = own_tls
+            .or(default_tls.clone())
+            .or(proxy.as_ref().and_then(|p| p.tls.clone()));
         let port_span = own
             .port
             .as_ref()
@@ -163,6 +179,7 @@ pub fn resolve(
         name_prefix: fleet.prefix,
         network: fleet.network,
         extra_labels: fleet.extra_labels,
+        proxy,
         tenants,
     })
 }
@@ -381,6 +398,7 @@ impl Merge<'_> {
             health,
             stop_timeout_secs: chart.stop_timeout.unwrap_or(10),
             paused: own.paused.or(defaults.paused).unwrap_or(false),
+            tls: None,
             labels: BTreeMap::new(),
             spec_hash: String::new(),
             name,

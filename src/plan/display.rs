@@ -71,6 +71,12 @@ impl fmt::Display for Plan {
                 writeln!(f, "? container {} (tenant {} left the file): kept; `apply --prune` removes it (volumes are kept)", o.container, o.tenant)?;
             }
         }
+        if let Some(diff) = &self.proxy_diff {
+            writeln!(f, "~ proxy: nginx config changes")?;
+            for line in diff.lines() {
+                writeln!(f, "    {line}")?;
+            }
+        }
         write!(
             f,
             "Plan: {} to create, {} to recreate, {} to update in place, {} to start, {} to remove; {} blocked by conflicts, {} paused, {} of {} tenants in sync.",

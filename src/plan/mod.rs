@@ -23,6 +23,10 @@ pub struct Plan {
     pub orphans: Vec<Orphan>,
     /// Whether orphans are removed (`--prune`) or only reported.
     pub prune: bool,
+    /// Unified diff of the nginx config, when a proxy is configured and
+    /// its rendered config differs from the files on disk (set by the
+    /// caller: reading those files is IO).
+    pub proxy_diff: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -140,6 +144,7 @@ impl Plan {
                 .iter()
                 .all(|t| t.actionable().is_empty() && t.conflicts.is_empty())
             && (!self.prune || self.orphans.is_empty())
+            && self.proxy_diff.is_none()
     }
 
     /// Drift of every tenant (and of the shared network, as tenant
@@ -187,6 +192,7 @@ pub fn plan(desired: &DesiredState, observed: &ObservedState, prune: bool) -> Pl
         tenants,
         orphans: orphans(desired, observed),
         prune,
+        proxy_diff: None,
     }
 }
 

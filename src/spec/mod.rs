@@ -12,7 +12,9 @@ pub mod rules;
 pub use chart::{parse_chart, RawChart};
 pub use env_file::parse_env_file;
 pub use parse::parse_tenants_file;
-pub use raw::{EnvTable, EnvValue, RawFile, RawHealth, RawResources, RawTenant, ScalarValue};
+pub use raw::{
+    EnvTable, EnvValue, RawFile, RawHealth, RawProxy, RawResources, RawTenant, RawTls, ScalarValue,
+};
 
 /// A value with the byte span it came from, for `PATH:LINE:COL` errors.
 pub type Spanned<T> = toml::Spanned<T>;

@@ -70,6 +70,30 @@ pub struct RawHealth {
     pub command: Option<Vec<String>>,
 }
 
+/// A certificate and key for HTTPS (paths on the proxy host).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub certificate: Spanned<String>,
+    pub key: Spanned<String>,
+}
+
+/// `[proxy]`: the reverse proxy tenantctl keeps in step with the fleet.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProxy {
+    pub kind: Spanned<String>,
+    pub config_dir: Spanned<String>,
+    pub test_command: Spanned<Vec<String>>,
+    pub reload_command: Spanned<Vec<String>>,
+    pub listen: Option<Spanned<String>>,
+    pub tls_listen: Option<Spanned<String>>,
+    pub tls: Option<RawTls>,
+    pub client_max_body_size: Option<Spanned<String>>,
+    pub default_server: Option<bool>,
+    pub retry_after: Option<Spanned<i64>>,
+}
+
 /// One tenant, or `[defaults]` (same keys; a tenant's value wins).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,6 +111,7 @@ pub struct RawTenant {
     pub restart: Option<Spanned<String>>,
     pub container_port: Option<Spanned<i64>>,
     pub health: Option<RawHealth>,
+    pub tls: Option<RawTls>,
 }
 
 /// The whole tenants file. Built by `parse_tenants_file`, not by serde
@@ -99,6 +124,7 @@ pub struct RawFile {
     pub host_ip: Option<Spanned<String>>,
     pub labels: BTreeMap<Spanned<String>, Spanned<String>>,
     pub defaults: RawTenant,
+    pub proxy: Option<RawProxy>,
     /// Tenants in file order, each with the span of its name; `None` when
     /// the tenant's table could not be read (its error is reported).
     pub tenants: Vec<(Spanned<String>, Option<RawTenant>)>,

@@ -1,0 +1,254 @@
+//! nginx configuration rendered from the desired state: one file per tenant
+//! plus one shared file. Pure and golden-file tested. Every value that
+//! reaches the text was validated (hostnames, paths, sizes, listen
+//! addresses), so a tenants file cannot inject directives.
+
+use crate::desired::{DesiredState, DesiredTenant, ProxySpec};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+/// Every file tenantctl writes starts with this and is named `tenantctl-*`.
+pub const FILE_PREFIX: &str = "tenantctl-";
+pub const COMMON_FILE: &str = "tenantctl-00-common.conf";
+
+pub fn tenant_file(tenant: &str) -> String {
+    format!("{FILE_PREFIX}tenant-{tenant}.conf")
+}
+
+/// The tenant a file belongs to, if it is a tenant file.
+pub fn tenant_of_file(file: &str) -> Option<&str> {
+    file.strip_prefix("tenantctl-tenant-")?
+        .strip_suffix(".conf")
+}
+
+/// File name → content for the whole fleet. Tenants in `unavailable`
+/// (paused, stopped, failing health) get a 503 page instead of a proxy.
+pub fn render(
+    desired: &DesiredState,
+    proxy: &ProxySpec,
+    unavailable: &BTreeSet<String>,
+) -> BTreeMap<String, String> {
+    let mut files = BTreeMap::new();
+    let any_tls = desired
+        .tenants
+        .values()
+        .any(|t| t.domain.is_some() && t.tls.is_some());
+    files.insert(COMMON_FILE.to_string(), render_common(proxy, any_tls));
+    for t in desired.tenants.values() {
+        if t.domain.is_some() {
+            let available = !unavailable.contains(&t.name);
+            files.insert(
+                tenant_file(&t.name),
+                render_tenant(t, proxy, available, true),
+            );
+        }
+    }
+    files
+}
+
+/// The websocket upgrade map and the catch-all servers that keep a request
+/// for an unknown host from ever reaching a tenant.
+pub fn render_common(proxy: &ProxySpec, any_tls: bool) -> String {
+    let mut out = String::from("# Managed by tenantctl; changes are overwritten.\n");
+    out.push_str("map $http_upgrade $tenantctl_connection_upgrade {\n    default upgrade;\n    ''      close;\n}\n");
+    if proxy.default_server {
+        let _ = write!(
+            out,
+            "\n# Unknown hosts get no answer at all, never another tenant's site.\nserver {{\n    listen {} default_server;\n    server_name _;\n    return 444;\n}}\n",
+            proxy.listen
+        );
+        if any_tls {
+            let _ = write!(
+                out,
+                "\nserver {{\n    listen {} ssl default_server;\n    server_name _;\n    ssl_reject_handshake on;\n}}\n",
+                proxy.tls_listen
+            );
+        }
+    }
+    out
+}
+
+fn upstream(t: &DesiredTenant) -> String {
+    let host = match t.host_ip.as_str() {
+        "0.0.0.0" => "127.0.0.1",
+        "::" => "[::1]",
+        ip => ip,
+    };
+    format!("http://{host}:{}", t.port)
+}
+
+/// One tenant's server block(s). `use_tls = false` renders plain HTTP even
+/// for a TLS tenant (the 503 stand-in when its certificate is unusable).
+pub fn render_tenant(
+    t: &DesiredTenant,
+    proxy: &ProxySpec,
+    available: bool,
+    use_tls: bool,
+) -> String {
+    let domain = t.domain.as_deref().unwrap_or_default();
+    let mut out = format!(
+        "# Managed by tenantctl for tenant {}; changes are overwritten.\n",
+        t.name
+    );
+    let location = if available {
+        format!(
+            "    location / {{
+        proxy_pass {};
+        proxy_http_version 1.1;
+        proxy_set_header Host $host;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header Upgrade $http_upgrade;
+        proxy_set_header Connection $tenantctl_connection_upgrade;
+        # Streamed model answers and websockets: no buffering, long reads.
+        proxy_buffering off;
+        proxy_request_buffering off;
+        proxy_read_timeout 3600s;
+        proxy_send_timeout 3600s;
+    }}
+",
+            upstream(t)
+        )
+    } else {
+        format!(
+            "    # The tenant is paused, stopped or failing its health check.
+    location / {{
+        default_type text/plain;
+        add_header Retry-After {} always;
+        return 503 \"{} is temporarily unavailable; please retry shortly.\\n\";
+    }}
+",
+            proxy.retry_after, t.name
+        )
+    };
+    match (&t.tls, use_tls) {
+        (Some(tls), true) => {
+            let _ = write!(
+                out,
+                "server {{
+    listen {listen};
+    server_name {domain};
+    return 301 https://$host$request_uri;
+}}
+
+server {{
+    listen {tls_listen} ssl;
+    server_name {domain};
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    client_max_body_size {size};
+
+{location}}}
+",
+                listen = proxy.listen,
+                tls_listen = proxy.tls_listen,
+                cert = tls.certificate.display(),
+                key = tls.key.display(),
+                size = proxy.client_max_body_size,
+            );
+        }
+        _ => {
+            let _ = write!(
+                out,
+                "server {{
+    listen {listen};
+    server_name {domain};
+    client_max_body_size {size};
+
+{location}}}
+",
+                listen = proxy.listen,
+                size = proxy.client_max_body_size,
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::Tls;
+    use crate::fixtures::desired_state;
+
+    fn proxy() -> ProxySpec {
+        ProxySpec {
+            config_dir: "/etc/nginx/conf.d".into(),
+            test_command: vec!["nginx".into(), "-t".into()],
+            reload_command: vec!["nginx".into(), "-s".into(), "reload".into()],
+            listen: "80".into(),
+            tls_listen: "443".into(),
+            tls: None,
+            client_max_body_size: "100m".into(),
+            default_server: true,
+            retry_after: 30,
+        }
+    }
+
+    /// Compares with `tests/golden/NAME`; `UPDATE_GOLDEN=1` rewrites it.
+    fn golden(name: &str, text: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(name);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, text).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            text, want,
+            "{name} differs from its golden file (UPDATE_GOLDEN=1 to accept)"
+        );
+    }
+
+    #[test]
+    fn a_tenant_block_proxies_with_websocket_and_streaming_settings() {
+        let t = DesiredTenant::test("acme", 8001);
+        golden("tenant-http.conf", &render_tenant(&t, &proxy(), true, true));
+    }
+
+    #[test]
+    fn an_unavailable_tenant_gets_a_503_page_with_retry_after() {
+        let t = DesiredTenant::test("acme", 8001);
+        golden("tenant-503.conf", &render_tenant(&t, &proxy(), false, true));
+    }
+
+    #[test]
+    fn a_tls_tenant_redirects_http_to_https() {
+        let mut t = DesiredTenant::test("acme", 8001);
+        t.tls = Some(Tls {
+            certificate: "/etc/ssl/acme.pem".into(),
+            key: "/etc/ssl/acme.key".into(),
+        });
+        golden("tenant-tls.conf", &render_tenant(&t, &proxy(), true, true));
+    }
+
+    #[test]
+    fn the_common_file_has_the_upgrade_map_and_catch_all_servers() {
+        golden("common.conf", &render_common(&proxy(), true));
+    }
+
+    #[test]
+    fn the_fleet_renders_one_file_per_tenant_with_a_domain() {
+        let mut no_domain = DesiredTenant::test("nodomain", 8003);
+        no_domain.domain = None;
+        let desired = desired_state(vec![
+            DesiredTenant::test("acme", 8001),
+            DesiredTenant::test("globex", 8002),
+            no_domain,
+        ]);
+        let files = render(&desired, &proxy(), &BTreeSet::from(["globex".to_string()]));
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            vec![
+                "tenantctl-00-common.conf",
+                "tenantctl-tenant-acme.conf",
+                "tenantctl-tenant-globex.conf"
+            ]
+        );
+        assert!(files["tenantctl-tenant-globex.conf"].contains("return 503"));
+        assert!(files["tenantctl-tenant-acme.conf"].contains("proxy_pass http://127.0.0.1:8001;"));
+        assert_eq!(tenant_of_file("tenantctl-tenant-acme.conf"), Some("acme"));
+        assert_eq!(tenant_of_file(COMMON_FILE), None);
+    }
+}
