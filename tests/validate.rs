@@ -343,3 +343,30 @@ fn a_memory_reservation_above_the_limit_is_refused() {
         "above the memory limit",
     );
 }
+
+#[test]
+fn proxy_settings_cannot_inject_nginx_directives() {
+    let proxy = "[proxy]\nkind = \"nginx\"\nconfig_dir = \"/etc/nginx/conf.d\"\ntest_command = [\"nginx\", \"-t\"]\nreload_command = [\"nginx\", \"-s\", \"reload\"]\n";
+    assert_error(
+        &format!("{proxy}listen = \"80; include /etc/passwd\"\n[tenants.a]\nport = 8001\n"),
+        "6:10",
+        "listen must be a port",
+    );
+    assert_error(
+        &format!("{proxy}client_max_body_size = \"1m; return 200\"\n[tenants.a]\nport = 8001\n"),
+        "6:24",
+        "client_max_body_size",
+    );
+    assert_error(
+        &format!("{proxy}[tenants.a]\nport = 8001\ndomain = \"a.example.com; location / {{ return 200; }}\"\n"),
+        "8:10",
+        "not a valid hostname",
+    );
+    assert_error(
+        &format!("{proxy}[tenants.a]\nport = 8001\ntls = {{ certificate = \"/a.pem;\", key = \"/a.key\" }}\n"),
+        "8:23",
+        "TLS paths",
+    );
+    let ok = load_ok(&format!("{proxy}listen = \"127.0.0.1:8080\"\n[tenants.a]\nport = 8001\ndomain = \"a.example.com\"\n"));
+    assert_eq!(ok.proxy.unwrap().listen, "127.0.0.1:8080");
+}

@@ -392,3 +392,98 @@ pub fn time_until(what: &str, within: Duration, mut check: impl FnMut() -> bool)
     }
     start.elapsed()
 }
+
+/// A real nginx (Debian's package) on a loopback port with its own prefix,
+/// started by the test and stopped on drop. `reload_command` counts reloads.
+pub struct Nginx {
+    pub prefix: PathBuf,
+    pub port: u16,
+}
+
+impl Nginx {
+    pub fn start(fleet: &Fleet) -> Nginx {
+        let prefix = fleet.dir.join("nginx");
+        for sub in ["conf.d", "logs", "tmp"] {
+            std::fs::create_dir_all(prefix.join(sub)).unwrap();
+        }
+        let p = prefix.display();
+        std::fs::write(
+            prefix.join("nginx.conf"),
+            format!(
+                "worker_processes 1;\npid {p}/nginx.pid;\nerror_log {p}/logs/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {p}/tmp/body;\n  proxy_temp_path {p}/tmp/proxy;\n  fastcgi_temp_path {p}/tmp/fastcgi;\n  uwsgi_temp_path {p}/tmp/uwsgi;\n  scgi_temp_path {p}/tmp/scgi;\n  include {p}/conf.d/*.conf;\n}}\n"
+            ),
+        )
+        .unwrap();
+        let nginx = Nginx {
+            prefix,
+            port: free_port(),
+        };
+        let out = Command::new("nginx")
+            .args(nginx.base_args())
+            .output()
+            .expect("nginx not found: install Debian's `nginx` package (.ci/run does)");
+        assert!(
+            out.status.success(),
+            "nginx did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        nginx
+    }
+
+    fn base_args(&self) -> Vec<String> {
+        vec![
+            "-p".into(),
+            self.prefix.display().to_string(),
+            "-c".into(),
+            self.prefix.join("nginx.conf").display().to_string(),
+        ]
+    }
+
+    /// The `[proxy]` table pointing tenantctl at this nginx.
+    pub fn proxy_table(&self, test_command: Option<&str>) -> String {
+        let args = self
+            .base_args()
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let counter = self.prefix.join("reloads");
+        let reload = format!(
+            "echo reload >> {} && exec nginx {}",
+            counter.display(),
+            self.base_args().join(" ")
+        );
+        format!(
+            "[proxy]\nkind = \"nginx\"\nconfig_dir = \"{}\"\ntest_command = {}\nreload_command = [\"sh\", \"-c\", {:?}]\nlisten = \"127.0.0.1:{}\"\n",
+            self.prefix.join("conf.d").display(),
+            test_command.map(str::to_string).unwrap_or_else(|| format!("[\"nginx\", {args}, \"-t\", \"-q\"]")),
+            format!("{reload} -s reload"),
+            self.port
+        )
+    }
+
+    pub fn reloads(&self) -> usize {
+        std::fs::read_to_string(self.prefix.join("reloads"))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    }
+
+    /// GET / with a Host header through nginx: `(status, headers+body)`.
+    pub fn get(&self, host: &str) -> Option<(u16, String)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(stream, "GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let status = response.split_whitespace().nth(1)?.parse().ok()?;
+        Some((status, response))
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let mut args = self.base_args();
+        args.extend(["-s".into(), "stop".into()]);
+        let _ = Command::new("nginx").args(&args).output();
+    }
+}

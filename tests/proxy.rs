@@ -1,0 +1,222 @@
+//! The nginx side against a real nginx (Debian's package) started by the
+//! test on a loopback port with its own prefix, and real tenants.
+
+mod common;
+
+use common::{free_port, time_until, Fleet, Nginx};
+use std::time::Duration;
+
+fn fleet_with_proxy(
+    fleet: &Fleet,
+    nginx: &Nginx,
+    tenants: &[(&str, u16, &str)],
+    test_command: Option<&str>,
+) {
+    let mut text = fleet.header();
+    text = text.replace(
+        "[defaults]",
+        &format!("{}\n[defaults]", nginx.proxy_table(test_command)),
+    );
+    for (name, port, extra) in tenants {
+        text.push_str(&format!(
+            "\n[tenants.{name}]\nport = {port}\ndomain = \"{name}.example.test\"\n{extra}\n"
+        ));
+    }
+    fleet.write_raw(&text);
+}
+
+fn body_of(response: &str) -> &str {
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.trim())
+        .unwrap_or("")
+}
+
+#[test]
+fn each_host_reaches_its_tenant_unknown_hosts_reach_none_and_reapply_does_not_reload() {
+    let fleet = Fleet::new();
+    let nginx = Nginx::start(&fleet);
+    fleet_with_proxy(
+        &fleet,
+        &nginx,
+        &[("alpha", free_port(), ""), ("beta", free_port(), "")],
+        None,
+    );
+    fleet.apply();
+    for name in ["alpha", "beta"] {
+        time_until(
+            &format!("{name} through nginx"),
+            Duration::from_secs(20),
+            || {
+                nginx
+                    .get(&format!("{name}.example.test"))
+                    .is_some_and(|(s, r)| s == 200 && body_of(&r) == format!("mAI - {name}"))
+            },
+        );
+    }
+    // An unknown Host gets no answer (444), never a tenant's page.
+    let unknown = nginx.get("evil.example.test");
+    assert!(
+        unknown.as_ref().is_none_or(|(s, _)| *s >= 400),
+        "{unknown:?}"
+    );
+
+    let reloads = nginx.reloads();
+    assert_eq!(reloads, 1);
+    let out = fleet.apply();
+    assert!(out.contains("Nothing to do"), "{out}");
+    assert_eq!(
+        nginx.reloads(),
+        reloads,
+        "a second apply does not reload nginx"
+    );
+}
+
+#[test]
+fn a_paused_stopped_tenant_gets_the_503_page_with_retry_after() {
+    let fleet = Fleet::new();
+    let nginx = Nginx::start(&fleet);
+    let (pa, pb) = (free_port(), free_port());
+    fleet_with_proxy(&fleet, &nginx, &[("alpha", pa, ""), ("beta", pb, "")], None);
+    fleet.apply();
+    common::docker_ok(&["stop", &fleet.container_name("alpha")]);
+    fleet_with_proxy(
+        &fleet,
+        &nginx,
+        &[("alpha", pa, "paused = true"), ("beta", pb, "")],
+        None,
+    );
+    let plan = fleet.tenantctl_expect(&["plan"], 0);
+    assert!(
+        plan.contains("return 503"),
+        "the plan shows the nginx change as a diff:\n{plan}"
+    );
+    fleet.apply();
+    let (status, response) = nginx.get("alpha.example.test").unwrap();
+    assert_eq!(status, 503, "{response}");
+    assert!(response.contains("Retry-After: 30"), "{response}");
+    assert!(response.contains("alpha is temporarily unavailable"));
+    assert_eq!(nginx.get("beta.example.test").unwrap().0, 200);
+}
+
+#[test]
+fn a_tenant_with_a_missing_certificate_is_set_aside_while_the_others_are_served() {
+    let fleet = Fleet::new();
+    let nginx = Nginx::start(&fleet);
+    let (pa, pb) = (free_port(), free_port());
+    fleet_with_proxy(&fleet, &nginx, &[("alpha", pa, ""), ("beta", pb, "")], None);
+    fleet.apply();
+    let missing = fleet.dir.join("missing");
+    let tls = format!(
+        "display_name = \"Alpha TLS\"\ntls = {{ certificate = \"{0}/a.pem\", key = \"{0}/a.key\" }}",
+        missing.display()
+    );
+    let pc = free_port();
+    fleet_with_proxy(
+        &fleet,
+        &nginx,
+        &[
+            ("alpha", pa, &tls),
+            ("beta", pb, "display_name = \"Beta 2\""),
+            ("gamma", pc, ""),
+        ],
+        None,
+    );
+    let out = fleet.tenantctl_expect(&["apply"], 1);
+    assert!(
+        out.contains("FAIL proxy alpha") && out.contains("set aside"),
+        "{out}"
+    );
+    time_until("beta's change served", Duration::from_secs(20), || {
+        nginx
+            .get("beta.example.test")
+            .is_some_and(|(_, r)| body_of(&r) == "mAI - Beta 2")
+    });
+    time_until("new tenant gamma served", Duration::from_secs(20), || {
+        nginx
+            .get("gamma.example.test")
+            .is_some_and(|(s, _)| s == 200)
+    });
+    // alpha keeps its last good (plain HTTP) block, serving the tenant.
+    time_until(
+        "alpha still served by its last good block",
+        Duration::from_secs(20),
+        || {
+            nginx
+                .get("alpha.example.test")
+                .is_some_and(|(_, r)| body_of(&r) == "mAI - Alpha TLS")
+        },
+    );
+    let conf =
+        std::fs::read_to_string(nginx.prefix.join("conf.d/tenantctl-tenant-alpha.conf")).unwrap();
+    assert!(!conf.contains("ssl_certificate"), "{conf}");
+}
+
+#[test]
+fn a_broken_candidate_leaves_the_old_config_serving() {
+    let fleet = Fleet::new();
+    let nginx = Nginx::start(&fleet);
+    let (pa, pb) = (free_port(), free_port());
+    fleet_with_proxy(&fleet, &nginx, &[("alpha", pa, "")], None);
+    fleet.apply();
+    let before =
+        std::fs::read_to_string(nginx.prefix.join("conf.d/tenantctl-00-common.conf")).unwrap();
+    // Every candidate fails the test now (as a global syntax error would).
+    fleet_with_proxy(
+        &fleet,
+        &nginx,
+        &[("alpha", pa, ""), ("beta", pb, "")],
+        Some("[\"sh\", \"-c\", \"exit 1\"]"),
+    );
+    let out = fleet.tenantctl_expect(&["apply"], 1);
+    assert!(
+        out.contains("FAIL proxy: nginx config test failed"),
+        "{out}"
+    );
+    assert!(
+        !nginx
+            .prefix
+            .join("conf.d/tenantctl-tenant-beta.conf")
+            .exists(),
+        "the candidate was rolled back"
+    );
+    assert_eq!(
+        std::fs::read_to_string(nginx.prefix.join("conf.d/tenantctl-00-common.conf")).unwrap(),
+        before
+    );
+    assert_eq!(
+        nginx.get("alpha.example.test").unwrap().0,
+        200,
+        "the old config keeps serving"
+    );
+    assert_eq!(nginx.reloads(), 1);
+}
+
+#[test]
+fn the_controller_keeps_nginx_in_step_and_reports_reload_health() {
+    let fleet = Fleet::new();
+    let nginx = Nginx::start(&fleet);
+    let (pa, pb) = (free_port(), free_port());
+    fleet_with_proxy(&fleet, &nginx, &[("alpha", pa, "")], None);
+    let ctl = fleet.start_controller(&[]);
+    time_until("alpha through nginx", Duration::from_secs(30), || {
+        nginx
+            .get("alpha.example.test")
+            .is_some_and(|(s, _)| s == 200)
+    });
+    fleet_with_proxy(&fleet, &nginx, &[("alpha", pa, ""), ("beta", pb, "")], None);
+    time_until(
+        "new tenant beta through nginx",
+        Duration::from_secs(30),
+        || {
+            nginx
+                .get("beta.example.test")
+                .is_some_and(|(s, _)| s == 200)
+        },
+    );
+    let metrics = common::http("GET", ctl.listen, "/metrics", "").unwrap().1;
+    assert!(
+        metrics.contains("tenantctl_proxy_last_reload_successful 1"),
+        "{metrics}"
+    );
+}
