@@ -10,6 +10,7 @@ pub mod controller;
 pub mod desired;
 pub mod diagnostic;
 pub mod docker;
+pub mod gitsource;
 pub mod labels;
 pub mod load;
 pub mod lock;
@@ -23,6 +24,7 @@ pub mod server;
 pub mod source;
 pub mod spec;
 pub mod stats;
+pub mod webhook;
 
 #[cfg(test)]
 mod fixtures;

@@ -30,6 +30,8 @@ pub struct Metrics {
     pub actions_total: IntCounterVec,
     pub tenant_cpu_seconds: CounterVec,
     pub tenant_memory_bytes: prometheus::GaugeVec,
+    pub git_last_pull_success: Gauge,
+    pub git_pull_failures: prometheus::IntCounter,
     drift_now: Mutex<BTreeMap<String, BTreeSet<DriftKey>>>,
     proxy_drift_now: Mutex<BTreeSet<String>>,
     cpu_seen: Mutex<BTreeMap<String, f64>>,
@@ -143,6 +145,16 @@ impl Metrics {
                 &["tenant"],
             )
             .unwrap(),
+            git_last_pull_success: Gauge::with_opts(opts(
+                "git_last_pull_success_timestamp_seconds",
+                "Unix time of the last successful git fetch (GitOps mode).",
+            ))
+            .unwrap(),
+            git_pull_failures: prometheus::IntCounter::with_opts(opts(
+                "git_pull_failures_total",
+                "Failed git fetches (GitOps mode).",
+            ))
+            .unwrap(),
             registry,
             drift_now: Mutex::default(),
             proxy_drift_now: Mutex::default(),
@@ -163,6 +175,8 @@ impl Metrics {
             Box::new(m.actions_total.clone()),
             Box::new(m.tenant_cpu_seconds.clone()),
             Box::new(m.tenant_memory_bytes.clone()),
+            Box::new(m.git_last_pull_success.clone()),
+            Box::new(m.git_pull_failures.clone()),
         ];
         for c in collectors {
             m.registry.register(c).expect("metric names are unique");
@@ -368,6 +382,8 @@ mod tests {
             "tenantctl_config_valid GAUGE []",
             "tenantctl_docker_requests_total COUNTER [operation]",
             "tenantctl_drift GAUGE [reason,resource,tenant]",
+            "tenantctl_git_last_pull_success_timestamp_seconds GAUGE []",
+            "tenantctl_git_pull_failures_total COUNTER []",
             "tenantctl_last_successful_reconcile_timestamp_seconds GAUGE []",
             "tenantctl_proxy_last_reload_successful GAUGE []",
             "tenantctl_reconcile_duration_seconds HISTOGRAM []",

@@ -64,3 +64,28 @@ pub async fn serve_on(
         .with_graceful_shutdown(shutdown)
         .await
 }
+
+/// `POST /hooks/git`, present only when a webhook secret is configured.
+pub fn webhook_router(secret: Vec<u8>, pull: tokio::sync::mpsc::Sender<()>) -> Router {
+    let state = Arc::new((secret, pull));
+    Router::new().route(
+        "/hooks/git",
+        axum::routing::post(
+            |State(state): State<Arc<(Vec<u8>, tokio::sync::mpsc::Sender<()>)>>,
+             headers: axum::http::HeaderMap,
+             body: axum::body::Bytes| async move {
+                let signature = headers
+                    .get(crate::webhook::SIGNATURE_HEADER)
+                    .and_then(|v| v.to_str().ok());
+                if !crate::webhook::verify(&state.0, &body, signature) {
+                    tracing::warn!("webhook with a missing or wrong signature refused");
+                    return (StatusCode::UNAUTHORIZED, "invalid signature\n");
+                }
+                // A pull already pending covers this one too.
+                let _ = state.1.try_send(());
+                (StatusCode::ACCEPTED, "pull requested\n")
+            },
+        )
+        .with_state(state),
+    )
+}

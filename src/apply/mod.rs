@@ -135,7 +135,7 @@ pub async fn apply(
 }
 
 /// Converges one tenant; stops at its first failed step.
-#[tracing::instrument(name = "reconcile", skip_all, fields(tenant = %tenant.name))]
+#[tracing::instrument(name = "apply", skip_all, fields(tenant = %tenant.name))]
 pub async fn apply_tenant(
     docker: &DockerClient,
     tenant: &DesiredTenant,

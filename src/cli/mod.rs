@@ -73,8 +73,32 @@ enum Command {
     },
     /// The controller: keep the host equal to the file, continuously.
     Run {
-        #[arg(short = 'f', long = "file")]
-        file: PathBuf,
+        /// The tenants file (or, with --git, nothing: see --git-path).
+        #[arg(
+            short = 'f',
+            long = "file",
+            required_unless_present = "git",
+            conflicts_with = "git"
+        )]
+        file: Option<PathBuf>,
+        /// GitOps: follow this repository (file://, ssh or https URL).
+        #[arg(long)]
+        git: Option<String>,
+        /// Branch to follow.
+        #[arg(long, default_value = "main", requires = "git")]
+        branch: String,
+        /// The tenants file inside the repository.
+        #[arg(long, default_value = "desired-state/tenants.toml", requires = "git")]
+        git_path: PathBuf,
+        /// How often to fetch the branch.
+        #[arg(long, default_value = "60s", value_parser = parse_duration, requires = "git")]
+        pull_interval: Duration,
+        /// The controller's own checkout (default: a directory under the temp dir).
+        #[arg(long, requires = "git")]
+        checkout: Option<PathBuf>,
+        /// Enables `POST /hooks/git`: pushes signed with this secret pull at once.
+        #[arg(long, requires = "git")]
+        webhook_secret_file: Option<PathBuf>,
         /// Address for /healthz, /readyz and /metrics (loopback by default).
         #[arg(long, default_value = "127.0.0.1:9477")]
         listen: std::net::SocketAddr,
@@ -128,6 +152,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Status { file, json } => status::run(&file, json, timeout).await,
         Command::Run {
             file,
+            git,
+            branch,
+            git_path,
+            pull_interval,
+            checkout,
+            webhook_secret_file,
             listen,
             resync,
             verify,
@@ -137,7 +167,34 @@ pub async fn run(cli: Cli) -> ExitCode {
             no_events,
             stats_interval,
         } => {
+            let git = git.map(|url| {
+                let checkout = checkout.unwrap_or_else(|| {
+                    let hash = tenantctl::desired::sha256_hex(url.as_bytes());
+                    std::env::temp_dir().join(format!("tenantctl-checkout-{}", &hash[..12]))
+                });
+                tenantctl::gitsource::GitSettings {
+                    url,
+                    branch,
+                    path: git_path,
+                    pull_interval,
+                    checkout,
+                }
+            });
+            let file = match (&git, file) {
+                (Some(g), _) => g.tenants_file(),
+                (None, Some(f)) => f,
+                (None, None) => unreachable!("clap requires --file or --git"),
+            };
+            let webhook_secret = match webhook_secret_file.map(std::fs::read_to_string).transpose()
+            {
+                Ok(secret) => secret.map(|s| s.trim_end_matches(['\n', '\r']).as_bytes().to_vec()),
+                Err(e) => {
+                    eprintln!("error: cannot read --webhook-secret-file: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let settings = tenantctl::controller::Settings {
+                git,
                 file,
                 resync,
                 verify,
@@ -149,6 +206,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 shutdown_grace: Duration::from_secs(10),
             };
             run::run(run::RunArgs {
+                webhook_secret,
                 settings,
                 listen,
                 lock_file,

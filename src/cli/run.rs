@@ -8,6 +8,7 @@ use std::time::Duration;
 use tenantctl::controller::{Controller, Readiness, Settings};
 
 pub struct RunArgs {
+    pub webhook_secret: Option<Vec<u8>>,
     pub settings: Settings,
     pub listen: SocketAddr,
     pub lock_file: Option<PathBuf>,
@@ -34,9 +35,13 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let metrics = Arc::new(tenantctl::metrics::Metrics::new());
     docker.requests().attach(metrics.docker_requests.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (hook_tx, hook_rx) = tokio::sync::mpsc::channel::<()>(1);
     let server = {
         let mut rx = stop_rx.clone();
-        let router = tenantctl::server::router(Arc::clone(&readiness), Arc::clone(&metrics));
+        let mut router = tenantctl::server::router(Arc::clone(&readiness), Arc::clone(&metrics));
+        if let Some(secret) = args.webhook_secret.clone() {
+            router = router.merge(tenantctl::server::webhook_router(secret, hook_tx.clone()));
+        }
         let listener = match tokio::net::TcpListener::bind(args.listen).await {
             Ok(l) => l,
             Err(e) => {
@@ -52,7 +57,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         })
     };
     tracing::info!(file = %args.settings.file.display(), listen = %args.listen, lock = %lock_path.display(), "controller starting");
-    let controller = Controller::new(args.settings, docker, readiness, metrics);
+    let controller = Controller::new(args.settings, docker, readiness, metrics).with_hooks(hook_rx);
     controller.run(shutdown_signal()).await;
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -47,6 +48,8 @@ pub struct Settings {
     pub stats_interval: Duration,
     /// How long in-flight Docker work may take to finish on shutdown.
     pub shutdown_grace: Duration,
+    /// GitOps mode: follow a branch instead of watching `file`.
+    pub git: Option<crate::gitsource::GitSettings>,
 }
 
 /// What `/readyz` reports.
@@ -72,6 +75,11 @@ pub enum Trigger {
     Tenant(String),
     /// The event stream (re)connected: list everything again.
     Relist,
+    /// GitOps: a new revision was checked out and loaded (or refused).
+    Loaded {
+        revision: String,
+        result: Result<DesiredState, crate::diagnostic::Diagnostics>,
+    },
 }
 
 /// A fleet-wide observe + plan, done in the background, with the tenants
@@ -98,6 +106,10 @@ pub struct Controller {
     proxy_running: bool,
     /// The nginx config last applied successfully.
     proxy_applied: Option<BTreeMap<String, String>>,
+    /// The git revision in force ("" when following a plain file).
+    revision: String,
+    /// Webhook pull requests, handed to the git source.
+    hooks: Option<tokio::sync::mpsc::Receiver<()>>,
 }
 
 fn unix_now() -> f64 {
@@ -128,19 +140,45 @@ impl Controller {
             want_pass: false,
             proxy_running: false,
             proxy_applied: None,
+            revision: String::new(),
+            hooks: None,
         }
+    }
+
+    /// Webhook pulls (`POST /hooks/git`) for the git source.
+    pub fn with_hooks(mut self, hooks: tokio::sync::mpsc::Receiver<()>) -> Self {
+        self.hooks = Some(hooks);
+        self
     }
 
     /// Runs until `shutdown` resolves, then lets in-flight work finish
     /// (bounded by `shutdown_grace`).
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
         let (file_tx, mut file_rx) = unbounded_channel::<()>();
-        let watch = crate::source::watch_dirs([self.settings.file.as_path()], file_tx);
-        if let Err(e) = &watch {
-            tracing::warn!(error = %e, "cannot watch the tenants file's directory; polling only");
-        }
+        let watch = match self.settings.git {
+            Some(_) => None,
+            None => match crate::source::watch_dirs([self.settings.file.as_path()], file_tx) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot watch the tenants file's directory; polling only");
+                    None
+                }
+            },
+        };
         let (trigger_tx, mut trigger_rx) = unbounded_channel::<Trigger>();
         let mut background = JoinSet::new();
+        if let Some(git) = self.settings.git.clone() {
+            let hooks = self
+                .hooks
+                .take()
+                .unwrap_or_else(|| tokio::sync::mpsc::channel(1).1);
+            background.spawn(crate::gitsource::run_git(
+                git,
+                trigger_tx.clone(),
+                hooks,
+                Arc::clone(&self.metrics),
+            ));
+        }
         if self.settings.events {
             background.spawn(events::watch_events(
                 self.docker.clone(),
@@ -187,6 +225,13 @@ impl Controller {
                 Some(trigger) = trigger_rx.recv() => match trigger {
                     Trigger::Tenant(t) => self.queue.enqueue(&t),
                     Trigger::Relist => self.start_pass(&pass_tx, &mut pass_running, Detail::ListOnly),
+                    Trigger::Loaded { revision, result } => {
+                        let first = self.desired.is_none();
+                        self.accept(result, &revision);
+                        if first {
+                            self.start_pass(&pass_tx, &mut pass_running, Detail::Full);
+                        }
+                    }
                 },
                 Some(result) = pass_rx.recv() => {
                     pass_running = false;
@@ -251,9 +296,12 @@ impl Controller {
                 continue;
             }
             let (docker, desired) = (self.docker.clone(), Arc::clone(&desired));
-            workers.spawn(async move {
-                Work::Tenant(reconcile_tenant(&docker, &desired, &tenant).await)
-            });
+            let span =
+                tracing::info_span!("reconcile", tenant = %tenant, revision = %self.revision);
+            workers.spawn(
+                async move { Work::Tenant(reconcile_tenant(&docker, &desired, &tenant).await) }
+                    .instrument(span),
+            );
         }
     }
 
@@ -261,12 +309,28 @@ impl Controller {
     /// replaces the old one and queues exactly the tenants that changed; an
     /// invalid one is logged once per distinct error and changes nothing.
     fn reload(&mut self) {
-        match load_desired(&self.settings.file) {
+        if self.settings.git.is_none() {
+            let result = load_desired(&self.settings.file);
+            self.accept(result, "");
+        }
+    }
+
+    /// Takes a newly loaded desired state (from the file or a git revision).
+    fn accept(
+        &mut self,
+        result: Result<DesiredState, crate::diagnostic::Diagnostics>,
+        revision: &str,
+    ) {
+        match result {
             Ok(new) => {
                 self.last_error = None;
                 self.readiness.config_loaded.store(true, Ordering::Relaxed);
+                if self.revision != revision {
+                    tracing::info!(revision, "applying revision");
+                    self.revision = revision.to_string();
+                }
                 self.metrics
-                    .set_config(true, Some((&new.source_sha256, "")));
+                    .set_config(true, Some((&new.source_sha256, revision)));
                 if self.desired.as_deref() == Some(&new) {
                     return;
                 }
@@ -296,7 +360,16 @@ impl Controller {
                 let text = diags.to_string();
                 if self.last_error.as_deref() != Some(&text) {
                     for d in &diags.0 {
-                        tracing::error!("invalid tenants file, keeping the last good state: {d}");
+                        if revision.is_empty() {
+                            tracing::error!(
+                                "invalid tenants file, keeping the last good state: {d}"
+                            );
+                        } else {
+                            tracing::error!(
+                                revision,
+                                "revision refused, keeping the last good one: {d}"
+                            );
+                        }
                     }
                     self.last_error = Some(text);
                 }

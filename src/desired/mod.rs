@@ -7,6 +7,7 @@ mod layer;
 mod proxy;
 mod resolve;
 
+pub use hash::sha256_hex;
 pub use proxy::{ProxySpec, Tls};
 
 pub use resolve::{referenced_paths, resolve, Inputs};

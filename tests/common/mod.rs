@@ -303,10 +303,13 @@ impl Fleet {
         let listen = free_port();
         let log = self.dir.join(format!("controller-{listen}.log"));
         let log_file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
-            .arg("run")
-            .arg("-f")
-            .arg(&self.file)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantctl"));
+        cmd.arg("run");
+        // In GitOps mode the tenants file comes from the repository.
+        if !extra.contains(&"--git") {
+            cmd.arg("-f").arg(&self.file);
+        }
+        let child = cmd
             .args(["--listen", &format!("127.0.0.1:{listen}")])
             .arg("--lock-file")
             .arg(self.dir.join("controller.lock"))

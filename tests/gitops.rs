@@ -1,0 +1,238 @@
+//! GitOps pull against a real git repository on disk: a bare "remote" the
+//! test pushes to, and `tenantctl run --git file://...` following it.
+
+mod common;
+
+use common::{docker_ok, free_port, http, manifest_dir, time_until, Fleet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.test",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git not found: install git (.ci/run does)");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A bare remote and a work clone holding charts/ and desired-state/.
+struct Repo {
+    remote: PathBuf,
+    work: PathBuf,
+}
+
+impl Repo {
+    fn new(fleet: &Fleet) -> Repo {
+        let remote = fleet.dir.join("remote.git");
+        let work = fleet.dir.join("work");
+        std::fs::create_dir_all(&remote).unwrap();
+        git(
+            &remote,
+            &["init", "--quiet", "--bare", "--initial-branch=main"],
+        );
+        std::fs::create_dir_all(work.join("charts/mai")).unwrap();
+        std::fs::create_dir_all(work.join("desired-state")).unwrap();
+        std::fs::copy(
+            manifest_dir().join("charts/mai/chart.toml"),
+            work.join("charts/mai/chart.toml"),
+        )
+        .unwrap();
+        git(&work, &["init", "--quiet", "--initial-branch=main"]);
+        git(
+            &work,
+            &["remote", "add", "origin", &remote.display().to_string()],
+        );
+        Repo { remote, work }
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.remote.display())
+    }
+
+    /// Commits the tenants file (with the chart by relative path) and pushes.
+    fn commit(&self, fleet: &Fleet, tenants: &[(&str, u16, &str)], message: &str) -> String {
+        let chart = manifest_dir().join("charts/mai").display().to_string();
+        let mut text = fleet
+            .header()
+            .replace(&format!("\"{chart}\""), "\"../charts/mai\"");
+        for (name, port, extra) in tenants {
+            text.push_str(&format!("\n[tenants.{name}]\nport = {port}\n{extra}\n"));
+        }
+        std::fs::write(self.work.join("desired-state/tenants.toml"), text).unwrap();
+        git(&self.work, &["add", "-A"]);
+        git(&self.work, &["commit", "--quiet", "-m", message]);
+        git(
+            &self.work,
+            &["push", "--quiet", "--force", "origin", "HEAD:main"],
+        );
+        git(&self.work, &["rev-parse", "HEAD"])
+    }
+}
+
+fn name_is(port: u16, want: &str) -> bool {
+    matches!(http("GET", port, "/", ""), Some((200, body)) if body.trim() == want)
+}
+
+fn metric(listen: u16, line_start: &str) -> Option<String> {
+    let body = http("GET", listen, "/metrics", "")?.1;
+    body.lines()
+        .find(|l| l.starts_with(line_start))
+        .map(str::to_string)
+}
+
+#[test]
+fn the_controller_follows_the_branch_refuses_bad_commits_and_follows_force_pushes() {
+    let fleet = Fleet::new();
+    let repo = Repo::new(&fleet);
+    let (pa, pb) = (free_port(), free_port());
+    let first = repo.commit(&fleet, &[("alpha", pa, "display_name = \"v1\"")], "first");
+    let checkout = fleet.dir.join("checkout");
+    let ctl = fleet.start_controller(&[
+        "--git",
+        &repo.url(),
+        "--pull-interval",
+        "1s",
+        "--checkout",
+        &checkout.display().to_string(),
+    ]);
+    time_until("first commit converged", WAIT, || name_is(pa, "mAI - v1"));
+    assert!(metric(ctl.listen, "tenantctl_config_info")
+        .unwrap()
+        .contains(&format!("revision=\"{first}\"")));
+
+    // A commit adding a tenant is applied within a pull interval or so.
+    let second = repo.commit(
+        &fleet,
+        &[("alpha", pa, "display_name = \"v2\""), ("beta", pb, "")],
+        "add beta",
+    );
+    let t = time_until("commit adding a tenant applied", WAIT, || {
+        name_is(pb, "mAI - beta") && name_is(pa, "mAI - v2")
+    });
+    eprintln!("push to converged (1s pull interval): {t:?}");
+    assert!(
+        ctl.logs().contains(&format!("revision={second}")),
+        "changes are logged with their revision"
+    );
+
+    // A bad commit (duplicate port) is refused; nothing changes.
+    let ids = (fleet.container_id("alpha"), fleet.container_id("beta"));
+    let bad = repo.commit(
+        &fleet,
+        &[("alpha", pa, "display_name = \"bad\""), ("beta", pa, "")],
+        "bad",
+    );
+    ctl.wait_log("revision refused", WAIT);
+    assert!(
+        ctl.logs().lines().any(|l| l.contains("revision refused")
+            && l.contains(&bad)
+            && l.contains("tenants.toml:16:8")
+            && l.contains("already used")),
+        "the refusal names the commit and PATH:LINE:COL:\n{}",
+        ctl.logs()
+    );
+    time_until("config_valid 0", WAIT, || {
+        metric(ctl.listen, "tenantctl_config_valid").as_deref() == Some("tenantctl_config_valid 0")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        (fleet.container_id("alpha"), fleet.container_id("beta")),
+        ids,
+        "the fleet stays as it was"
+    );
+    assert!(name_is(pa, "mAI - v2"));
+    assert!(metric(ctl.listen, "tenantctl_config_info")
+        .unwrap()
+        .contains(&format!("revision=\"{second}\"")));
+
+    // A force push back to the first commit is followed.
+    git(&repo.work, &["reset", "--quiet", "--hard", &first]);
+    git(
+        &repo.work,
+        &["push", "--quiet", "--force", "origin", "HEAD:main"],
+    );
+    time_until("force push followed", WAIT, || name_is(pa, "mAI - v1"));
+    assert_eq!(
+        metric(ctl.listen, "tenantctl_config_valid").as_deref(),
+        Some("tenantctl_config_valid 1")
+    );
+
+    // The remote disappears: the fleet keeps running, failures are counted.
+    std::fs::remove_dir_all(&repo.remote).unwrap();
+    time_until("pull failures counted", WAIT, || {
+        metric(ctl.listen, "tenantctl_git_pull_failures_total").is_some_and(|l| !l.ends_with(" 0"))
+    });
+    docker_ok(&["stop", &fleet.container_name("alpha")]);
+    time_until("last good revision still enforced", WAIT, || {
+        name_is(pa, "mAI - v1")
+    });
+    assert!(metric(
+        ctl.listen,
+        "tenantctl_git_last_pull_success_timestamp_seconds"
+    )
+    .is_some());
+}
+
+#[test]
+fn a_signed_webhook_pulls_at_once_and_a_wrongly_signed_one_is_refused() {
+    let fleet = Fleet::new();
+    let repo = Repo::new(&fleet);
+    let pa = free_port();
+    repo.commit(&fleet, &[("alpha", pa, "display_name = \"v1\"")], "first");
+    let secret_file = fleet.dir.join("webhook.secret");
+    std::fs::write(&secret_file, "hook-secret\n").unwrap();
+    let ctl = fleet.start_controller(&[
+        "--git",
+        &repo.url(),
+        "--pull-interval",
+        "300s",
+        "--checkout",
+        &fleet.dir.join("checkout").display().to_string(),
+        "--webhook-secret-file",
+        &secret_file.display().to_string(),
+    ]);
+    time_until("first commit converged", WAIT, || name_is(pa, "mAI - v1"));
+    repo.commit(&fleet, &[("alpha", pa, "display_name = \"v2\"")], "second");
+
+    let body = r#"{"ref":"refs/heads/main"}"#;
+    let post = |signature: &str| -> Option<u16> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", ctl.listen)).ok()?;
+        write!(
+            s,
+            "POST /hooks/git HTTP/1.0\r\nContent-Type: application/json\r\nX-Hub-Signature-256: {signature}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .ok()?;
+        let mut response = String::new();
+        s.read_to_string(&mut response).ok()?;
+        response.split_whitespace().nth(1)?.parse().ok()
+    };
+    let wrong = tenantctl::webhook::sign(b"not-the-secret", body.as_bytes());
+    assert_eq!(post(&wrong), Some(401));
+    assert_eq!(post("sha256=00"), Some(401));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(name_is(pa, "mAI - v1"), "a refused webhook pulls nothing");
+
+    let good = tenantctl::webhook::sign(b"hook-secret", body.as_bytes());
+    assert_eq!(post(&good), Some(202));
+    let t = time_until("webhook pull applied", WAIT, || name_is(pa, "mAI - v2"));
+    eprintln!("signed webhook to converged: {t:?}");
+}
