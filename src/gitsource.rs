@@ -64,8 +64,7 @@ async fn git(dir: &Path, args: &[&str]) -> Result<String, GitError> {
     } else {
         let stderr = String::from_utf8_lossy(&out.stderr)
             .lines()
-            .filter(|l| !l.trim().is_empty())
-            .last()
+            .rfind(|l| !l.trim().is_empty())
             .unwrap_or_default()
             .to_string();
         Err(GitError::Command {
@@ -149,7 +148,7 @@ pub async fn run_git(
                             if tx
                                 .send(Trigger::Loaded {
                                     revision: head,
-                                    result,
+                                    result: Box::new(result),
                                 })
                                 .is_err()
                             {

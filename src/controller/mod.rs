@@ -78,7 +78,7 @@ pub enum Trigger {
     /// GitOps: a new revision was checked out and loaded (or refused).
     Loaded {
         revision: String,
-        result: Result<DesiredState, crate::diagnostic::Diagnostics>,
+        result: Box<Result<DesiredState, crate::diagnostic::Diagnostics>>,
     },
 }
 
@@ -227,7 +227,7 @@ impl Controller {
                     Trigger::Relist => self.start_pass(&pass_tx, &mut pass_running, Detail::ListOnly),
                     Trigger::Loaded { revision, result } => {
                         let first = self.desired.is_none();
-                        self.accept(result, &revision);
+                        self.accept(*result, &revision);
                         if first {
                             self.start_pass(&pass_tx, &mut pass_running, Detail::Full);
                         }
