@@ -7,7 +7,7 @@ CARGO ?= cargo
 TENANTCTL := target/release/tenantctl
 DEMO_FILE := desired-state/tenants.toml
 
-.PHONY: build image demo demo-status demo-down test lint
+.PHONY: build image demo demo-status demo-down test lint bench
 
 build:
 	$(CARGO) build --release --bin tenantctl
@@ -38,3 +38,10 @@ lint:
 
 test: lint
 	$(CARGO) test --all-targets -- --test-threads=4
+
+## Benchmarks: tenantctl vs the compose loop vs the raw engine (needs
+## docker-compose: apt-get install docker-compose). BENCH_ARGS e.g.
+## "--n 20,100 --runs 3 --out bench-result.md".
+BENCH_ARGS ?= --n 20,100 --runs 3
+bench: build image
+	$(CARGO) run --release --example bench -- $(BENCH_ARGS)

@@ -1,5 +1,6 @@
-//! Test builders (controller-rs style): a desired tenant and the container
-//! that exactly matches it, so each plan test states only what differs.
+//! Builders for tests and benchmarks (controller-rs style): a desired
+//! tenant and the container that exactly matches it, so each plan test
+//! states only what differs, and the plan benchmark can build 10,000.
 
 use crate::desired::{
     DesiredMount, DesiredState, DesiredTenant, EnvEntry, HealthCheck, MountSource, Resources,

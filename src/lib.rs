@@ -10,6 +10,7 @@ pub mod controller;
 pub mod desired;
 pub mod diagnostic;
 pub mod docker;
+pub mod fixtures;
 pub mod gitsource;
 pub mod labels;
 pub mod load;
@@ -25,6 +26,3 @@ pub mod source;
 pub mod spec;
 pub mod stats;
 pub mod webhook;
-
-#[cfg(test)]
-mod fixtures;

@@ -347,6 +347,8 @@ impl Controller {
                         self.queue.forget(name);
                         self.metrics.forget_tenant(name);
                         tracing::info!(tenant = %name, prune = self.settings.prune, "tenant left the file");
+                        // The pass finds its container as an orphan (and prunes it).
+                        self.want_pass = true;
                     }
                 }
                 tracing::info!(tenants = new.tenants.len(), changed, sha256 = %new.source_sha256, "loaded desired state");

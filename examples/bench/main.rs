@@ -1,0 +1,82 @@
+//! `make bench`: tenantctl side by side with the compose loop (the status
+//! quo) and the raw Docker Engine (the physical limit), measured in one run
+//! and reported as medians and ratios — absolute times on a shared machine
+//! mean little, ratios taken together mean more.
+//!
+//! Usage: cargo run --release --example bench -- [--n 20,100] [--runs 3] [--out FILE]
+
+mod baseline;
+mod measure;
+mod micro;
+mod scenario;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub struct Args {
+    pub sizes: Vec<usize>,
+    pub runs: usize,
+    pub concurrency: usize,
+    pub out: Option<String>,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        sizes: vec![20, 100],
+        runs: 3,
+        concurrency: 4,
+        out: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().unwrap_or_default();
+        match flag.as_str() {
+            "--n" => {
+                args.sizes = value
+                    .split(',')
+                    .filter_map(|n| n.trim().parse().ok())
+                    .collect()
+            }
+            "--runs" => args.runs = value.parse().unwrap_or(3),
+            "--concurrency" => args.concurrency = value.parse().unwrap_or(4),
+            "--out" => args.out = Some(value),
+            _ => {
+                eprintln!("usage: bench [--n 20,100] [--runs 3] [--concurrency 4] [--out FILE]");
+                std::process::exit(2);
+            }
+        }
+    }
+    args
+}
+
+/// Per (scenario, tool): one sample per run.
+pub type Samples = BTreeMap<(String, String), Vec<Duration>>;
+
+fn main() {
+    let args = parse_args();
+    measure::require_tools();
+    let mut report = String::new();
+    report.push_str(&measure::machine_facts());
+    for &n in &args.sizes {
+        let mut samples = Samples::new();
+        let mut calls: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        let mut peak_rss = 0u64;
+        for run in 0..args.runs {
+            eprintln!("== N={n} run {}/{}", run + 1, args.runs);
+            let r = scenario::tenantctl_run(n, &args, &mut samples);
+            for (k, v) in r.calls {
+                calls.entry(k).or_default().push(v);
+            }
+            peak_rss = peak_rss.max(r.peak_rss_kib);
+            baseline::compose_run(n, &mut samples);
+            baseline::raw_run(n, args.concurrency, &mut samples);
+        }
+        report.push_str(&measure::table(n, &samples, &calls, peak_rss));
+    }
+    report.push_str(&micro::plan_benchmark(10_000));
+    println!("{report}");
+    if let Some(path) = args.out {
+        std::fs::write(&path, &report).expect("write --out");
+        eprintln!("wrote {path}");
+    }
+}

@@ -1,0 +1,205 @@
+//! Timing helpers, cleanup and the report table.
+
+use crate::Samples;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub const LABEL: &str = "tenantctl-bench.run";
+
+pub fn require_tools() {
+    for (tool, hint) in [
+        ("docker", "a running Docker Engine"),
+        ("docker-compose", "apt-get install docker-compose"),
+    ] {
+        let ok = Command::new(tool)
+            .arg("version")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(ok, "the benchmark needs `{tool}` ({hint})");
+    }
+}
+
+pub fn sh(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub fn docker(args: &[&str]) -> String {
+    sh(Command::new("docker").args(args))
+}
+
+/// Whether `GET /path` on the port answers `want_status` (and `body`).
+pub fn http_ok(port: u16, path: &str, body: Option<&str>) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if write!(s, "GET {path} HTTP/1.0\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut r = String::new();
+    let _ = s.read_to_string(&mut r);
+    r.starts_with("HTTP/1.0 200") && body.is_none_or(|b| r.ends_with(&format!("{b}\n")))
+}
+
+/// Polls every 20 ms until all ports answer; returns the elapsed time
+/// since `start`. Bounded: panics after 5 minutes.
+pub fn wait_all_healthy(start: Instant, ports: &[u16]) -> Duration {
+    let mut pending: Vec<u16> = ports.to_vec();
+    while !pending.is_empty() {
+        pending.retain(|p| !http_ok(*p, "/health", None));
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "{} tenants never became healthy",
+            pending.len()
+        );
+        if !pending.is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    start.elapsed()
+}
+
+pub fn wait_until(start: Instant, what: &str, mut check: impl FnMut() -> bool) -> Duration {
+    while !check() {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "{what}: not within 5 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+/// Removes every container, volume and network labelled with this run.
+pub fn cleanup(run: &str) {
+    let filter = format!("label={LABEL}={run}");
+    for kind in [
+        vec!["ps", "-aq"],
+        vec!["volume", "ls", "-q"],
+        vec!["network", "ls", "-q"],
+    ] {
+        let mut args = kind.clone();
+        args.extend(["--filter", &filter]);
+        let ids = docker(&args);
+        let ids: Vec<&str> = ids.lines().collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let mut rm: Vec<&str> = match kind[0] {
+            "ps" => vec!["rm", "-f"],
+            "volume" => vec!["volume", "rm", "-f"],
+            _ => vec!["network", "rm"],
+        };
+        rm.extend(ids);
+        let _ = Command::new("docker").args(&rm).output();
+    }
+}
+
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<_> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+pub fn unique_id(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{tag}{:x}", nanos % 0xffffff)
+}
+
+fn median(v: &[Duration]) -> Option<Duration> {
+    let mut v = v.to_vec();
+    v.sort();
+    v.get(v.len() / 2).copied()
+}
+
+fn fmt(d: Option<Duration>) -> String {
+    match d {
+        Some(d) if d.as_secs_f64() < 1.0 => format!("{:.1} ms", d.as_secs_f64() * 1000.0),
+        Some(d) => format!("{:.2} s", d.as_secs_f64()),
+        None => "—".into(),
+    }
+}
+
+fn ratio(a: Option<Duration>, b: Option<Duration>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if a.as_nanos() > 0 => {
+            format!("{:.1}×", b.as_secs_f64() / a.as_secs_f64())
+        }
+        _ => "—".into(),
+    }
+}
+
+pub fn machine_facts() -> String {
+    let server = docker(&["version", "-f", "{{.Server.Version}}"]);
+    let info = docker(&["info", "-f", "{{.NCPU}} CPUs, {{.MemTotal}} bytes, storage {{.Driver}}, cgroup {{.CgroupDriver}} v{{.CgroupVersion}}"]);
+    let compose = sh(Command::new("docker-compose").arg("version").arg("--short"));
+    format!("Docker Engine {server} ({info}); docker-compose {compose}\n\n")
+}
+
+pub fn table(
+    n: usize,
+    samples: &Samples,
+    calls: &BTreeMap<String, Vec<u64>>,
+    peak_rss_kib: u64,
+) -> String {
+    let scenarios = [
+        ("S1", "cold start: nothing → all running and healthy"),
+        ("S2", "no-op resync (nothing changed)"),
+        ("S3", "edit one tenant's env → recreated and healthy"),
+        ("S4", "add one tenant → serving"),
+        ("S5", "remove one tenant → container gone (volumes kept)"),
+        ("S6", "10% of containers removed by hand → all healed"),
+    ];
+    let mut out = format!(
+        "### N = {n}\n\n| scenario | tenantctl | compose loop | raw engine | compose / tenantctl | tenantctl / raw | Docker calls (tenantctl) |\n|---|---|---|---|---|---|---|\n"
+    );
+    for (id, name) in scenarios {
+        let get = |tool: &str| {
+            samples
+                .get(&(id.to_string(), tool.to_string()))
+                .and_then(|v| median(v))
+        };
+        let (t, c, r) = (get("tenantctl"), get("compose"), get("raw"));
+        let tr = match (t, r) {
+            (Some(t), Some(r)) if r.as_nanos() > 0 => {
+                format!("{:.2}", t.as_secs_f64() / r.as_secs_f64())
+            }
+            _ => "—".into(),
+        };
+        let call = calls.get(id).map(|v| {
+            let mut v = v.clone();
+            v.sort();
+            v[v.len() / 2].to_string()
+        });
+        out.push_str(&format!(
+            "| {id} {name} | {} | {} | {} | {} | {tr} | {} |\n",
+            fmt(t),
+            fmt(c),
+            fmt(r),
+            ratio(t, c),
+            call.unwrap_or_else(|| "—".into())
+        ));
+    }
+    out.push_str(&format!(
+        "\nController peak RSS while running N={n}: {:.1} MiB\n\n",
+        peak_rss_kib as f64 / 1024.0
+    ));
+    out
+}

@@ -1,0 +1,65 @@
+//! In-process measurements: the no-op resync path and `plan()` at scale.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+use tenantctl::desired::DesiredTenant;
+use tenantctl::docker::DockerClient;
+use tenantctl::fixtures::{converged, desired_state};
+use tenantctl::observe::{observe, Detail};
+
+/// Median of `iterations` no-op resyncs (list-only observe + plan) and the
+/// Docker calls one of them makes.
+pub fn noop_resync(file: &Path, iterations: usize) -> (Duration, u64) {
+    let desired = tenantctl::load::load_desired(file).expect("bench fleet is valid");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let docker = DockerClient::connect(Duration::from_secs(30))
+            .await
+            .expect("docker");
+        let mut times = Vec::new();
+        let before = docker.requests().total();
+        for _ in 0..iterations {
+            let start = Instant::now();
+            let observed = observe(&docker, &desired, Detail::ListOnly)
+                .await
+                .expect("observe");
+            let plan = tenantctl::plan::plan(&desired, &observed, false);
+            assert!(plan.is_empty(), "the fleet must be in sync for S2:\n{plan}");
+            times.push(start.elapsed());
+        }
+        let calls = (docker.requests().total() - before) / iterations as u64;
+        times.sort();
+        (times[times.len() / 2], calls)
+    })
+}
+
+/// `plan()` over `n` tenants on a converged host, against a baseline of
+/// just cloning the desired state (the cheapest pass over the same data).
+pub fn plan_benchmark(n: usize) -> String {
+    let tenants = (0..n)
+        .map(|i| DesiredTenant::test(&format!("t{i}"), 1024 + (i % 60000) as u16))
+        .collect();
+    let desired = desired_state(tenants);
+    let observed = converged(&desired);
+    let mut plan_times = Vec::new();
+    let mut clone_times = Vec::new();
+    for _ in 0..7 {
+        let start = Instant::now();
+        let copy = desired.clone();
+        clone_times.push(start.elapsed());
+        drop(copy);
+        let start = Instant::now();
+        let plan = tenantctl::plan::plan(&desired, &observed, false);
+        plan_times.push(start.elapsed());
+        assert!(plan.is_empty());
+    }
+    plan_times.sort();
+    clone_times.sort();
+    let (p, c) = (plan_times[3], clone_times[3]);
+    format!(
+        "### plan() micro-benchmark\n\n`plan()` for {n} tenants on a converged host (median of 7): {:.1} ms; cloning the same desired state: {:.1} ms (plan / clone = {:.1}×).\n",
+        p.as_secs_f64() * 1000.0,
+        c.as_secs_f64() * 1000.0,
+        p.as_secs_f64() / c.as_secs_f64().max(1e-9)
+    )
+}
