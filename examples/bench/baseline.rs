@@ -63,6 +63,7 @@ fn loop_up(dirs: &[(PathBuf, String)]) {
 
 pub fn compose_run(n: usize, samples: &mut Samples) {
     let id = measure::unique_id("bc");
+    let _cleanup = measure::Cleanup(id.clone());
     let root = std::env::temp_dir().join(format!("tenantctl-bench-{id}"));
     let ports = measure::free_ports(n + 1);
     docker(&[
@@ -129,7 +130,6 @@ pub fn compose_run(n: usize, samples: &mut Samples) {
     loop_up(&dirs);
     record("S6", wait_all_healthy(start, &ports[..n]));
 
-    measure::cleanup(&id);
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -204,6 +204,7 @@ fn run_parallel(id: &str, indices: &[usize], ports: &[u16], parallel: usize) {
 
 pub fn raw_run(n: usize, parallel: usize, samples: &mut Samples) {
     let id = measure::unique_id("br");
+    let _cleanup = measure::Cleanup(id.clone());
     let ports = measure::free_ports(n + 1);
     docker(&[
         "network",
@@ -246,6 +247,4 @@ pub fn raw_run(n: usize, parallel: usize, samples: &mut Samples) {
     docker(&rm);
     run_parallel(&id, &victims, &ports, parallel);
     record("S6", wait_all_healthy(start, &ports[..n]));
-
-    measure::cleanup(&id);
 }

@@ -80,6 +80,16 @@ pub fn wait_until(start: Instant, what: &str, mut check: impl FnMut() -> bool) -
     start.elapsed()
 }
 
+/// Cleans up a run's objects when dropped, so a failed scenario leaves
+/// nothing behind either.
+pub struct Cleanup(pub String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        cleanup(&self.0);
+    }
+}
+
 /// Removes every container, volume and network labelled with this run.
 pub fn cleanup(run: &str) {
     let filter = format!("label={LABEL}={run}");

@@ -85,6 +85,7 @@ fn container_id(name: &str) -> Option<String> {
 
 pub fn tenantctl_run(n: usize, args: &Args, samples: &mut Samples) -> RunResult {
     let id = measure::unique_id("bt");
+    let _cleanup = measure::Cleanup(id.clone());
     let dir = std::env::temp_dir().join(format!("tenantctl-bench-{id}"));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("tenants.toml");
@@ -121,8 +122,12 @@ pub fn tenantctl_run(n: usize, args: &Args, samples: &mut Samples) -> RunResult 
             .spawn()
             .expect("build tenantctl first: cargo build --release"),
     );
+    let up = Instant::now();
+    while docker_calls(listen) == 0 {
+        assert!(up.elapsed() < Duration::from_secs(15), "the controller did not start (is target/release/tenantctl current? `make bench` builds it)");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     record("S1", wait_all_healthy(start, &ports));
-    wait_until(Instant::now(), "metrics", || docker_calls(listen) > 0);
     calls.insert("S1".into(), docker_calls(listen));
 
     // S2: a no-op resync, as the controller does it: lists + in-memory plan.
@@ -196,7 +201,6 @@ pub fn tenantctl_run(n: usize, args: &Args, samples: &mut Samples) -> RunResult 
 
     let peak = peak_rss_kib(controller.0.id());
     drop(controller);
-    measure::cleanup(&id);
     let _ = std::fs::remove_dir_all(&dir);
     RunResult {
         calls,

@@ -20,6 +20,17 @@ pub fn render_port(host_ip: &str, host_port: &str, container_port: &str) -> Stri
     format!("{host_ip}:{host_port}->{container_port}")
 }
 
+/// [`render_port`] for numeric ports, in one allocation (plan() calls it
+/// once per tenant).
+pub fn render_port_numbers(host_ip: &str, host_port: u16, container_port: u16) -> String {
+    let host_ip = if host_ip.is_empty() {
+        "0.0.0.0"
+    } else {
+        host_ip
+    };
+    format!("{host_ip}:{host_port}->{container_port}/tcp")
+}
+
 /// A listed container. `None` for entries without id or name (never seen,
 /// but the API marks every field optional).
 pub fn container_from_summary(summary: &ContainerSummary) -> Option<ObservedContainer> {

@@ -3,9 +3,9 @@
 //! in place (`docker update`: limits and restart policy).
 
 use super::FieldChange;
-use crate::desired::{DesiredTenant, Resources};
+use crate::desired::{DesiredMount, DesiredTenant, MountSource, Resources};
 use crate::labels::SPEC_HASH_LABEL;
-use crate::observe::{render_port, ObservedContainer, ObservedState};
+use crate::observe::{render_port_numbers, ObservedContainer, ObservedState};
 use crate::quantity::{format_cpus, format_memory};
 use std::collections::BTreeSet;
 
@@ -64,12 +64,19 @@ pub fn container_changes(
     let Some(d) = &c.details else {
         return (recreate, update);
     };
-    for key in tenant
-        .env
-        .keys()
-        .chain(d.env.keys())
-        .collect::<BTreeSet<_>>()
-    {
+    // Both maps are sorted; only when they differ is the union walked.
+    let env_equal = tenant.env.len() == d.env.len()
+        && tenant
+            .env
+            .iter()
+            .zip(&d.env)
+            .all(|((k1, e), (k2, v))| k1 == k2 && &e.value == v);
+    let env_keys: BTreeSet<&String> = if env_equal {
+        BTreeSet::new()
+    } else {
+        tenant.env.keys().chain(d.env.keys()).collect()
+    };
+    for key in env_keys {
         let want = tenant.env.get(key);
         let have = d.env.get(key);
         if want.map(|e| &e.value) == have {
@@ -88,14 +95,21 @@ pub fn container_changes(
             show(want.map(|e| &e.value)),
         );
     }
-    let want_ports = BTreeSet::from([render_port(
+    let want_ports = BTreeSet::from([render_port_numbers(
         &tenant.host_ip,
-        &tenant.port.to_string(),
-        &tenant.container_port.to_string(),
+        tenant.port,
+        tenant.container_port,
     )]);
     set_change(&mut recreate, "ports", &d.ports, &want_ports);
-    let want_mounts: BTreeSet<String> = tenant.mounts.iter().map(|m| m.to_string()).collect();
-    set_change(&mut recreate, "mounts", &d.mounts, &want_mounts);
+    let mounts_equal = d.mounts.len() == tenant.mounts.len()
+        && tenant
+            .mounts
+            .iter()
+            .all(|m| d.mounts.iter().any(|have| mount_matches(have, m)));
+    if !mounts_equal {
+        let want_mounts: BTreeSet<String> = tenant.mounts.iter().map(|m| m.to_string()).collect();
+        set_change(&mut recreate, "mounts", &d.mounts, &want_mounts);
+    }
     // Membership only: other networks a human attached are left alone,
     // but ours must be there.
     if !d.networks.contains(&tenant.network) {
@@ -107,7 +121,14 @@ pub fn container_changes(
             tenant.network.clone(),
         );
     }
-    if !tenant.health.command.is_empty() {
+    let health_equal = d.health.as_ref().is_some_and(|h| {
+        h.command == tenant.health.command
+            && h.interval_ns == tenant.health.interval_ns
+            && h.timeout_ns == tenant.health.timeout_ns
+            && h.retries == tenant.health.retries
+            && h.start_period_ns == tenant.health.start_period_ns
+    });
+    if !tenant.health.command.is_empty() && !health_equal {
         let want = (
             tenant.health.command.clone(),
             tenant.health.interval_ns,
@@ -153,6 +174,19 @@ pub fn container_changes(
     }
     resource_changes(&mut recreate, &mut update, &d.resources, &tenant.resources);
     (recreate, update)
+}
+
+/// Whether an observed `volume NAME -> /target` (or `bind PATH -> /target`)
+/// is the desired mount; compared in place, without formatting one.
+fn mount_matches(have: &str, want: &DesiredMount) -> bool {
+    let (kind, source) = match &want.source {
+        MountSource::Volume(name) => ("volume ", name.as_str()),
+        MountSource::Bind(path) => ("bind ", path.as_str()),
+    };
+    have.strip_prefix(kind)
+        .and_then(|rest| rest.strip_prefix(source))
+        .and_then(|rest| rest.strip_prefix(" -> "))
+        == Some(want.target.as_str())
 }
 
 /// Name, observed, desired, and how to show a value.

@@ -182,10 +182,18 @@ pub fn plan(desired: &DesiredState, observed: &ObservedState, prune: bool) -> Pl
         None => Some(desired.network.clone()),
         Some(_) => None,
     };
+    // (host port, container publishing it), sorted once: checking every
+    // tenant against every container would make plan() quadratic.
+    let mut publishers: Vec<(u16, &str)> = observed
+        .containers
+        .values()
+        .flat_map(|c| c.published_ports.iter().map(|p| (*p, c.name.as_str())))
+        .collect();
+    publishers.sort_unstable();
     let tenants = desired
         .tenants
         .values()
-        .map(|t| plan_tenant(t, observed))
+        .map(|t| plan_tenant(t, observed, &publishers))
         .collect();
     Plan {
         create_network,
@@ -196,7 +204,11 @@ pub fn plan(desired: &DesiredState, observed: &ObservedState, prune: bool) -> Pl
     }
 }
 
-fn plan_tenant(tenant: &DesiredTenant, observed: &ObservedState) -> TenantPlan {
+fn plan_tenant(
+    tenant: &DesiredTenant,
+    observed: &ObservedState,
+    publishers: &[(u16, &str)],
+) -> TenantPlan {
     let mut steps = Vec::new();
     let mut conflicts = Vec::new();
     for volume in tenant.volume_names() {
@@ -217,8 +229,12 @@ fn plan_tenant(tenant: &DesiredTenant, observed: &ObservedState) -> TenantPlan {
         }
     }
     let current = observed.containers.get(&tenant.container_name);
-    for (name, other) in &observed.containers {
-        if name != &tenant.container_name && other.published_ports.contains(&tenant.port) {
+    let first = publishers.partition_point(|(p, _)| *p < tenant.port);
+    let same_port = publishers[first..]
+        .iter()
+        .take_while(|(p, _)| *p == tenant.port);
+    for (_, name) in same_port {
+        if *name != tenant.container_name {
             conflicts.push(Conflict {
                 resource: "port",
                 message: format!(
@@ -284,7 +300,7 @@ fn orphans(desired: &DesiredState, observed: &ObservedState) -> Vec<Orphan> {
         .values()
         .filter_map(|c| {
             let tenant = c.tenant_label()?;
-            let ours = c.name == format!("{prefix}{tenant}")
+            let ours = c.name.strip_prefix(prefix.as_str()) == Some(tenant)
                 && desired
                     .extra_labels
                     .iter()
