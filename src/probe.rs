@@ -31,7 +31,7 @@ pub async fn probe_http(host: &str, port: u16, path: &str, timeout: Duration) ->
 }
 
 /// Where to probe a tenant: its published address, loopback for 0.0.0.0.
-fn probe_host(t: &DesiredTenant) -> String {
+pub fn probe_host(t: &DesiredTenant) -> String {
     match t.host_ip.as_str() {
         "0.0.0.0" | "" => "127.0.0.1".into(),
         "::" => "::1".into(),

@@ -66,13 +66,7 @@ pub fn compose_run(n: usize, samples: &mut Samples) {
     let _cleanup = measure::Cleanup(id.clone());
     let root = std::env::temp_dir().join(format!("tenantctl-bench-{id}"));
     let ports = measure::free_ports(n + 1);
-    docker(&[
-        "network",
-        "create",
-        "--label",
-        &format!("{LABEL}={id}"),
-        &format!("{id}-net"),
-    ]);
+    measure::create_network(&id);
     let write = |i: usize, name: &str| -> (PathBuf, String) {
         let dir = root.join(format!("mai-c{i}"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -206,13 +200,7 @@ pub fn raw_run(n: usize, parallel: usize, samples: &mut Samples) {
     let id = measure::unique_id("br");
     let _cleanup = measure::Cleanup(id.clone());
     let ports = measure::free_ports(n + 1);
-    docker(&[
-        "network",
-        "create",
-        "--label",
-        &format!("{LABEL}={id}"),
-        &format!("{id}-net"),
-    ]);
+    measure::create_network(&id);
     let mut record =
         |s: &str, d: Duration| samples.entry((s.into(), "raw".into())).or_default().push(d);
     let all: Vec<usize> = (0..n).collect();

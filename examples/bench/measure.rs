@@ -115,6 +115,17 @@ pub fn cleanup(run: &str) {
     }
 }
 
+/// The labelled bridge network a baseline's containers join.
+pub fn create_network(run: &str) {
+    docker(&[
+        "network",
+        "create",
+        "--label",
+        &format!("{LABEL}={run}"),
+        &format!("{run}-net"),
+    ]);
+}
+
 pub fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<_> = (0..n)
         .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())

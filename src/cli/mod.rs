@@ -247,6 +247,30 @@ fn load(file: &std::path::Path) -> Result<DesiredState, ExitCode> {
     })
 }
 
+/// The first steps of plan, apply and status: load the file, connect to
+/// Docker and observe the host in full. Errors are printed; nothing changes.
+async fn load_and_observe(
+    file: &std::path::Path,
+    timeout: Duration,
+) -> Result<
+    (
+        DesiredState,
+        DockerClient,
+        tenantctl::observe::ObservedState,
+    ),
+    ExitCode,
+> {
+    let desired = load(file)?;
+    let docker = connect(timeout).await?;
+    let observed = tenantctl::observe::observe(&docker, &desired, tenantctl::observe::Detail::Full)
+        .await
+        .map_err(|e| {
+            eprintln!("error: cannot read the Docker host, nothing was changed: {e}");
+            ExitCode::FAILURE
+        })?;
+    Ok((desired, docker, observed))
+}
+
 async fn connect(timeout: Duration) -> Result<DockerClient, ExitCode> {
     DockerClient::connect(timeout).await.map_err(|e| {
         eprintln!("error: {e}");

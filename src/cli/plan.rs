@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
-use tenantctl::observe::{observe, Detail};
 
 pub async fn run(
     file: &Path,
@@ -12,20 +11,9 @@ pub async fn run(
     prune: bool,
     timeout: Duration,
 ) -> ExitCode {
-    let desired = match super::load(file) {
-        Ok(d) => d,
+    let (desired, _docker, observed) = match super::load_and_observe(file, timeout).await {
+        Ok(loaded) => loaded,
         Err(code) => return code,
-    };
-    let docker = match super::connect(timeout).await {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    let observed = match observe(&docker, &desired, Detail::Full).await {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: cannot read the Docker host: {e}");
-            return ExitCode::FAILURE;
-        }
     };
     let mut plan = tenantctl::plan::plan(&desired, &observed, prune);
     if let Err(e) = super::proxy::add_diff(&mut plan, &desired, &observed) {

@@ -4,7 +4,6 @@ use serde::Serialize;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
-use tenantctl::observe::{observe, Detail};
 use tenantctl::plan::Step;
 
 #[derive(Serialize)]
@@ -14,36 +13,38 @@ struct Row {
     port: u16,
     paused: bool,
     state: String,
+    /// Docker's health status of the container.
     health: String,
+    /// Whether GET <health path> answers 2xx from the host right now.
+    probe: bool,
     in_sync: bool,
     drift: Vec<String>,
 }
 
 pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
-    let desired = match super::load(file) {
-        Ok(d) => d,
+    let (desired, _docker, observed) = match super::load_and_observe(file, timeout).await {
+        Ok(loaded) => loaded,
         Err(code) => return code,
-    };
-    let docker = match super::connect(timeout).await {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    let observed = match observe(&docker, &desired, Detail::Full).await {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: cannot read the Docker host: {e}");
-            return ExitCode::FAILURE;
-        }
     };
     let plan = tenantctl::plan::plan(&desired, &observed, false);
+    let probes: std::collections::BTreeMap<String, bool> =
+        futures_util::future::join_all(desired.tenants.values().map(|t| async move {
+            let host = tenantctl::probe::probe_host(t);
+            let timeout =
+                Duration::from_nanos(t.health.timeout_ns.clamp(100_000_000, 5_000_000_000) as u64);
+            (
+                t.name.clone(),
+                tenantctl::probe::probe_http(&host, t.port, &t.health.path, timeout).await,
+            )
+        }))
+        .await
+        .into_iter()
+        .collect();
     let rows: Vec<Row> = plan
         .tenants
         .iter()
         .map(|t| {
-            let c = observed
-                .containers
-                .get(&t.container)
-                .filter(|c| c.tenant_label() == Some(t.tenant.as_str()));
+            let c = observed.managed(&desired.tenants[&t.tenant]);
             let mut drift: Vec<String> = t
                 .conflicts
                 .iter()
@@ -70,6 +71,7 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
                 health: c
                     .and_then(|c| c.health.clone())
                     .unwrap_or_else(|| "-".into()),
+                probe: probes.get(&t.tenant).copied().unwrap_or(false),
                 in_sync: t.in_sync(),
                 drift,
             }
@@ -83,17 +85,18 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     println!(
-        "{:<16} {:<6} {:<8} {:<10} {:<10} {:<8} DRIFT",
-        "TENANT", "PORT", "DESIRED", "STATE", "HEALTH", "IN SYNC"
+        "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} DRIFT",
+        "TENANT", "PORT", "DESIRED", "STATE", "HEALTH", "PROBE", "IN SYNC"
     );
     for r in &rows {
         println!(
-            "{:<16} {:<6} {:<8} {:<10} {:<10} {:<8} {}",
+            "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} {}",
             r.tenant,
             r.port,
             if r.paused { "paused" } else { "running" },
             r.state,
             r.health,
+            if r.probe { "up" } else { "down" },
             if r.in_sync { "yes" } else { "no" },
             if r.drift.is_empty() {
                 "-".to_string()

@@ -26,6 +26,16 @@ pub struct ObservedState {
     pub images: BTreeMap<String, Option<ObservedImage>>,
 }
 
+impl ObservedState {
+    /// The tenant's container, if it exists *and* is ours for that tenant
+    /// (a foreign container with the same name is not).
+    pub fn managed(&self, tenant: &crate::desired::DesiredTenant) -> Option<&ObservedContainer> {
+        self.containers
+            .get(&tenant.container_name)
+            .filter(|c| c.tenant_label() == Some(tenant.name.as_str()))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ownership {
     /// Carries `tenantctl.tenant=<value>`.

@@ -21,10 +21,7 @@ pub fn unavailable(desired: &DesiredState, observed: &ObservedState) -> BTreeSet
         .tenants
         .values()
         .filter(|t| {
-            let c = observed
-                .containers
-                .get(&t.container_name)
-                .filter(|c| c.tenant_label() == Some(t.name.as_str()));
+            let c = observed.managed(t);
             t.paused
                 || c.is_none_or(|c| !c.is_running() || c.health.as_deref() == Some("unhealthy"))
         })
@@ -40,10 +37,7 @@ pub fn expected_unavailable(desired: &DesiredState, observed: &ObservedState) ->
         .tenants
         .values()
         .filter(|t| {
-            let c = observed
-                .containers
-                .get(&t.container_name)
-                .filter(|c| c.tenant_label() == Some(t.name.as_str()));
+            let c = observed.managed(t);
             (t.paused && c.is_none_or(|c| !c.is_running()))
                 || c.is_some_and(|c| c.health.as_deref() == Some("unhealthy"))
         })

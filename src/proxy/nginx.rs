@@ -115,6 +115,30 @@ fn write_files(
     Ok(())
 }
 
+/// Writes `target`; if that fails half-way, puts `current` back.
+fn write_or_restore(
+    dir: &Path,
+    current: &BTreeMap<String, String>,
+    target: &BTreeMap<String, String>,
+) -> Result<(), ProxyError> {
+    write_files(dir, current, target).inspect_err(|_| {
+        let _ = write_files(dir, target, current);
+    })
+}
+
+/// Runs the test command against `trial` on disk, then puts `current` back.
+async fn test_trial(
+    proxy: &ProxySpec,
+    current: &BTreeMap<String, String>,
+    trial: &BTreeMap<String, String>,
+) -> Result<Result<(), String>, ProxyError> {
+    let dir = proxy.config_dir.as_path();
+    write_or_restore(dir, current, trial)?;
+    let result = run_command(&proxy.test_command).await;
+    write_files(dir, trial, current)?;
+    Ok(result)
+}
+
 async fn run_command(argv: &[String]) -> Result<(), String> {
     let Some((program, args)) = argv.split_first() else {
         return Err("empty command".into());
@@ -202,9 +226,8 @@ pub async fn sync(
         return outcome;
     }
     let mut target = candidate.clone();
-    if let Err(e) = write_files(dir, &current, &target) {
+    if let Err(e) = write_or_restore(dir, &current, &target) {
         outcome.error = Some(e);
-        let _ = write_files(dir, &target, &current);
         return outcome;
     }
     if let Err(why) = run_command(&proxy.test_command).await {
@@ -220,9 +243,8 @@ pub async fn sync(
         if target == current {
             return outcome;
         }
-        if let Err(e) = write_files(dir, &current, &target) {
+        if let Err(e) = write_or_restore(dir, &current, &target) {
             outcome.error = Some(e);
-            let _ = write_files(dir, &target, &current);
             return outcome;
         }
         if let Err(why) = run_command(&proxy.test_command).await {
@@ -286,7 +308,6 @@ async fn isolate(
     candidate: &BTreeMap<String, String>,
     outcome: &mut ProxyOutcome,
 ) -> Result<BTreeMap<String, String>, ProxyError> {
-    let dir = proxy.config_dir.as_path();
     // If what is on disk fails too, the problem is not in any one tenant.
     run_command(&proxy.test_command)
         .await
@@ -303,10 +324,10 @@ async fn isolate(
     for name in changed {
         let mut trial = target.clone();
         trial.insert(name.clone(), candidate[name].clone());
-        write_files(dir, current, &trial)?;
-        let result = run_command(&proxy.test_command).await;
-        write_files(dir, &trial, current)?;
-        match (result, tenant_of_file(name)) {
+        match (
+            test_trial(proxy, current, &trial).await?,
+            tenant_of_file(name),
+        ) {
             (Ok(()), _) => {
                 target.insert(name.clone(), candidate[name].clone());
             }
@@ -319,10 +340,7 @@ async fn isolate(
                         let stand_in = render_tenant(t, proxy, false, false);
                         let mut trial = target.clone();
                         trial.insert(tenant_file(tenant), stand_in.clone());
-                        write_files(dir, current, &trial)?;
-                        let ok = run_command(&proxy.test_command).await.is_ok();
-                        write_files(dir, &trial, current)?;
-                        if ok {
+                        if test_trial(proxy, current, &trial).await?.is_ok() {
                             target.insert(tenant_file(tenant), stand_in);
                         }
                     }
