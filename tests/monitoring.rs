@@ -56,7 +56,12 @@ fn a_live_scrape_passes_promtool_check_metrics_and_names_every_contract_metric()
             .map(|r| r.1)
             .unwrap_or_default();
         body.contains("tenantctl_tenant_up{tenant=\"alpha\"} 1")
-            && body.contains("tenantctl_tenant_memory_bytes{tenant=\"beta\"}")
+            && ["alpha", "beta"].iter().all(|t| {
+                body.contains(&format!("tenantctl_tenant_memory_bytes{{tenant=\"{t}\"}}"))
+                    && body.contains(&format!(
+                        "tenantctl_tenant_cpu_seconds_total{{tenant=\"{t}\"}}"
+                    ))
+            })
     });
     let (status, body) = http("GET", ctl.listen, "/metrics", "").unwrap();
     assert_eq!(status, 200);

@@ -92,12 +92,20 @@ fn a_paused_stopped_tenant_gets_the_503_page_with_retry_after() {
         "the plan shows the nginx change as a diff:\n{plan}"
     );
     fleet.apply();
-    // nginx swaps workers asynchronously after `-s reload`.
-    time_until("alpha answers 503", Duration::from_secs(10), || {
-        nginx
-            .get("alpha.example.test")
-            .is_some_and(|(s, _)| s == 503)
-    });
+    // nginx swaps workers asynchronously after `-s reload`: for a moment
+    // the old worker may still answer. Wait until the answer is stable.
+    time_until(
+        "alpha answers 503, steadily",
+        Duration::from_secs(10),
+        || {
+            (0..5).all(|_| {
+                std::thread::sleep(Duration::from_millis(50));
+                nginx
+                    .get("alpha.example.test")
+                    .is_some_and(|(s, _)| s == 503)
+            })
+        },
+    );
     let (status, response) = nginx.get("alpha.example.test").unwrap();
     assert_eq!(status, 503, "{response}");
     assert!(response.contains("Retry-After: 30"), "{response}");
