@@ -1,13 +1,15 @@
 # tenantctl — the two commands that matter:
 #   make demo   runs the main job: the bundled 20-tenant demo fleet on this
 #               host's Docker Engine, with the offline stand-in image
+#               (validate, plan, apply, status; `make demo-run` then keeps
+#               it converged with the controller)
 #   make test   runs every check CI runs (fmt, clippy, unit + integration)
 
 CARGO ?= cargo
 TENANTCTL := target/release/tenantctl
 DEMO_FILE := desired-state/tenants.toml
 
-.PHONY: build image demo demo-status demo-down test lint bench
+.PHONY: build image demo demo-run demo-status demo-down test lint bench
 
 build:
 	$(CARGO) build --release --bin tenantctl
@@ -24,6 +26,12 @@ demo: build image
 	$(TENANTCTL) plan -f $(DEMO_FILE)
 	$(TENANTCTL) apply -f $(DEMO_FILE)
 	$(TENANTCTL) status -f $(DEMO_FILE)
+
+## The controller on the demo fleet, in the foreground (Ctrl-C stops it;
+## the tenants keep running). Metrics on http://127.0.0.1:9477/metrics.
+demo-run: build image
+	scripts/tag-standin-as-mai.sh
+	$(TENANTCTL) run -f $(DEMO_FILE) --listen 127.0.0.1:9477 --lock-file $(CURDIR)/target/tenantctl-demo.lock
 
 demo-status: build
 	$(TENANTCTL) status -f $(DEMO_FILE)

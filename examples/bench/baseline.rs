@@ -32,8 +32,8 @@ services:
     labels: {{ "{LABEL}": "{id}" }}
     healthcheck:
       test: ["CMD", "curl", "-f", "http://localhost:8080/health"]
-      interval: 1s
-      timeout: 1s
+      interval: 10s
+      timeout: 2s
       retries: 3
       start_period: 1s
     networks: [fleet]
@@ -166,9 +166,9 @@ fn run_args(id: &str, i: usize, port: u16, name: &str) -> Vec<String> {
         "--health-cmd",
         "curl -f http://localhost:8080/health",
         "--health-interval",
-        "1s",
+        "10s",
         "--health-timeout",
-        "1s",
+        "2s",
         "--health-retries",
         "3",
         "--health-start-period",

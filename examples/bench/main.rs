@@ -49,6 +49,13 @@ fn parse_args() -> Args {
     args
 }
 
+fn save(args: &Args, report: &str) {
+    if let Some(path) = &args.out {
+        std::fs::write(path, report).expect("write --out");
+        eprintln!("wrote {path}");
+    }
+}
+
 /// Per (scenario, tool): one sample per run.
 pub type Samples = BTreeMap<(String, String), Vec<Duration>>;
 
@@ -72,11 +79,10 @@ fn main() {
             baseline::raw_run(n, args.concurrency, &mut samples);
         }
         report.push_str(&measure::table(n, &samples, &calls, peak_rss));
+        // Written after each N, so a later failure loses nothing measured.
+        save(&args, &report);
     }
     report.push_str(&micro::plan_benchmark(10_000));
     println!("{report}");
-    if let Some(path) = args.out {
-        std::fs::write(&path, &report).expect("write --out");
-        eprintln!("wrote {path}");
-    }
+    save(&args, &report);
 }

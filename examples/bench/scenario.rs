@@ -20,7 +20,7 @@ fn tenantctl_bin() -> PathBuf {
 fn write_fleet(file: &Path, id: &str, ports: &[u16], edited: Option<&str>) {
     let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/mai");
     let mut text = format!(
-        "name_prefix = \"{id}\"\nnetwork = \"{id}-net\"\nlabels = {{ \"{LABEL}\" = \"{id}\" }}\n\n[defaults]\nchart = \"{}\"\nimage = \"tenantctl-standin:latest\"\nresources = {{ cpus = 0.25, memory = \"64M\", memory_reservation = \"32M\" }}\nhealth = {{ interval = \"1s\", timeout = \"1s\", start_period = \"1s\" }}\n",
+        "name_prefix = \"{id}\"\nnetwork = \"{id}-net\"\nlabels = {{ \"{LABEL}\" = \"{id}\" }}\n\n[defaults]\nchart = \"{}\"\nimage = \"tenantctl-standin:latest\"\nresources = {{ cpus = 0.25, memory = \"64M\", memory_reservation = \"32M\" }}\nhealth = {{ interval = \"10s\", timeout = \"2s\", start_period = \"1s\" }}\n",
         chart.display()
     );
     for (i, port) in ports.iter().enumerate() {

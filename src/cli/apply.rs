@@ -16,26 +16,26 @@ pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration
         return ExitCode::FAILURE;
     }
     if plan.is_empty() {
-        println!("{plan}");
-        println!("Nothing to do.");
+        say!("{plan}");
+        say!("Nothing to do.");
         return ExitCode::SUCCESS;
     }
-    println!("{plan}");
+    say!("{plan}");
     let report = tenantctl::apply::apply(&docker, &desired, &plan, concurrency).await;
     let mut proxy_failures = 0;
     if desired.proxy.is_some() {
         match observe(&docker, &desired, Detail::ListOnly).await {
             Ok(now) => proxy_failures = super::proxy::apply(&desired, &now).await,
             Err(e) => {
-                println!("FAIL proxy: cannot read the Docker host to render nginx config: {e}");
+                say!("FAIL proxy: cannot read the Docker host to render nginx config: {e}");
                 proxy_failures = 1;
             }
         }
     }
     for t in &report.tenants {
         match &t.error {
-            None => println!("ok   {}: {}", t.tenant, t.done.join(", ")),
-            Some(e) => println!(
+            None => say!("ok   {}: {}", t.tenant, t.done.join(", ")),
+            Some(e) => say!(
                 "FAIL {}: {e}{}",
                 t.tenant,
                 if t.done.is_empty() {
@@ -48,12 +48,12 @@ pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration
     }
     for (container, result) in &report.pruned {
         match result {
-            Ok(()) => println!("ok   pruned {container} (volumes kept)"),
-            Err(e) => println!("FAIL prune {container}: {e}"),
+            Ok(()) => say!("ok   pruned {container} (volumes kept)"),
+            Err(e) => say!("FAIL prune {container}: {e}"),
         }
     }
     let failed = report.failed() + proxy_failures;
-    println!(
+    say!(
         "Applied {} change(s); {failed} failure(s).",
         report.changes()
     );

@@ -2,6 +2,17 @@
 //! 1 error (invalid file, failed tenant, Docker unreachable), 2 pending
 //! changes for `plan --exit-code`.
 
+/// `println!` that ends the process quietly when stdout is gone, so
+/// `tenantctl plan | head` stops instead of panicking on a broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 mod apply;
 mod plan;
 mod proxy;

@@ -22,14 +22,14 @@ pub async fn run(
     }
     if json {
         match serde_json::to_string_pretty(&plan) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => say!("{text}"),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
         }
     } else {
-        println!("{plan}");
+        say!("{plan}");
     }
     if exit_code && !plan.is_empty() {
         ExitCode::from(2)

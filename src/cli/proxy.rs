@@ -33,13 +33,11 @@ pub async fn apply(desired: &DesiredState, observed: &ObservedState) -> usize {
     let candidate = proxy::render(desired, spec, &unavailable);
     let outcome = proxy::sync(desired, spec, candidate, &unavailable).await;
     for (tenant, why) in &outcome.set_aside {
-        println!(
-            "FAIL proxy {tenant}: its nginx block was set aside (last good block kept): {why}"
-        );
+        say!("FAIL proxy {tenant}: its nginx block was set aside (last good block kept): {why}");
     }
     match &outcome.error {
-        Some(e) => println!("FAIL proxy: {e}"),
-        None if outcome.reloaded => println!(
+        Some(e) => say!("FAIL proxy: {e}"),
+        None if outcome.reloaded => say!(
             "ok   proxy: wrote {} and reloaded nginx",
             outcome.changed_files.join(", ")
         ),

@@ -78,18 +78,24 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
         })
         .collect();
     if json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&rows).unwrap_or_default()
         );
         return ExitCode::SUCCESS;
     }
-    println!(
+    say!(
         "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} DRIFT",
-        "TENANT", "PORT", "DESIRED", "STATE", "HEALTH", "PROBE", "IN SYNC"
+        "TENANT",
+        "PORT",
+        "DESIRED",
+        "STATE",
+        "HEALTH",
+        "PROBE",
+        "IN SYNC"
     );
     for r in &rows {
-        println!(
+        say!(
             "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} {}",
             r.tenant,
             r.port,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 pub fn run(file: &Path) -> ExitCode {
     match super::load(file) {
         Ok(desired) => {
-            println!(
+            say!(
                 "{}: valid ({} tenants)",
                 file.display(),
                 desired.tenants.len()
