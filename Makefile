@@ -45,7 +45,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 test: lint
-	$(CARGO) test --all-targets -- --test-threads=4
+	$(CARGO) test --workspace --lib --bins --tests -- --test-threads=4
 
 ## Benchmarks: tenantctl vs the compose loop vs the raw engine (needs
 ## docker-compose: apt-get install docker-compose). BENCH_ARGS e.g.

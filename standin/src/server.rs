@@ -144,3 +144,43 @@ fn respond(mut stream: TcpStream, status: u16, text: &str) -> std::io::Result<()
         text.len()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(dir: &std::path::Path) -> State {
+        State {
+            fail_health: AtomicBool::new(false),
+            name: "mAI - Test".into(),
+            data_dir: dir.to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn root_echoes_the_name_and_health_can_be_told_to_fail() {
+        let s = state(&std::env::temp_dir());
+        assert_eq!(route("GET", "/", vec![], &s), (200, "mAI - Test\n".into()));
+        assert_eq!(route("GET", "/health", vec![], &s).0, 200);
+        route("POST", "/health/fail", vec![], &s);
+        assert_eq!(route("GET", "/health", vec![], &s).0, 503);
+        route("POST", "/health/ok", vec![], &s);
+        assert_eq!(route("GET", "/health", vec![], &s).0, 200);
+    }
+
+    #[test]
+    fn data_files_round_trip_and_unsafe_names_are_refused() {
+        let dir = std::env::temp_dir().join(format!("standin-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = state(&dir);
+        assert_eq!(route("PUT", "/data/note.txt", b"hi".to_vec(), &s).0, 200);
+        assert_eq!(
+            route("GET", "/data/note.txt", vec![], &s),
+            (200, "hi".into())
+        );
+        assert_eq!(route("GET", "/data/missing", vec![], &s).0, 404);
+        assert_eq!(route("GET", "/data/..%2fetc", vec![], &s).0, 400);
+        assert_eq!(route("GET", "/data/.hidden", vec![], &s).0, 400);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
