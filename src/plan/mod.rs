@@ -169,11 +169,6 @@ impl Plan {
         }
         all
     }
-
-    /// Tenants that cannot converge because of a clash.
-    pub fn conflicted(&self) -> impl Iterator<Item = &TenantPlan> {
-        self.tenants.iter().filter(|t| !t.conflicts.is_empty())
-    }
 }
 
 /// Computes the plan. `observed` must come from complete lists.
