@@ -415,12 +415,12 @@ impl Controller {
             .iter()
             .filter(|t| !t.actionable().is_empty() || !t.conflicts.is_empty())
         {
-            self.queue.enqueue(&t.tenant);
+            self.queue.hint(&t.tenant);
             out_of_sync += 1;
         }
         if plan.create_network.is_some() {
             if let Some(first) = plan.tenants.first() {
-                self.queue.enqueue(&first.tenant);
+                self.queue.hint(&first.tenant);
             }
         }
         if out_of_sync == 0 {

@@ -64,6 +64,16 @@ impl WorkQueue {
         }
     }
 
+    /// A fleet pass saw `key` out of sync. A tenant being reconciled right
+    /// now is left alone: its worker observes afresh, and the pass may have
+    /// looked before that worker acted (queuing it again would only repeat
+    /// the work — at cold start, once per tenant).
+    pub fn hint(&mut self, key: &str) {
+        if !self.in_flight.contains(key) {
+            self.pending.insert(key.to_string());
+        }
+    }
+
     /// The spec of `key` changed: whatever failed before may now work, so
     /// its backoff is forgotten.
     pub fn enqueue_now(&mut self, key: &str) {
@@ -189,6 +199,19 @@ mod tests {
         );
         q.done("a", Outcome::InSync, now);
         assert!(q.is_idle());
+    }
+
+    #[test]
+    fn a_pass_hint_for_a_tenant_in_flight_is_dropped() {
+        let now = Instant::now();
+        let mut q = WorkQueue::new(4);
+        q.enqueue("a");
+        q.pop_ready(now);
+        q.hint("a");
+        q.done("a", Outcome::Changed, now);
+        assert!(q.is_idle(), "the worker observed afresh; no second run");
+        q.hint("a");
+        assert_eq!(q.pop_ready(now).as_deref(), Some("a"));
     }
 
     #[test]
