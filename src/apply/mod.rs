@@ -284,17 +284,11 @@ async fn create_volume(
 /// Pulls an image that is not on the host. A host without a registry fails
 /// here, before anything is stopped.
 async fn ensure_image(docker: &DockerClient, image: &str) -> Result<(), DockerError> {
-    let name = image.to_string();
-    match docker
-        .call(
-            "inspect_image",
-            |d| async move { d.inspect_image(&name).await },
-        )
-        .await
+    if crate::observe::inspect_image(docker, image)
+        .await?
+        .is_some()
     {
-        Ok(_) => return Ok(()),
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e),
+        return Ok(());
     }
     tracing::info!(image, "image not on this host; pulling");
     let options = CreateImageOptions {

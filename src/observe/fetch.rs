@@ -77,7 +77,8 @@ fn ownership(labels: &std::collections::BTreeMap<String, String>) -> Ownership {
     }
 }
 
-async fn inspect_image(
+/// The image's id and env, or `None` when it is not on this host.
+pub async fn inspect_image(
     docker: &DockerClient,
     image: &str,
 ) -> Result<Option<ObservedImage>, DockerError> {
