@@ -111,7 +111,18 @@ pub fn cleanup(run: &str) {
             _ => vec!["network", "rm"],
         };
         rm.extend(ids);
-        let _ = Command::new("docker").args(&rm).output();
+        // dockerd can take a moment to release a removed container's
+        // endpoint under load; a network rm right after may be refused.
+        for _ in 0..10 {
+            if Command::new("docker")
+                .args(&rm)
+                .output()
+                .is_ok_and(|o| o.status.success())
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 }
 
