@@ -10,11 +10,10 @@ pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let mut plan = tenantctl::plan::plan(&desired, &observed, prune);
-    if let Err(e) = super::proxy::add_diff(&mut plan, &desired, &observed) {
-        eprintln!("error: {e}");
-        return ExitCode::FAILURE;
-    }
+    let plan = match super::proxy::plan_with_proxy(&desired, &observed, prune) {
+        Ok(plan) => plan,
+        Err(code) => return code,
+    };
     if plan.is_empty() {
         say!("{plan}");
         say!("Nothing to do.");

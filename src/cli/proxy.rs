@@ -6,8 +6,23 @@ use tenantctl::observe::ObservedState;
 use tenantctl::plan::Plan;
 use tenantctl::proxy;
 
+/// The plan for the host, with the nginx config diff when a proxy is
+/// configured (what `plan` prints and `apply` executes). Errors are printed.
+pub fn plan_with_proxy(
+    desired: &DesiredState,
+    observed: &ObservedState,
+    prune: bool,
+) -> Result<Plan, std::process::ExitCode> {
+    let mut plan = tenantctl::plan::plan(desired, observed, prune);
+    add_diff(&mut plan, desired, observed).map_err(|e| {
+        eprintln!("error: {e}");
+        std::process::ExitCode::FAILURE
+    })?;
+    Ok(plan)
+}
+
 /// Adds the nginx config diff to a plan.
-pub fn add_diff(
+fn add_diff(
     plan: &mut Plan,
     desired: &DesiredState,
     observed: &ObservedState,
