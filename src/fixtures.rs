@@ -5,7 +5,7 @@
 use crate::desired::{
     DesiredMount, DesiredState, DesiredTenant, EnvEntry, HealthCheck, MountSource, Resources,
 };
-use crate::labels::{SPEC_HASH_LABEL, TENANT_LABEL};
+use crate::labels::{FLEET_LABEL, SECRET_ENV_LABEL, SPEC_HASH_LABEL, TENANT_LABEL};
 use crate::observe::{
     render_port, ContainerDetails, ObservedContainer, ObservedImage, ObservedState, Ownership,
 };
@@ -19,9 +19,12 @@ impl DesiredTenant {
         let labels = BTreeMap::from([
             (TENANT_LABEL.to_string(), name.to_string()),
             (SPEC_HASH_LABEL.to_string(), format!("hash-{name}")),
+            (FLEET_LABEL.to_string(), "mai".to_string()),
+            (SECRET_ENV_LABEL.to_string(), String::new()),
         ]);
         DesiredTenant {
             name: name.into(),
+            fleet: "mai".into(),
             container_name: format!("mai-{name}"),
             image: "mai-production:latest".into(),
             network: "mai-network".into(),
@@ -103,6 +106,7 @@ impl DesiredTenant {
 pub fn desired_state(tenants: Vec<DesiredTenant>) -> DesiredState {
     DesiredState {
         source_sha256: "0".repeat(64),
+        fleet: "mai".into(),
         name_prefix: "mai".into(),
         network: "mai-network".into(),
         extra_labels: BTreeMap::new(),
@@ -114,9 +118,10 @@ pub fn desired_state(tenants: Vec<DesiredTenant>) -> DesiredState {
 /// A host on which every desired tenant exists exactly as desired.
 pub fn converged(desired: &DesiredState) -> ObservedState {
     let mut observed = ObservedState::default();
-    observed
-        .networks
-        .insert(desired.network.clone(), Ownership::Ours("_shared".into()));
+    observed.networks.insert(
+        desired.network.clone(),
+        Ownership::ours("_shared", &desired.fleet),
+    );
     for t in desired.tenants.values() {
         observed
             .containers
@@ -124,7 +129,7 @@ pub fn converged(desired: &DesiredState) -> ObservedState {
         for v in t.volume_names() {
             observed
                 .volumes
-                .insert(v.to_string(), Ownership::Ours(t.name.clone()));
+                .insert(v.to_string(), Ownership::ours(&t.name, &t.fleet));
         }
         observed.images.insert(
             t.image.clone(),

@@ -8,7 +8,7 @@
 //! failure counter.
 
 use crate::controller::Trigger;
-use crate::load::load_desired;
+use crate::load::load_desired_in_repo;
 use crate::metrics::Metrics;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -134,17 +134,20 @@ pub async fn run_git(
                         Ok(_) => {
                             seen = Some(head.clone());
                             let file = settings.tenants_file();
-                            let result = tokio::task::spawn_blocking(move || load_desired(&file))
-                                .await
-                                .unwrap_or_else(|e| {
-                                    Err(crate::diagnostic::Diagnostics(vec![
-                                        crate::diagnostic::at_line(
-                                            Path::new("?"),
-                                            1,
-                                            format!("loader panicked: {e}"),
-                                        ),
-                                    ]))
-                                });
+                            let root = settings.checkout.clone();
+                            let result = tokio::task::spawn_blocking(move || {
+                                load_desired_in_repo(&file, &root)
+                            })
+                            .await
+                            .unwrap_or_else(|e| {
+                                Err(crate::diagnostic::Diagnostics(vec![
+                                    crate::diagnostic::at_line(
+                                        Path::new("?"),
+                                        1,
+                                        format!("loader panicked: {e}"),
+                                    ),
+                                ]))
+                            });
                             if tx
                                 .send(Trigger::Loaded {
                                     revision: head,

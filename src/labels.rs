@@ -1,5 +1,78 @@
-//! The labels that mark what tenantctl owns. An object without
-//! `tenantctl.tenant` is not ours: we never stop, remove or change it.
+//! The labels that mark what tenantctl owns, and the one rule that reads
+//! them. An object without `tenantctl.tenant` is not ours: we never stop,
+//! remove or change it. An object of another fleet is not ours either.
+
+use std::collections::BTreeMap;
 
 pub const TENANT_LABEL: &str = "tenantctl.tenant";
 pub const SPEC_HASH_LABEL: &str = "tenantctl.spec-hash";
+/// Which tenants file (fleet) created the object; see [`belongs_to`].
+pub const FLEET_LABEL: &str = "tenantctl.fleet";
+/// Names (never values) of the env keys that were secret when the container
+/// was created, so a plan can mask a secret's old value once it is removed.
+pub const SECRET_ENV_LABEL: &str = "tenantctl.secret-env";
+
+/// Labels tenantctl sets for its own bookkeeping. A container created
+/// before one of them existed lacks it; that alone is no drift (upgrading
+/// tenantctl must not recreate a running fleet).
+pub const BOOKKEEPING_LABELS: [&str; 2] = [FLEET_LABEL, SECRET_ENV_LABEL];
+
+/// Whose an object is, read from its labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner<'a> {
+    /// No tenant label: never touched.
+    Foreign,
+    /// Ours: this fleet's, or from before fleets existed (no fleet label;
+    /// it belongs to the fleet that names its tenant).
+    Fleet { tenant: &'a str, legacy: bool },
+    /// Created by another tenants file on the same host.
+    OtherFleet { tenant: &'a str, fleet: &'a str },
+}
+
+/// Reads the owner of an object with `labels`, as seen by `fleet`.
+pub fn owner<'a>(labels: &'a BTreeMap<String, String>, fleet: &str) -> Owner<'a> {
+    let Some(tenant) = labels.get(TENANT_LABEL) else {
+        return Owner::Foreign;
+    };
+    match labels.get(FLEET_LABEL) {
+        None => Owner::Fleet {
+            tenant,
+            legacy: true,
+        },
+        Some(f) if f == fleet => Owner::Fleet {
+            tenant,
+            legacy: false,
+        },
+        Some(f) => Owner::OtherFleet { tenant, fleet: f },
+    }
+}
+
+/// Whether an object with `labels` is `tenant`'s of `fleet` (a legacy
+/// object without a fleet label counts when its tenant label matches).
+pub fn belongs_to(labels: &BTreeMap<String, String>, fleet: &str, tenant: &str) -> bool {
+    matches!(owner(labels, fleet), Owner::Fleet { tenant: t, .. } if t == tenant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn an_object_of_another_fleet_is_not_ours_and_a_legacy_one_is() {
+        let other = labels(&[(TENANT_LABEL, "x"), (FLEET_LABEL, "staging")]);
+        let legacy = labels(&[(TENANT_LABEL, "x")]);
+        let mine = labels(&[(TENANT_LABEL, "x"), (FLEET_LABEL, "mai")]);
+        assert!(!belongs_to(&other, "mai", "x"));
+        assert!(belongs_to(&legacy, "mai", "x"));
+        assert!(belongs_to(&mine, "mai", "x"));
+        assert!(!belongs_to(&mine, "mai", "y"));
+        assert_eq!(owner(&labels(&[]), "mai"), Owner::Foreign);
+    }
+}

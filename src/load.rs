@@ -9,7 +9,7 @@ use std::path::Path;
 /// Loads, parses, resolves and validates a tenants file. On error the
 /// caller must keep its last good state: nothing here has side effects.
 pub fn load_desired(path: &Path) -> Result<DesiredState, Diagnostics> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = read_regular_file(path).map_err(|e| {
         Diagnostics(vec![at_line(
             path,
             1,
@@ -19,8 +19,62 @@ pub fn load_desired(path: &Path) -> Result<DesiredState, Diagnostics> {
     load_desired_from(path, text)
 }
 
+/// Files tenantctl reads are small: a larger one is a mistake (or
+/// `/dev/zero`), never something to read into memory.
+pub const MAX_INPUT_BYTES: u64 = 1 << 20;
+
+/// Reads a regular file of at most [`MAX_INPUT_BYTES`]. A FIFO, device or
+/// directory is refused before it is opened (opening a FIFO blocks).
+pub fn read_regular_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, device or directory cannot be read as configuration)",
+        ));
+    }
+    let too_big = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than the {} KiB limit", MAX_INPUT_BYTES / 1024),
+        )
+    };
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(too_big());
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_big());
+    }
+    Ok(text)
+}
+
+/// [`load_desired`] for a tenants file inside a git checkout: a chart must
+/// come from the repository too. A revision whose chart path leaves the
+/// checkout (`../../etc`, or a symlink out of it) is refused, so what runs
+/// is always what was reviewed in git. Env files are exempt: they hold
+/// secrets and live outside git on purpose.
+pub fn load_desired_in_repo(path: &Path, root: &Path) -> Result<DesiredState, Diagnostics> {
+    let text = read_regular_file(path).map_err(|e| {
+        Diagnostics(vec![at_line(
+            path,
+            1,
+            format!("cannot read the tenants file: {e}"),
+        )])
+    })?;
+    load(path, text, Some(root))
+}
+
 /// Same as [`load_desired`] for contents already read (e.g. from git).
 pub fn load_desired_from(path: &Path, text: String) -> Result<DesiredState, Diagnostics> {
+    load(path, text, None)
+}
+
+fn load(path: &Path, text: String, root: Option<&Path>) -> Result<DesiredState, Diagnostics> {
     let file = SourceFile::new(path, text);
     let (raw, mut diags) = parse_tenants_file(&file);
     if !diags.is_empty()
@@ -37,7 +91,13 @@ pub fn load_desired_from(path: &Path, text: String) -> Result<DesiredState, Diag
     };
     for dir in chart_dirs {
         let chart_path = dir.join("chart.toml");
-        let entry = match std::fs::read_to_string(&chart_path) {
+        if let Some(root) = root {
+            if let Err(why) = inside(root, &chart_path) {
+                inputs.charts.insert(dir, Err(why));
+                continue;
+            }
+        }
+        let entry = match read_regular_file(&chart_path) {
             Ok(text) => {
                 let chart_file = SourceFile::new(&chart_path, text);
                 match parse_chart(&chart_file) {
@@ -57,7 +117,7 @@ pub fn load_desired_from(path: &Path, text: String) -> Result<DesiredState, Diag
         inputs.charts.insert(dir, entry);
     }
     for env_path in env_paths {
-        let entry = match std::fs::read_to_string(&env_path) {
+        let entry = match read_regular_file(&env_path) {
             Ok(text) => parse_env_file(&env_path, &text).map_err(|env_diags| {
                 diags.extend(env_diags);
                 "the env file has invalid lines (listed with its path)".to_string()
@@ -75,5 +135,20 @@ pub fn load_desired_from(path: &Path, text: String) -> Result<DesiredState, Diag
             diags.dedup();
             Err(Diagnostics(diags))
         }
+    }
+}
+
+/// `Ok` when `path` (symlinks resolved) lies inside `root`.
+fn inside(root: &Path, path: &Path) -> Result<(), String> {
+    let root = std::fs::canonicalize(root)
+        .map_err(|e| format!("cannot resolve the checkout {}: {e}", root.display()))?;
+    match std::fs::canonicalize(path) {
+        Ok(real) if real.starts_with(&root) => Ok(()),
+        Ok(real) => Err(format!(
+            "refused: {} is outside the git checkout; a chart must come from the repository",
+            real.display()
+        )),
+        // Not found: the usual "not found" message follows from the read.
+        Err(_) => Ok(()),
     }
 }

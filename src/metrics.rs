@@ -19,6 +19,7 @@ pub struct Metrics {
     pub tenants_desired: IntGauge,
     pub tenant_up: IntGaugeVec,
     pub tenant_in_sync: IntGaugeVec,
+    pub tenant_paused: IntGaugeVec,
     pub drift: IntGaugeVec,
     pub reconcile_total: IntCounterVec,
     pub reconcile_duration: Histogram,
@@ -62,6 +63,14 @@ impl Metrics {
                 opts(
                     "tenant_in_sync",
                     "1 when the tenant's objects equal the desired state.",
+                ),
+                &["tenant"],
+            )
+            .unwrap(),
+            tenant_paused: IntGaugeVec::new(
+                opts(
+                    "tenant_paused",
+                    "1 when the tenant is paused in the tenants file (reported, never changed).",
                 ),
                 &["tenant"],
             )
@@ -164,6 +173,7 @@ impl Metrics {
             Box::new(m.tenants_desired.clone()),
             Box::new(m.tenant_up.clone()),
             Box::new(m.tenant_in_sync.clone()),
+            Box::new(m.tenant_paused.clone()),
             Box::new(m.drift.clone()),
             Box::new(m.reconcile_total.clone()),
             Box::new(m.reconcile_duration.clone()),
@@ -206,10 +216,14 @@ impl Metrics {
                 .with_label_values(&[tenant, resource, reason])
                 .set(1);
         }
-        let in_sync = drift.is_empty() && !paused;
+        // In sync follows drift only: a paused tenant without drift is in
+        // sync, and says it is paused in its own series (alerts skip it).
         self.tenant_in_sync
             .with_label_values(&[tenant])
-            .set(i64::from(in_sync));
+            .set(i64::from(drift.is_empty()));
+        self.tenant_paused
+            .with_label_values(&[tenant])
+            .set(i64::from(paused));
         if !drift.is_empty() {
             now.insert(tenant.to_string(), drift);
         }
@@ -228,6 +242,7 @@ impl Metrics {
         for tenant in known.iter().filter(|t| !all.contains_key(*t)) {
             self.set_tenant_drift(tenant, BTreeSet::new(), false);
             let _ = self.tenant_in_sync.remove_label_values(&[tenant]);
+            let _ = self.tenant_paused.remove_label_values(&[tenant]);
         }
         for (tenant, (drift, paused)) in all {
             self.set_tenant_drift(&tenant, drift, paused);
@@ -258,6 +273,7 @@ impl Metrics {
     pub fn forget_tenant(&self, tenant: &str) {
         self.set_tenant_drift(tenant, BTreeSet::new(), false);
         let _ = self.tenant_in_sync.remove_label_values(&[tenant]);
+        let _ = self.tenant_paused.remove_label_values(&[tenant]);
         let _ = self.tenant_up.remove_label_values(&[tenant]);
         let _ = self.tenant_cpu_seconds.remove_label_values(&[tenant]);
         let _ = self.tenant_memory_bytes.remove_label_values(&[tenant]);
@@ -391,6 +407,7 @@ mod tests {
             "tenantctl_tenant_cpu_seconds_total COUNTER [tenant]",
             "tenantctl_tenant_in_sync GAUGE [tenant]",
             "tenantctl_tenant_memory_bytes GAUGE [tenant]",
+            "tenantctl_tenant_paused GAUGE [tenant]",
             "tenantctl_tenant_up GAUGE [tenant]",
             "tenantctl_tenants_desired GAUGE []",
         ];

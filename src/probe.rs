@@ -16,18 +16,74 @@ const TICK: Duration = Duration::from_millis(250);
 
 /// One HTTP/1.0 GET; `true` on a 2xx answer within `timeout`.
 pub async fn probe_http(host: &str, port: u16, path: &str, timeout: Duration) -> bool {
-    let attempt = async {
-        let mut stream = tokio::net::TcpStream::connect((host, port)).await.ok()?;
-        let request =
-            format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: tenantctl-probe\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.ok()?;
-        let mut head = [0u8; 32];
-        let n = stream.read(&mut head).await.ok()?;
-        let line = String::from_utf8_lossy(&head[..n]).to_string();
-        let status: u16 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some((200..300).contains(&status))
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     };
-    matches!(tokio::time::timeout(timeout, attempt).await, Ok(Some(true)))
+    matches!(http_status(&addr, host, path, timeout).await, Ok(200..=299))
+}
+
+/// The longest status line we wait for; a real one is ~20 bytes.
+const MAX_STATUS_LINE: usize = 1024;
+
+/// `GET path` over HTTP/1.0 to `addr` with `Host: host_header`; the status
+/// code of the answer. The whole status line is read, however many pieces
+/// the server writes it in, within `timeout` in all. The one HTTP probe of
+/// tenantctl: tenant health from the host and nginx after a reload.
+pub async fn http_status(
+    addr: &str,
+    host_header: &str,
+    path: &str,
+    timeout: Duration,
+) -> Result<u16, String> {
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        let request = format!(
+            "GET {path} HTTP/1.0\r\nHost: {host_header}\r\nUser-Agent: tenantctl-probe\r\n\r\n"
+        );
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        let mut head = Vec::with_capacity(64);
+        let mut buf = [0u8; 256];
+        while !head.contains(&b'\n') && head.len() < MAX_STATUS_LINE {
+            let n = stream
+                .read(&mut buf)
+                .await
+                .map_err(|e| format!("read: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        parse_status_line(&head).ok_or_else(|| {
+            if head.is_empty() {
+                "no HTTP answer".to_string()
+            } else {
+                "not an HTTP status line".to_string()
+            }
+        })
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(|_| format!("no answer within {timeout:?}"))?
+}
+
+/// `HTTP/1.1 200 OK\r\n…` → 200; `None` unless a complete status line.
+fn parse_status_line(head: &[u8]) -> Option<u16> {
+    let end = head.iter().position(|b| *b == b'\n')?;
+    let line = std::str::from_utf8(&head[..end]).ok()?;
+    let mut parts = line.split_whitespace();
+    if !parts.next()?.starts_with("HTTP/") {
+        return None;
+    }
+    let code = parts.next()?;
+    (code.len() == 3).then_some(())?;
+    code.parse().ok()
 }
 
 /// Where to probe a tenant: its published address, loopback for 0.0.0.0.
@@ -104,5 +160,39 @@ pub async fn run_probes(
                 let _ = tx.send((name, ok));
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_line_counts_only_when_complete() {
+        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r\n"), Some(200));
+        assert_eq!(parse_status_line(b"HTTP/1.1 2"), None);
+        assert_eq!(
+            parse_status_line(b"HTTP/1.0 503 x\r\nRetry-After: 1"),
+            Some(503)
+        );
+        assert_eq!(parse_status_line(b"garbage\r\n"), None);
+    }
+
+    #[tokio::test]
+    async fn a_status_line_written_in_pieces_reads_as_one() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 512];
+            let _ = s.read(&mut buf).await;
+            for piece in ["HT", "TP/1.1 2", "00 OK\r\n", "\r\nok"] {
+                s.write_all(piece.as_bytes()).await.unwrap();
+                s.flush().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        });
+        let status = http_status(&addr, "x", "/health", Duration::from_secs(5)).await;
+        assert_eq!(status, Ok(200));
     }
 }

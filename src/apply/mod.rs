@@ -4,16 +4,22 @@
 //! healed by the next plan (which is recomputed from what exists).
 
 mod container_spec;
+mod network;
+mod redact;
+mod replace;
 
 pub use container_spec::{create_body, update_body};
+pub use network::{dedupe_network, ensure_network};
+pub use redact::{redact, redact_text};
+pub use replace::{aside_name, replacement_name};
 
-use crate::desired::{DesiredState, DesiredTenant, SHARED_TENANT_LABEL};
+use crate::desired::{DesiredState, DesiredTenant};
 use crate::docker::{DockerClient, DockerError};
 use crate::labels::TENANT_LABEL;
 use crate::plan::{Plan, Step, TenantPlan};
-use bollard::models::{NetworkCreateRequest, VolumeCreateRequest};
+use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, ListNetworksOptions, RemoveContainerOptions,
+    CreateContainerOptions, CreateImageOptions, RemoveContainerOptions, RenameContainerOptions,
     StopContainerOptions,
 };
 use futures_util::{StreamExt, TryStreamExt};
@@ -30,6 +36,14 @@ pub enum ApplyError {
     Conflict(String),
     #[error("network {network} is missing and could not be created: {reason}")]
     Network { network: String, reason: String },
+    #[error("container {container} is not running after start (exit code {exit_code})")]
+    NotRunning { container: String, exit_code: i64 },
+    /// A replacement failed; the old container was put back and runs.
+    #[error("{0}; the old container was put back and runs as before")]
+    RolledBack(Box<ApplyError>),
+    /// An error whose text held a secret, masked (see `redact`).
+    #[error("{message}")]
+    Redacted { kind: &'static str, message: String },
 }
 
 impl ApplyError {
@@ -39,6 +53,9 @@ impl ApplyError {
             ApplyError::Docker(e) => e.metric_label(),
             ApplyError::Conflict(_) => "conflict",
             ApplyError::Network { .. } => "network",
+            ApplyError::NotRunning { .. } => "not_running",
+            ApplyError::RolledBack(_) => "rolled_back",
+            ApplyError::Redacted { kind, .. } => kind,
         }
     }
 }
@@ -83,6 +100,11 @@ pub async fn apply(
     concurrency: usize,
 ) -> ApplyReport {
     let mut report = ApplyReport::default();
+    if let Some(network) = &plan.repair_network {
+        if let Err(e) = dedupe_network(docker, network).await {
+            tracing::warn!(network, error = %e, "cannot remove duplicate networks");
+        }
+    }
     if let Some(network) = &plan.create_network {
         match ensure_network(docker, desired, network).await {
             Ok(created) => report.network_created = created.then(|| network.clone()),
@@ -119,7 +141,7 @@ pub async fn apply(
     report.tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
     if plan.prune {
         for orphan in &plan.orphans {
-            let result = remove_container(docker, &orphan.container, 10)
+            let result = remove_orphan(docker, &orphan.container)
                 .await
                 .map_err(ApplyError::from);
             match &result {
@@ -159,7 +181,9 @@ pub async fn apply_tenant(
         return outcome;
     }
     for step in plan.actionable() {
-        let result = run_step(docker, tenant, step).await;
+        let result = run_step(docker, tenant, step)
+            .await
+            .map_err(|e| redact(tenant, e));
         match result {
             Ok(()) => {
                 tracing::info!(action = step.action(), container = %tenant.container_name, "done");
@@ -185,13 +209,34 @@ async fn run_step(
         Step::CreateVolume { name } => create_volume(docker, tenant, name).await?,
         Step::Create => {
             ensure_image(docker, &tenant.image).await?;
-            create_and_start(docker, tenant).await?;
+            create_named(docker, tenant, &tenant.container_name).await?;
+            start(docker, &tenant.container_name).await?;
         }
         Step::Recreate { .. } => {
             // Make sure the new image is here before the old container goes.
             ensure_image(docker, &tenant.image).await?;
-            remove_container(docker, &tenant.container_name, tenant.stop_timeout_secs).await?;
-            create_and_start(docker, tenant).await?;
+            replace::replace(docker, tenant).await?;
+        }
+        Step::Unpause => {
+            let name = tenant.container_name.clone();
+            docker
+                .call("unpause_container", |d| async move {
+                    d.unpause_container(&name).await
+                })
+                .await?;
+        }
+        Step::Recover {
+            rename: from,
+            remove,
+        } => {
+            for name in remove {
+                force_remove(docker, name).await?;
+                tracing::info!(container = %name, "removed a leftover container of the tenant; volumes kept");
+            }
+            if let Some(from) = from {
+                rename(docker, from, &tenant.container_name).await?;
+                tracing::info!(from = %from, to = %tenant.container_name, "gave the tenant's container its name back");
+            }
         }
         Step::Update { .. } => {
             let name = tenant.container_name.clone();
@@ -207,55 +252,6 @@ async fn run_step(
     Ok(())
 }
 
-fn shared_labels(
-    desired: &DesiredState,
-    tenant: &str,
-) -> std::collections::HashMap<String, String> {
-    let mut labels: BTreeMap<String, String> = desired.extra_labels.clone();
-    labels.insert(TENANT_LABEL.into(), tenant.into());
-    labels.into_iter().collect()
-}
-
-/// Creates the fleet's network unless a network of that exact name exists;
-/// `true` when it created one.
-/// Docker does not refuse duplicate network names (and then fails every
-/// container start with "network is ambiguous"), so creation is serialized
-/// in this process and re-checked under the lock.
-pub async fn ensure_network(
-    docker: &DockerClient,
-    desired: &DesiredState,
-    name: &str,
-) -> Result<bool, DockerError> {
-    static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _serialized = CREATING.lock().await;
-    let filters = std::collections::HashMap::from([("name".to_string(), vec![name.to_string()])]);
-    let existing = docker
-        .call("list_networks", |d| async move {
-            d.list_networks(Some(ListNetworksOptions {
-                filters: Some(filters),
-            }))
-            .await
-        })
-        .await?;
-    // The name filter matches substrings; only an exact name counts.
-    if existing.iter().any(|n| n.name.as_deref() == Some(name)) {
-        return Ok(false);
-    }
-    let request = NetworkCreateRequest {
-        name: name.to_string(),
-        driver: Some("bridge".into()),
-        labels: Some(shared_labels(desired, SHARED_TENANT_LABEL)),
-        ..Default::default()
-    };
-    docker
-        .call("create_network", |d| async move {
-            d.create_network(request).await
-        })
-        .await?;
-    tracing::info!(network = name, "created network");
-    Ok(true)
-}
-
 async fn create_volume(
     docker: &DockerClient,
     tenant: &DesiredTenant,
@@ -264,7 +260,10 @@ async fn create_volume(
     let mut labels: BTreeMap<String, String> = tenant
         .labels
         .iter()
-        .filter(|(k, _)| k.as_str() != crate::labels::SPEC_HASH_LABEL)
+        .filter(|(k, _)| {
+            k.as_str() != crate::labels::SPEC_HASH_LABEL
+                && k.as_str() != crate::labels::SECRET_ENV_LABEL
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     labels.insert(TENANT_LABEL.into(), tenant.name.clone());
@@ -305,60 +304,91 @@ async fn ensure_image(docker: &DockerClient, image: &str) -> Result<(), DockerEr
     Ok(())
 }
 
-async fn create_and_start(
+/// Creates the tenant's container under `name`. A 409 for that name is a
+/// container made by an earlier run that crashed before starting it (or a
+/// concurrent one): if it is this tenant's, it is the one we wanted.
+async fn create_named(
     docker: &DockerClient,
     tenant: &DesiredTenant,
+    name: &str,
 ) -> Result<(), DockerError> {
     let options = CreateContainerOptions {
-        name: Some(tenant.container_name.clone()),
+        name: Some(name.to_string()),
         ..Default::default()
     };
     let body = create_body(tenant);
-    docker
+    match docker
         .call("create_container", |d| async move {
             d.create_container(Some(options), body).await
         })
-        .await?;
-    start(docker, &tenant.container_name).await
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_conflict() => {
+            let owned = name.to_string();
+            let existing = docker
+                .call("inspect_container", |d| async move {
+                    d.inspect_container(&owned, None).await
+                })
+                .await?;
+            let labels: BTreeMap<String, String> = existing
+                .config
+                .and_then(|c| c.labels)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            let same_spec = labels.get(crate::labels::SPEC_HASH_LABEL)
+                == tenant.labels.get(crate::labels::SPEC_HASH_LABEL);
+            if crate::labels::belongs_to(&labels, &tenant.fleet, &tenant.name) && same_spec {
+                tracing::info!(
+                    container = name,
+                    "the container already exists (an earlier run created it); using it"
+                );
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
-async fn start(docker: &DockerClient, name: &str) -> Result<(), DockerError> {
-    let name = name.to_string();
+async fn rename(docker: &DockerClient, from: &str, to: &str) -> Result<(), DockerError> {
+    let (from, to) = (from.to_string(), to.to_string());
     docker
-        .call("start_container", |d| async move {
-            d.start_container(&name, None).await
+        .call("rename_container", |d| async move {
+            d.rename_container(&from, RenameContainerOptions { name: to })
+                .await
         })
         .await
 }
 
-/// Removes a container whose tenant left the file; its volumes stay.
-pub async fn remove_orphan(docker: &DockerClient, container: &str) -> Result<(), DockerError> {
-    remove_container(docker, container, 10).await
-}
-
-/// Stops (within the app's grace period) and removes a container; its
-/// volumes stay. Already gone counts as done.
-async fn remove_container(
+/// Stops a container within its grace period; stopped or gone is done.
+async fn stop(
     docker: &DockerClient,
     name: &str,
     stop_timeout_secs: i64,
 ) -> Result<(), DockerError> {
     let grace = Duration::from_secs(stop_timeout_secs.max(0) as u64);
     let owned = name.to_string();
-    let stop = StopContainerOptions {
+    let options = StopContainerOptions {
         t: Some(stop_timeout_secs as i32),
         ..Default::default()
     };
     match docker
         .call_with_timeout("stop_container", grace + docker.timeout(), |d| async move {
-            d.stop_container(&owned, Some(stop)).await
+            d.stop_container(&owned, Some(options)).await
         })
         .await
     {
-        Ok(()) => {}
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e),
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
     }
+}
+
+/// Removes a container that serves nobody (a failed replacement, the old
+/// container already stopped, a leftover): no grace period. Gone is done.
+async fn force_remove(docker: &DockerClient, name: &str) -> Result<(), DockerError> {
     let owned = name.to_string();
     let options = RemoveContainerOptions {
         v: false,
@@ -374,4 +404,20 @@ async fn remove_container(
         Err(e) if e.is_not_found() => Ok(()),
         other => other,
     }
+}
+
+async fn start(docker: &DockerClient, name: &str) -> Result<(), DockerError> {
+    let name = name.to_string();
+    docker
+        .call("start_container", |d| async move {
+            d.start_container(&name, None).await
+        })
+        .await
+}
+
+/// Removes a container whose tenant left the file, within the app's grace
+/// period; its volumes stay. Already gone counts as done.
+pub async fn remove_orphan(docker: &DockerClient, container: &str) -> Result<(), DockerError> {
+    stop(docker, container, 10).await?;
+    force_remove(docker, container).await
 }

@@ -1,26 +1,54 @@
 //! `tenantctl apply -f FILE [--prune]`: observe, plan, apply, report.
+//! The caller holds the host lock for the whole command.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
+use tenantctl::apply::ApplyReport;
 use tenantctl::observe::{observe, Detail};
 
+/// A recovery (a crash's leftovers renamed or removed) changes what the
+/// next plan sees, so apply plans again after one, at most this often.
+const MAX_ROUNDS: usize = 3;
+
 pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration) -> ExitCode {
-    let (desired, docker, observed) = match super::load_and_observe(file, timeout).await {
+    let (desired, docker, mut observed) = match super::load_and_observe(file, timeout).await {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let plan = match super::proxy::plan_with_proxy(&desired, &observed, prune) {
-        Ok(plan) => plan,
-        Err(code) => return code,
-    };
-    if plan.is_empty() {
-        say!("{plan}");
-        say!("Nothing to do.");
-        return ExitCode::SUCCESS;
+    let mut reports: Vec<ApplyReport> = Vec::new();
+    for round in 0..MAX_ROUNDS {
+        let plan = match super::proxy::plan_with_proxy(&desired, &observed, prune) {
+            Ok(plan) => plan,
+            Err(code) => return code,
+        };
+        if round == 0 || !plan.is_empty() {
+            say!("{plan}");
+        }
+        if plan.is_empty() {
+            if round == 0 {
+                say!("Nothing to do.");
+                return ExitCode::SUCCESS;
+            }
+            break;
+        }
+        let report = tenantctl::apply::apply(&docker, &desired, &plan, concurrency).await;
+        let recovered = report
+            .tenants
+            .iter()
+            .any(|t| t.error.is_none() && t.done.contains(&"recover"));
+        reports.push(report);
+        if !recovered {
+            break;
+        }
+        observed = match observe(&docker, &desired, Detail::Full).await {
+            Ok(o) => o,
+            Err(e) => {
+                say!("FAIL cannot read the Docker host again after recovering leftovers: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     }
-    say!("{plan}");
-    let report = tenantctl::apply::apply(&docker, &desired, &plan, concurrency).await;
     let mut proxy_failures = 0;
     if desired.proxy.is_some() {
         match observe(&docker, &desired, Detail::ListOnly).await {
@@ -31,10 +59,27 @@ pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration
             }
         }
     }
+    let last = reports.len().saturating_sub(1);
+    for (i, report) in reports.iter().enumerate() {
+        print_report(report, i == last);
+    }
+    let failed = reports.last().map_or(0, ApplyReport::failed) + proxy_failures;
+    let changes: usize = reports.iter().map(ApplyReport::changes).sum();
+    say!("Applied {changes} change(s); {failed} failure(s).");
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// One round's outcome; failures of an earlier round that a later round
+/// retried are shown as notes, not counted.
+fn print_report(report: &ApplyReport, last: bool) {
     for t in &report.tenants {
         match &t.error {
             None => say!("ok   {}: {}", t.tenant, t.done.join(", ")),
-            Some(e) => say!(
+            Some(e) if last => say!(
                 "FAIL {}: {e}{}",
                 t.tenant,
                 if t.done.is_empty() {
@@ -43,6 +88,7 @@ pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration
                     format!(" (done before: {})", t.done.join(", "))
                 }
             ),
+            Some(e) => say!("note {}: {e} (retried)", t.tenant),
         }
     }
     for (container, result) in &report.pruned {
@@ -50,15 +96,5 @@ pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration
             Ok(()) => say!("ok   pruned {container} (volumes kept)"),
             Err(e) => say!("FAIL prune {container}: {e}"),
         }
-    }
-    let failed = report.failed() + proxy_failures;
-    say!(
-        "Applied {} change(s); {failed} failure(s).",
-        report.changes()
-    );
-    if failed > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
     }
 }

@@ -85,6 +85,14 @@ enum Command {
         /// How many tenants change at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// The host lock, shared with `tenantctl run` (default
+        /// /run/lock/tenantctl.lock): while a controller holds it, apply
+        /// refuses and names the holder's pid.
+        #[arg(long)]
+        lock_file: Option<PathBuf>,
+        /// Wait up to this long for the host lock instead of refusing.
+        #[arg(long, value_parser = parse_duration)]
+        wait_lock: Option<Duration>,
     },
     /// The controller: keep the host equal to the file, continuously.
     Run {
@@ -163,7 +171,21 @@ pub async fn run(cli: Cli) -> ExitCode {
             file,
             prune,
             concurrency,
-        } => apply::run(&file, prune, concurrency, timeout).await,
+            lock_file,
+            wait_lock,
+        } => {
+            let lock_path = lock_file.unwrap_or_else(tenantctl::lock::default_lock_path);
+            let wait = wait_lock.unwrap_or(Duration::ZERO);
+            let _lock = match tenantctl::lock::acquire_waiting(&lock_path, wait) {
+                Ok(lock) => lock,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    eprintln!("nothing was changed.");
+                    return ExitCode::FAILURE;
+                }
+            };
+            apply::run(&file, prune, concurrency, timeout).await
+        }
         Command::Status { file, json } => status::run(&file, json, timeout).await,
         Command::Run {
             file,
@@ -202,6 +224,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             };
             let webhook_secret = match webhook_secret_file.map(std::fs::read_to_string).transpose()
             {
+                Ok(Some(secret)) if secret.trim().is_empty() => {
+                    eprintln!("error: --webhook-secret-file is empty; an empty secret would let anyone trigger pulls. Put a long random secret in it.");
+                    return ExitCode::FAILURE;
+                }
                 Ok(secret) => secret.map(|s| s.trim_end_matches(['\n', '\r']).as_bytes().to_vec()),
                 Err(e) => {
                     eprintln!("error: cannot read --webhook-secret-file: {e}");
@@ -232,9 +258,23 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Libraries whose debug output prints request and response bodies: the
+/// Docker client dumps create bodies and inspect replies, i.e. every
+/// tenant's env with its secrets. They stay at `info` whatever
+/// `TENANTCTL_LOG` says, unless `TENANTCTL_LOG_BODIES=1` lifts the cap
+/// knowingly (on a machine whose logs are as private as its secrets).
+const BODY_LOGGING_TARGETS: [&str; 5] = ["bollard", "hyper", "hyper_util", "h2", "reqwest"];
+
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TENANTCTL_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("TENANTCTL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if std::env::var_os("TENANTCTL_LOG_BODIES").is_none_or(|v| v != "1") {
+        for target in BODY_LOGGING_TARGETS {
+            if let Ok(directive) = format!("{target}=info").parse() {
+                filter = filter.add_directive(directive);
+            }
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

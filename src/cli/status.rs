@@ -58,6 +58,8 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
                         drift.extend(changes.iter().map(|c| format!("{} changed", c.field)))
                     }
                     Step::Start { state } => drift.push(format!("container {state}")),
+                    Step::Unpause => drift.push("container paused".into()),
+                    Step::Recover { .. } => drift.push("container under another name".into()),
                 }
             }
             Row {

@@ -6,8 +6,10 @@
 //! - a failed tenant waits with jittered exponential backoff (800 ms → 30 s,
 //!   like kube-runtime) and hints (events, resyncs) do not cut that short;
 //!   a spec change does;
-//! - a tenant that needs changes again and again (a crash loop) is slowed
-//!   down the same way instead of being restarted in a tight loop.
+//! - a tenant that needs changes again and again (a crash loop, or a spec
+//!   Docker reports back differently every time) is held: after
+//!   more than `CHURN_LIMIT` changes within `CHURN_WINDOW` it waits `CHURN_HOLD`
+//!   between reconciles (hints do not cut that short; a spec change does).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -17,6 +19,9 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// More change-making reconciles than this within `CHURN_WINDOW` is a loop.
 pub const CHURN_LIMIT: usize = 3;
 pub const CHURN_WINDOW: Duration = Duration::from_secs(60);
+/// How long a churning tenant waits between reconciles. Exponential backoff
+/// alone still recreated a flapping tenant 16 times in 2 minutes.
+pub const CHURN_HOLD: Duration = Duration::from_secs(300);
 
 /// How a reconcile ended, as far as scheduling cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +136,7 @@ impl WorkQueue {
                 }
                 if retry.changes.len() > CHURN_LIMIT {
                     retry.attempts += 1;
-                    retry.not_before = Some(now + backoff(key, retry.attempts));
+                    retry.not_before = Some(now + CHURN_HOLD);
                 } else {
                     retry.attempts = 0;
                     retry.not_before = None;
@@ -294,5 +299,30 @@ mod tests {
         q.enqueue("loop");
         assert!(q.is_backing_off("loop", now));
         assert!(q.pop_ready(now).is_none());
+    }
+
+    #[test]
+    fn a_tenant_that_changes_on_every_pass_is_held_after_the_churn_limit() {
+        let start = Instant::now();
+        let mut q = WorkQueue::new(4);
+        let mut handed_out = 0;
+        let mut now = start;
+        // Two minutes of hints every second, each reconcile changing things.
+        while now < start + Duration::from_secs(120) {
+            q.enqueue("flappy");
+            if q.pop_ready(now).is_some() {
+                handed_out += 1;
+                q.done("flappy", Outcome::Changed, now);
+            }
+            now += Duration::from_secs(1);
+        }
+        assert_eq!(handed_out, CHURN_LIMIT + 1, "held once over the limit");
+        assert!(q.is_backing_off("flappy", now));
+        q.enqueue_now("flappy");
+        assert_eq!(
+            q.pop_ready(now).as_deref(),
+            Some("flappy"),
+            "a spec change lifts the hold"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! observes that tenant afresh, plans, and applies whatever differs. Costs
 //! a handful of Docker calls whatever the size of the fleet.
 
-use crate::apply::{apply_tenant, ensure_network, ApplyError};
+use crate::apply::{apply_tenant, dedupe_network, ensure_network, ApplyError};
 use crate::desired::DesiredState;
 use crate::docker::DockerClient;
 use crate::observe::{observe, Detail};
@@ -46,6 +46,15 @@ pub async fn reconcile_tenant(
         Err(e) => result.error = Some(e.into()),
         Ok(observed) => {
             let mut plan = plan(&subset, &observed, false);
+            if let Some(network) = &plan.repair_network {
+                match dedupe_network(docker, network).await {
+                    Ok(0) => {}
+                    Ok(_) => result.done.push("repair_network"),
+                    Err(e) => {
+                        tracing::warn!(network, error = %e, "cannot remove duplicate networks")
+                    }
+                }
+            }
             let network_ok = match &plan.create_network {
                 Some(network) => match ensure_network(docker, &subset, network).await {
                     Ok(created) => {

@@ -5,7 +5,7 @@
 
 use crate::diagnostic::{Diagnostic, SourceFile};
 use crate::quantity::{parse_cpus, parse_duration, parse_memory};
-use crate::spec::rules::{is_env_key, is_hostname};
+use crate::spec::rules::{is_env_key, is_hostname, is_image_reference, normalize_host_path};
 use crate::spec::{RawChart, RawHealth, RawResources, RawTenant, Spanned};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -101,9 +101,35 @@ impl Ctx<'_> {
                 );
                 continue;
             }
-            layer
-                .env
-                .insert(key.get_ref().clone(), value.get_ref().as_env_string());
+            let text = value.get_ref().as_env_string();
+            if text.contains('\0') {
+                // Docker would refuse it and echo the whole line in its error.
+                self.err(
+                    value.span(),
+                    format!(
+                        "env `{}` holds a NUL byte, which no process environment can carry",
+                        key.get_ref()
+                    ),
+                );
+                continue;
+            }
+            layer.env.insert(key.get_ref().clone(), text);
+        }
+    }
+
+    /// An image the Docker Engine can parse: checked here so that one bad
+    /// reference is one tenant's error, not a failed read of the host.
+    fn image(&mut self, image: &Option<Spanned<String>>) {
+        if let Some(image) = image {
+            if !is_image_reference(image.get_ref()) {
+                self.err(
+                    image.span(),
+                    format!(
+                        "image {:?} is not a valid image reference; use `name[:tag][@sha256:digest]` like `mai-production:latest` (lowercase name)",
+                        image.get_ref()
+                    ),
+                );
+            }
         }
     }
 
@@ -188,14 +214,7 @@ pub fn tenant_layer(file: &SourceFile, raw: &RawTenant, diags: &mut Vec<Diagnost
         }),
         ..Layer::default()
     };
-    if let Some(image) = &raw.image {
-        if image.get_ref().trim().is_empty() || image.get_ref().chars().any(char::is_whitespace) {
-            cx.err(
-                image.span(),
-                "image must be a reference like `mai-production:latest`",
-            );
-        }
-    }
+    cx.image(&raw.image);
     layer.port = cx.port(&raw.port, "port", 1024);
     layer.container_port = cx
         .port(&raw.container_port, "container_port", 1)
@@ -239,7 +258,7 @@ pub fn tenant_layer(file: &SourceFile, raw: &RawTenant, diags: &mut Vec<Diagnost
         }
         layer
             .volumes
-            .insert(key.get_ref().clone(), (p.clone(), key.span()));
+            .insert(key.get_ref().clone(), (normalize_host_path(p), key.span()));
     }
     cx.restart(&mut layer, &raw.restart);
     if let Some(h) = &raw.health {
@@ -255,6 +274,7 @@ pub fn chart_layer(file: &SourceFile, raw: &RawChart, diags: &mut Vec<Diagnostic
         image: raw.image.as_ref().map(|i| i.get_ref().clone()),
         ..Layer::default()
     };
+    cx.image(&raw.image);
     if raw.image.is_none() {
         cx.err(
             0..0,

@@ -20,6 +20,8 @@ use std::fmt;
 pub struct DesiredState {
     /// sha256 of the tenants file bytes, for `tenantctl_config_info`.
     pub source_sha256: String,
+    /// Which fleet this file is on a shared host (`tenantctl.fleet`).
+    pub fleet: String,
     /// Container and volume names are `<prefix>-<tenant>[-<volume>]`.
     pub name_prefix: String,
     pub network: String,
@@ -48,6 +50,7 @@ impl DesiredState {
     fn clone_settings(&self) -> DesiredState {
         DesiredState {
             source_sha256: self.source_sha256.clone(),
+            fleet: self.fleet.clone(),
             name_prefix: self.name_prefix.clone(),
             network: self.network.clone(),
             extra_labels: self.extra_labels.clone(),
@@ -61,6 +64,8 @@ impl DesiredState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredTenant {
     pub name: String,
+    /// The fleet it belongs to (see `labels::belongs_to`).
+    pub fleet: String,
     pub container_name: String,
     pub image: String,
     /// The fleet's network, which the container must be attached to.

@@ -9,7 +9,7 @@ use super::{
     DesiredMount, DesiredState, DesiredTenant, EnvEntry, HealthCheck, MountSource, Resources,
 };
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
-use crate::labels::{SPEC_HASH_LABEL, TENANT_LABEL};
+use crate::labels::{FLEET_LABEL, SECRET_ENV_LABEL, SPEC_HASH_LABEL, TENANT_LABEL};
 use crate::spec::rules::{is_dns_label, is_docker_name};
 use crate::spec::{RawChart, RawFile};
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,6 +30,8 @@ pub struct Inputs {
 }
 
 struct Fleet {
+    /// `fleet`, or the name prefix (see [`fleet_settings`]).
+    id: String,
     prefix: String,
     network: String,
     host_ip: String,
@@ -176,6 +178,7 @@ pub fn resolve(
     }
     Ok(DesiredState {
         source_sha256: sha256_hex(file.text.as_bytes()),
+        fleet: fleet.id,
         name_prefix: fleet.prefix,
         network: fleet.network,
         extra_labels: fleet.extra_labels,
@@ -184,8 +187,15 @@ pub fn resolve(
     })
 }
 
+/// The fleet's identity defaults to the name prefix: it is stable across
+/// checkouts, paths and hosts (a GitOps checkout and an operator's clone of
+/// the same file are one fleet), and two files with one prefix already
+/// share container names. Two files that share a host *and* a prefix must
+/// set distinct `fleet` values; then neither lists nor prunes the other's
+/// objects.
 fn fleet_settings(file: &SourceFile, raw: &RawFile, diags: &mut Vec<Diagnostic>) -> Fleet {
     let mut fleet = Fleet {
+        id: String::new(),
         prefix: "mai".into(),
         network: "mai-network".into(),
         host_ip: "127.0.0.1".into(),
@@ -196,6 +206,17 @@ fn fleet_settings(file: &SourceFile, raw: &RawFile, diags: &mut Vec<Diagnostic>)
             fleet.prefix = p.get_ref().clone();
         } else {
             diags.push(file.diag(Some(p.span()), "name_prefix must be a short DNS label (lowercase letters, digits, `-`; at most 30)"));
+        }
+    }
+    fleet.id = fleet.prefix.clone();
+    if let Some(f) = &raw.fleet {
+        if is_dns_label(f.get_ref()) {
+            fleet.id = f.get_ref().clone();
+        } else {
+            diags.push(file.diag(
+                Some(f.span()),
+                "fleet must be a DNS label (lowercase letters, digits, `-`), e.g. `fleet = \"production\"`",
+            ));
         }
     }
     if let Some(n) = &raw.network {
@@ -219,10 +240,12 @@ fn fleet_settings(file: &SourceFile, raw: &RawFile, diags: &mut Vec<Diagnostic>)
     }
     for (key, value) in &raw.labels {
         let k = key.get_ref();
-        if k == TENANT_LABEL || k == SPEC_HASH_LABEL {
+        if k.starts_with("tenantctl.") {
             diags.push(file.diag(
                 Some(key.span()),
-                format!("label `{k}` is set by tenantctl itself"),
+                format!(
+                    "label `{k}` is reserved: `tenantctl.*` labels are set by tenantctl itself"
+                ),
             ));
         } else if k.is_empty() || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
             diags.push(file.diag(
@@ -379,6 +402,7 @@ impl Merge<'_> {
             return None;
         }
         let mut tenant = DesiredTenant {
+            fleet: self.fleet.id.clone(),
             container_name: format!("{}-{name}", self.fleet.prefix),
             image,
             network: self.fleet.network.clone(),
@@ -411,6 +435,18 @@ impl Merge<'_> {
         tenant
             .labels
             .insert(SPEC_HASH_LABEL.into(), tenant.spec_hash.clone());
+        tenant
+            .labels
+            .insert(FLEET_LABEL.into(), self.fleet.id.clone());
+        let secret_keys: Vec<&str> = tenant
+            .env
+            .iter()
+            .filter(|(_, e)| e.sensitive)
+            .map(|(k, _)| k.as_str())
+            .collect();
+        tenant
+            .labels
+            .insert(SECRET_ENV_LABEL.into(), secret_keys.join(","));
         Some(tenant)
     }
 }

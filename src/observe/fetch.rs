@@ -5,7 +5,7 @@ use super::convert::{container_from_summary, details_from_inspect, labels_of};
 use super::{ObservedImage, ObservedState, Ownership};
 use crate::desired::DesiredState;
 use crate::docker::{DockerClient, DockerError};
-use crate::labels::TENANT_LABEL;
+use crate::labels::{FLEET_LABEL, TENANT_LABEL};
 use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions};
 use std::collections::BTreeSet;
 
@@ -48,9 +48,12 @@ pub async fn observe(
     }
     for network in &networks {
         if let Some(name) = &network.name {
-            state
+            let previous = state
                 .networks
                 .insert(name.clone(), ownership(&labels_of(network.labels.as_ref())));
+            if previous.is_some() {
+                state.duplicate_networks.insert(name.clone());
+            }
         }
     }
     for volume in volumes.volumes.iter().flatten() {
@@ -61,8 +64,20 @@ pub async fn observe(
     }
     let refs: BTreeSet<&str> = desired.tenants.values().map(|t| t.image.as_str()).collect();
     for image in refs {
-        let found = inspect_image(docker, image).await?;
-        state.images.insert(image.to_string(), found);
+        match inspect_image(docker, image).await {
+            Ok(found) => {
+                state.images.insert(image.to_string(), found);
+            }
+            // The daemon answered, about this reference only (e.g. 400 for
+            // a name it cannot parse): the tenants using it are blocked,
+            // the others go on. Not answering at all fails the pass.
+            Err(DockerError::Api { source, .. }) if answered(&source) => {
+                state
+                    .image_errors
+                    .insert(image.to_string(), source.to_string());
+            }
+            Err(e) => return Err(e),
+        }
     }
     if detail == Detail::Full {
         inspect_managed(docker, desired, &mut state).await?;
@@ -72,9 +87,21 @@ pub async fn observe(
 
 fn ownership(labels: &std::collections::BTreeMap<String, String>) -> Ownership {
     match labels.get(TENANT_LABEL) {
-        Some(tenant) => Ownership::Ours(tenant.clone()),
+        Some(tenant) => Ownership::Ours {
+            tenant: tenant.clone(),
+            fleet: labels.get(FLEET_LABEL).cloned(),
+        },
         None => Ownership::Foreign,
     }
+}
+
+/// A 4xx from the daemon: it is up and refused this one request.
+fn answered(error: &bollard::errors::Error) -> bool {
+    matches!(
+        error,
+        bollard::errors::Error::DockerResponseServerError { status_code, .. }
+            if (400..500).contains(status_code)
+    )
 }
 
 /// The image's id and env, or `None` when it is not on this host.

@@ -19,11 +19,17 @@ pub struct ObservedState {
     pub containers: BTreeMap<String, ObservedContainer>,
     /// Network name → whether it carries our label.
     pub networks: BTreeMap<String, Ownership>,
+    /// Names that more than one network carries (Docker 20.10 allows it
+    /// under concurrent creation; every start then fails as "ambiguous").
+    pub duplicate_networks: BTreeSet<String>,
     /// Volume name → ownership.
     pub volumes: BTreeMap<String, Ownership>,
     /// Image reference or id → image id, for each desired image; `None`
     /// when the image is not on this host.
     pub images: BTreeMap<String, Option<ObservedImage>>,
+    /// Desired image references Docker could not look up (not a 404), with
+    /// its reason: that tenant's error, never the whole fleet's.
+    pub image_errors: BTreeMap<String, String>,
 }
 
 impl ObservedState {
@@ -32,16 +38,44 @@ impl ObservedState {
     pub fn managed(&self, tenant: &crate::desired::DesiredTenant) -> Option<&ObservedContainer> {
         self.containers
             .get(&tenant.container_name)
-            .filter(|c| c.tenant_label() == Some(tenant.name.as_str()))
+            .filter(|c| crate::labels::belongs_to(&c.labels, &tenant.fleet, &tenant.name))
+    }
+
+    /// The tenant's containers under other names: a replacement left half
+    /// done by a crash (`<name>--new`, `<name>--old`) or a `docker rename`.
+    /// Only containers stamped with this fleet count: a legacy container
+    /// under another name could be another fleet's.
+    pub fn strays(&self, tenant: &crate::desired::DesiredTenant) -> Vec<&ObservedContainer> {
+        self.containers
+            .values()
+            .filter(|c| {
+                c.name != tenant.container_name
+                    && c.labels.get(crate::labels::FLEET_LABEL) == Some(&tenant.fleet)
+                    && c.tenant_label() == Some(tenant.name.as_str())
+            })
+            .collect()
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ownership {
-    /// Carries `tenantctl.tenant=<value>`.
-    Ours(String),
+    /// Carries `tenantctl.tenant=<tenant>` (and `tenantctl.fleet`, unless
+    /// it was created before fleets existed).
+    Ours {
+        tenant: String,
+        fleet: Option<String>,
+    },
     /// Anything else: never stopped, removed or changed by us.
     Foreign,
+}
+
+impl Ownership {
+    pub fn ours(tenant: &str, fleet: &str) -> Self {
+        Ownership::Ours {
+            tenant: tenant.to_string(),
+            fleet: Some(fleet.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use super::FieldChange;
 use crate::desired::{DesiredMount, DesiredTenant, MountSource, Resources};
-use crate::labels::SPEC_HASH_LABEL;
+use crate::labels::{BOOKKEEPING_LABELS, SECRET_ENV_LABEL, SPEC_HASH_LABEL};
 use crate::observe::{render_port_numbers, ObservedContainer, ObservedState};
 use crate::quantity::{format_cpus, format_memory};
 use std::collections::BTreeSet;
@@ -46,6 +46,11 @@ pub fn container_changes(
     }
     for (key, value) in &tenant.labels {
         let current = c.labels.get(key);
+        // A container from before a bookkeeping label existed is not
+        // recreated for it (upgrading tenantctl changes nothing).
+        if current.is_none() && BOOKKEEPING_LABELS.contains(&key.as_str()) {
+            continue;
+        }
         if current != Some(value) {
             let shown =
                 |v: Option<&String>| v.map(|v| format!("{v:?}")).unwrap_or_else(|| NONE.into());
@@ -82,7 +87,12 @@ pub fn container_changes(
         if want.map(|e| &e.value) == have {
             continue;
         }
-        let sensitive = want.is_some_and(|e| e.sensitive);
+        // A removed key is as secret as it was when the container was made;
+        // a container that does not say (older than the label) is in doubt.
+        let sensitive = match want {
+            Some(e) => e.sensitive,
+            None => was_secret(c, key),
+        };
         let show = |v: Option<&String>| match v {
             None => NONE.to_string(),
             Some(_) if sensitive => "(sensitive)".to_string(),
@@ -174,6 +184,15 @@ pub fn container_changes(
     }
     resource_changes(&mut recreate, &mut update, &d.resources, &tenant.resources);
     (recreate, update)
+}
+
+/// Whether `key` was secret when container `c` was created, by its
+/// `tenantctl.secret-env` label (key names only); `true` without the label.
+fn was_secret(c: &ObservedContainer, key: &str) -> bool {
+    match c.labels.get(SECRET_ENV_LABEL) {
+        None => true,
+        Some(keys) => keys.split(',').any(|k| k == key),
+    }
 }
 
 /// Whether an observed `volume NAME -> /target` (or `bind PATH -> /target`)

@@ -11,6 +11,9 @@ impl fmt::Display for Plan {
         if let Some(network) = &self.create_network {
             writeln!(f, "+ network {network}: create")?;
         }
+        if let Some(network) = &self.repair_network {
+            writeln!(f, "~ network {network}: several networks carry this name; keep the one in use, remove empty duplicates")?;
+        }
         for t in &self.tenants {
             if t.in_sync() {
                 counts.in_sync += 1;
@@ -55,6 +58,26 @@ impl fmt::Display for Plan {
                     }
                     Step::Start { state } => {
                         writeln!(f, "> {lead}: start container {} (now {state})", t.container)?
+                    }
+                    Step::Unpause => writeln!(
+                        f,
+                        "> {lead}: unpause container {} (now paused)",
+                        t.container
+                    )?,
+                    Step::Recover { rename, remove } => {
+                        if let Some(from) = rename {
+                            writeln!(
+                                f,
+                                "~ {lead}: rename container {from} back to {}",
+                                t.container
+                            )?;
+                        }
+                        for name in remove {
+                            writeln!(
+                                f,
+                                "- {lead}: remove leftover container {name} (volumes are kept)"
+                            )?;
+                        }
                     }
                 }
             }
@@ -112,7 +135,8 @@ impl Counts {
             Step::Create => self.create += 1,
             Step::Recreate { .. } => self.recreate += 1,
             Step::Update { .. } => self.update += 1,
-            Step::Start { .. } => self.start += 1,
+            Step::Start { .. } | Step::Unpause => self.start += 1,
+            Step::Recover { .. } => self.recreate += 1,
         }
     }
 }

@@ -8,6 +8,7 @@ mod display;
 pub use diff::container_changes;
 
 use crate::desired::{DesiredState, DesiredTenant, SHARED_TENANT_LABEL};
+use crate::labels::{owner, Owner, FLEET_LABEL};
 use crate::metrics::DriftKey;
 use crate::observe::{ObservedContainer, ObservedState, Ownership};
 use serde::Serialize;
@@ -18,6 +19,10 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Plan {
     /// Create the shared network first, when it is missing.
     pub create_network: Option<String>,
+    /// Several networks carry the fleet's network name: keep one, remove
+    /// the empty duplicates that carry our label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repair_network: Option<String>,
     pub tenants: Vec<TenantPlan>,
     /// Our containers whose tenant left the file.
     pub orphans: Vec<Orphan>,
@@ -73,7 +78,8 @@ impl TenantPlan {
                 Step::CreateVolume { .. } => ("volume", "missing"),
                 Step::Create => ("container", "missing"),
                 Step::Recreate { .. } | Step::Update { .. } => ("container", "changed"),
-                Step::Start { .. } => ("container", "stopped"),
+                Step::Start { .. } | Step::Unpause => ("container", "stopped"),
+                Step::Recover { .. } => ("container", "changed"),
             });
         }
         drift
@@ -98,6 +104,15 @@ pub enum Step {
     Start {
         state: String,
     },
+    /// `docker pause`d by hand: start cannot undo that, unpause does.
+    Unpause,
+    /// The tenant's container exists under another name: a replacement
+    /// cut short by a crash, or a `docker rename`. `rename` gets the
+    /// tenant's name back; `remove` are leftovers (volumes are kept).
+    Recover {
+        rename: Option<String>,
+        remove: Vec<String>,
+    },
 }
 
 impl Step {
@@ -109,6 +124,8 @@ impl Step {
             Step::Recreate { .. } => "recreate",
             Step::Update { .. } => "update",
             Step::Start { .. } => "start",
+            Step::Unpause => "unpause",
+            Step::Recover { .. } => "recover",
         }
     }
 }
@@ -139,6 +156,7 @@ impl Plan {
     /// unpruned orphans are reported but are not pending changes).
     pub fn is_empty(&self) -> bool {
         self.create_network.is_none()
+            && self.repair_network.is_none()
             && self
                 .tenants
                 .iter()
@@ -161,6 +179,12 @@ impl Plan {
                 .0
                 .insert(("network", "missing"));
         }
+        if self.repair_network.is_some() {
+            all.entry(SHARED_TENANT_LABEL.to_string())
+                .or_default()
+                .0
+                .insert(("network", "conflict"));
+        }
         for o in &self.orphans {
             all.entry(o.tenant.clone())
                 .or_default()
@@ -177,6 +201,10 @@ pub fn plan(desired: &DesiredState, observed: &ObservedState, prune: bool) -> Pl
         None => Some(desired.network.clone()),
         Some(_) => None,
     };
+    let repair_network = observed
+        .duplicate_networks
+        .contains(&desired.network)
+        .then(|| desired.network.clone());
     // (host port, container publishing it), sorted once: checking every
     // tenant against every container would make plan() quadratic.
     let mut publishers: Vec<(u16, &str)> = observed
@@ -192,6 +220,7 @@ pub fn plan(desired: &DesiredState, observed: &ObservedState, prune: bool) -> Pl
         .collect();
     Plan {
         create_network,
+        repair_network,
         tenants,
         orphans: orphans(desired, observed),
         prune,
@@ -206,11 +235,23 @@ fn plan_tenant(
 ) -> TenantPlan {
     let mut steps = Vec::new();
     let mut conflicts = Vec::new();
+    if let Some(why) = observed.image_errors.get(&tenant.image) {
+        conflicts.push(Conflict {
+            resource: "image",
+            message: format!("image `{}` cannot be used: {why}", tenant.image),
+        });
+    }
     for volume in tenant.volume_names() {
         match observed.volumes.get(volume) {
             None => steps.push(Step::CreateVolume { name: volume.to_string() }),
-            Some(Ownership::Ours(owner)) if owner == &tenant.name => {}
-            Some(Ownership::Ours(owner)) => conflicts.push(Conflict {
+            Some(Ownership::Ours { fleet: Some(fleet), .. }) if fleet != &tenant.fleet => {
+                conflicts.push(Conflict {
+                    resource: "volume",
+                    message: format!("volume `{volume}` belongs to fleet `{fleet}`; it is left alone"),
+                })
+            }
+            Some(Ownership::Ours { tenant: owner, .. }) if owner == &tenant.name => {}
+            Some(Ownership::Ours { tenant: owner, .. }) => conflicts.push(Conflict {
                 resource: "volume",
                 message: format!("volume `{volume}` belongs to tenant `{owner}`"),
             }),
@@ -224,12 +265,13 @@ fn plan_tenant(
         }
     }
     let current = observed.containers.get(&tenant.container_name);
+    let strays = observed.strays(tenant);
     let first = publishers.partition_point(|(p, _)| *p < tenant.port);
     let same_port = publishers[first..]
         .iter()
         .take_while(|(p, _)| *p == tenant.port);
     for (_, name) in same_port {
-        if *name != tenant.container_name {
+        if *name != tenant.container_name && !strays.iter().any(|c| c.name == *name) {
             conflicts.push(Conflict {
                 resource: "port",
                 message: format!(
@@ -239,20 +281,33 @@ fn plan_tenant(
             });
         }
     }
-    match current {
+    match current.map(|c| (c, owner(&c.labels, &tenant.fleet))) {
+        None if !strays.is_empty() => steps.push(recover(tenant, None, &strays)),
         None => steps.push(Step::Create),
-        Some(c) if c.tenant_label() != Some(tenant.name.as_str()) => conflicts.push(Conflict {
+        Some((c, Owner::Fleet { tenant: t, .. })) if t == tenant.name => {
+            if strays.is_empty() {
+                steps.extend(existing_container_steps(tenant, c, observed));
+            } else {
+                steps.push(recover(tenant, Some(c), &strays));
+            }
+        }
+        Some((c, other)) => conflicts.push(Conflict {
             resource: "container",
-            message: match c.tenant_label() {
-                None => format!(
+            message: match other {
+                Owner::Foreign => format!(
                     "container `{}` exists but is not managed by tenantctl (no {} label); it is left alone",
                     c.name,
                     crate::labels::TENANT_LABEL
                 ),
-                Some(other) => format!("container `{}` belongs to tenant `{other}`", c.name),
+                Owner::OtherFleet { fleet, .. } => format!(
+                    "container `{}` belongs to fleet `{fleet}`; it is left alone",
+                    c.name
+                ),
+                Owner::Fleet { tenant: t, .. } => {
+                    format!("container `{}` belongs to tenant `{t}`", c.name)
+                }
             },
         }),
-        Some(c) => steps.extend(existing_container_steps(tenant, c, observed)),
     }
     TenantPlan {
         tenant: tenant.name.clone(),
@@ -280,7 +335,9 @@ fn existing_container_steps(
     }
     // A restarting container is crash-looping: starting it again is no fix,
     // and it must not be recreated in a tight loop either. It is reported.
-    if !c.is_running() && c.state != "restarting" {
+    if c.state == "paused" {
+        steps.push(Step::Unpause);
+    } else if !c.is_running() && c.state != "restarting" {
         steps.push(Step::Start {
             state: c.state.clone(),
         });
@@ -288,18 +345,47 @@ fn existing_container_steps(
     steps
 }
 
+/// What to do with a tenant's strays. With the tenant's own container in
+/// place they are leftovers. Without it, one gets the name back: a running
+/// one (a replacement that was already serving, or a renamed container),
+/// else the old container set aside, else any; the rest are removed.
+fn recover(
+    tenant: &DesiredTenant,
+    current: Option<&ObservedContainer>,
+    strays: &[&ObservedContainer],
+) -> Step {
+    let rename = match current {
+        Some(_) => None,
+        None => strays
+            .iter()
+            .find(|c| c.is_running())
+            .or_else(|| {
+                strays
+                    .iter()
+                    .find(|c| c.name == crate::apply::aside_name(tenant))
+            })
+            .or(strays.first())
+            .map(|c| c.name.clone()),
+    };
+    let remove = strays
+        .iter()
+        .map(|c| c.name.clone())
+        .filter(|n| Some(n) != rename.as_ref())
+        .collect();
+    Step::Recover { rename, remove }
+}
+
+/// Containers of this fleet whose tenant left the file. Only containers
+/// stamped with our fleet count: one created before fleets existed belongs
+/// to whichever file names its tenant, which may be another file on this
+/// host, so it is never pruned (remove it by hand).
 fn orphans(desired: &DesiredState, observed: &ObservedState) -> Vec<Orphan> {
-    let prefix = format!("{}-", desired.name_prefix);
     observed
         .containers
         .values()
         .filter_map(|c| {
             let tenant = c.tenant_label()?;
-            let ours = c.name.strip_prefix(prefix.as_str()) == Some(tenant)
-                && desired
-                    .extra_labels
-                    .iter()
-                    .all(|(k, v)| c.labels.get(k) == Some(v));
+            let ours = c.labels.get(FLEET_LABEL) == Some(&desired.fleet);
             (ours && !desired.tenants.contains_key(tenant)).then(|| Orphan {
                 tenant: tenant.to_string(),
                 container: c.name.clone(),

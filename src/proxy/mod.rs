@@ -16,17 +16,38 @@ use std::collections::BTreeSet;
 /// Tenants that must get the 503 page instead of a proxy: paused ones,
 /// containers that are not running, and containers Docker reports
 /// unhealthy (a starting container is given the benefit of the doubt).
+/// A tenant blocked by a conflict keeps its proxy: whatever holds its name
+/// or port (the old compose container, say) may be serving its site, and
+/// when nothing answers there nginx's own `error_page` shows the 503 page.
 pub fn unavailable(desired: &DesiredState, observed: &ObservedState) -> BTreeSet<String> {
+    let published: BTreeSet<u16> = observed
+        .containers
+        .values()
+        .flat_map(|c| c.published_ports.iter().copied())
+        .collect();
     desired
         .tenants
         .values()
         .filter(|t| {
             let c = observed.managed(t);
+            if c.is_none() && served_by_another(t, observed, &published) {
+                return false;
+            }
             t.paused
                 || c.is_none_or(|c| !c.is_running() || c.health.as_deref() == Some("unhealthy"))
         })
         .map(|t| t.name.clone())
         .collect()
+}
+
+/// Whether a container that is not the tenant's own holds its name or
+/// publishes its port: the tenant is blocked, and that container may serve.
+fn served_by_another(
+    t: &crate::desired::DesiredTenant,
+    observed: &ObservedState,
+    published: &BTreeSet<u16>,
+) -> bool {
+    observed.containers.contains_key(&t.container_name) || published.contains(&t.port)
 }
 
 /// What `plan` expects after apply: apply starts stopped containers, so

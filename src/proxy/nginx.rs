@@ -15,7 +15,6 @@ use crate::desired::{DesiredState, ProxySpec};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -179,28 +178,10 @@ async fn probe(listen: &str, host: &str) -> Result<(), String> {
     } else {
         format!("127.0.0.1:{listen}")
     };
-    let attempt = async {
-        let mut stream = tokio::net::TcpStream::connect(&addr)
-            .await
-            .map_err(|e| format!("connect {addr}: {e}"))?;
-        let request =
-            format!("GET / HTTP/1.0\r\nHost: {host}\r\nUser-Agent: tenantctl-probe\r\n\r\n");
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut head = [0u8; 32];
-        let n = stream.read(&mut head).await.map_err(|e| e.to_string())?;
-        let line = String::from_utf8_lossy(&head[..n]).to_string();
-        match line.split_whitespace().nth(1) {
-            Some("502") | Some("504") => Err(format!("answered {}", line.trim())),
-            Some(_) => Ok(()),
-            None => Err("no HTTP answer".to_string()),
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), attempt)
-        .await
-        .map_err(|_| "timed out".to_string())?
+    match crate::probe::http_status(&addr, host, "/", Duration::from_secs(10)).await? {
+        code @ (502 | 504) => Err(format!("answered {code}")),
+        _ => Ok(()),
+    }
 }
 
 /// Brings `config_dir` to `candidate`, transactionally (see module docs).

@@ -70,9 +70,11 @@ pub fn render_common(proxy: &ProxySpec, any_tls: bool) -> String {
 
 fn upstream(t: &DesiredTenant) -> String {
     let host = match t.host_ip.as_str() {
-        "0.0.0.0" => "127.0.0.1",
-        "::" => "[::1]",
-        ip => ip,
+        "0.0.0.0" | "" => "127.0.0.1".to_string(),
+        "::" => "[::1]".to_string(),
+        // nginx reads `::1:8001` as a broken address: IPv6 goes in brackets.
+        ip if ip.contains(':') => format!("[{ip}]"),
+        ip => ip.to_string(),
     };
     format!("http://{host}:{}", t.port)
 }
@@ -107,8 +109,19 @@ pub fn render_tenant(
         proxy_read_timeout 3600s;
         proxy_send_timeout 3600s;
     }}
+
+    # Nothing answers on the tenant's port (it went down between two
+    # passes, or tenantctl is not running): the 503 page, not a bare 502.
+    error_page 502 504 =503 @tenantctl_unavailable;
+    location @tenantctl_unavailable {{
+        default_type text/plain;
+        add_header Retry-After {retry} always;
+        return 503 \"{name} is temporarily unavailable; please retry shortly.\\n\";
+    }}
 ",
-            upstream(t)
+            upstream(t),
+            retry = proxy.retry_after,
+            name = t.name,
         )
     } else {
         format!(

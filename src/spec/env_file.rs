@@ -37,6 +37,14 @@ pub fn parse_env_file(
             continue;
         }
         let value = value.trim();
+        if value.contains('\0') {
+            diags.push(at_line(
+                path,
+                index + 1,
+                "the value holds a NUL byte, which no process environment can carry (content not shown)",
+            ));
+            continue;
+        }
         let unquoted = ['"', '\'']
             .iter()
             .find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q)))

@@ -10,7 +10,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 const TOP_LEVEL_KEYS: &str =
-    "`allow_empty`, `name_prefix`, `network`, `host_ip`, `labels`, `proxy`, `defaults`, `tenants`";
+    "`allow_empty`, `fleet`, `name_prefix`, `network`, `host_ip`, `labels`, `proxy`, `defaults`, `tenants`";
 
 /// Parses a tenants file. Returns the raw file (as far as it could be read)
 /// and every problem found; a non-empty list means the file is rejected.
@@ -33,6 +33,7 @@ pub fn parse_tenants_file(file: &SourceFile) -> (RawFile, Vec<Diagnostic>) {
                 raw.allow_empty = decode(file, value, &mut diags).unwrap_or(false);
             }
             "name_prefix" => raw.name_prefix = decode(file, value, &mut diags),
+            "fleet" => raw.fleet = decode(file, value, &mut diags),
             "network" => raw.network = decode(file, value, &mut diags),
             "host_ip" => raw.host_ip = decode(file, value, &mut diags),
             "labels" => raw.labels = decode(file, value, &mut diags).unwrap_or_default(),
@@ -81,10 +82,40 @@ fn parse_tenants(
             ));
             continue;
         }
-        let parsed: Option<RawTenant> = decode(file, tenant, diags);
+        let parsed: Option<RawTenant> = decode_each_key(file, tenant, diags);
         raw.tenants.push((name, parsed));
     }
     raw.tenants.sort_by_key(|(name, _)| name.span().start);
+}
+
+/// Deserializes a tenant table. serde stops at the first bad field, so on
+/// failure every key is decoded again on its own: all of a tenant's type
+/// errors are reported in one run, as the README promises.
+fn decode_each_key(
+    file: &SourceFile,
+    value: Spanned<DeValue<'_>>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<RawTenant> {
+    let mut first = Vec::new();
+    if let Some(tenant) = decode(file, value.clone(), &mut first) {
+        return Some(tenant);
+    }
+    let span = value.span();
+    let DeValue::Table(table) = value.into_inner() else {
+        diags.extend(first);
+        return None;
+    };
+    let before = diags.len();
+    for (key, item) in table {
+        let mut one = toml::de::DeTable::new();
+        one.insert(key, item);
+        let _: Option<RawTenant> =
+            decode(file, Spanned::new(span.clone(), DeValue::Table(one)), diags);
+    }
+    if diags.len() == before {
+        diags.extend(first);
+    }
+    None
 }
 
 /// Deserializes one spanned subtree, recording its error (with position).

@@ -120,6 +120,8 @@ pub struct RawTenant {
 pub struct RawFile {
     pub allow_empty: bool,
     pub name_prefix: Option<Spanned<String>>,
+    /// The fleet's identity on a shared host (label `tenantctl.fleet`).
+    pub fleet: Option<Spanned<String>>,
     pub network: Option<Spanned<String>>,
     pub host_ip: Option<Spanned<String>>,
     pub labels: BTreeMap<Spanned<String>, Spanned<String>>,
