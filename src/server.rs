@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Clone)]
 struct AppState {
@@ -52,17 +53,68 @@ async fn readyz(State(s): State<AppState>) -> (StatusCode, String) {
     )
 }
 
+/// Connections served at once; more are closed on accept. Bounds the file
+/// descriptors the listener can take from the Docker client.
+pub const MAX_CONNECTIONS: usize = 256;
+/// A client must send its request headers within this time.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// A webhook body must arrive within this time.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// No connection lives longer, idle keep-alive included (Prometheus simply
+/// reconnects): a client that connects and sends nothing cannot hold a
+/// slot for long.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+const MAX_WEBHOOK_BODY: usize = 1 << 20;
+
 /// Serves on an already bound listener until `shutdown` resolves (bind
 /// first, so a taken port is an error at startup, not in a log line).
+/// Half-sent requests time out and connections are capped: 1,100 sockets
+/// sending half a request once took `/metrics` down and starved the
+/// Docker client of file descriptors.
 pub async fn serve_on(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "serving /healthz /readyz /metrics");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, most often: back off a moment.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        while connections.try_join_next().is_some() {}
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        connections.spawn(async move {
+            let _slot = slot;
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+        });
+    }
+    // Answers in flight get a moment; the endpoints are all quick.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    connections.abort_all();
+    Ok(())
 }
 
 /// `POST /hooks/git`, present only when a webhook secret is configured.
@@ -73,7 +125,17 @@ pub fn webhook_router(secret: Vec<u8>, pull: tokio::sync::mpsc::Sender<()>) -> R
         axum::routing::post(
             |State(state): State<Arc<(Vec<u8>, tokio::sync::mpsc::Sender<()>)>>,
              headers: axum::http::HeaderMap,
-             body: axum::body::Bytes| async move {
+             body: axum::body::Body| async move {
+                let body = match tokio::time::timeout(
+                    BODY_READ_TIMEOUT,
+                    axum::body::to_bytes(body, MAX_WEBHOOK_BODY),
+                )
+                .await
+                {
+                    Ok(Ok(body)) => body,
+                    Ok(Err(_)) => return (StatusCode::PAYLOAD_TOO_LARGE, "body too large or unreadable\n"),
+                    Err(_) => return (StatusCode::REQUEST_TIMEOUT, "body not sent in time\n"),
+                };
                 let signature = headers
                     .get(crate::webhook::SIGNATURE_HEADER)
                     .and_then(|v| v.to_str().ok());

@@ -13,6 +13,9 @@ const MAX_BODY: usize = 1 << 20;
 
 struct State {
     fail_health: AtomicBool,
+    /// `STANDIN_SPLIT_STATUS=1`: write the status line in pieces, as some
+    /// servers do, to check that probes read a whole line.
+    split_status: bool,
     name: String,
     data_dir: PathBuf,
 }
@@ -22,6 +25,7 @@ pub fn serve() -> ExitCode {
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
     let state = Arc::new(State {
         fail_health: AtomicBool::new(std::env::var("STANDIN_FAIL_HEALTH").as_deref() == Ok("1")),
+        split_status: std::env::var("STANDIN_SPLIT_STATUS").as_deref() == Ok("1"),
         name: std::env::var("WEBUI_NAME").unwrap_or_else(|_| "mAI".into()),
         data_dir: std::env::var_os("STANDIN_DATA_DIR")
             .map(PathBuf::from)
@@ -84,7 +88,7 @@ fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
     let mut body = vec![0; content_length.min(MAX_BODY)];
     reader.read_exact(&mut body)?;
     let (status, text) = route(&method, &path, body, state);
-    respond(stream, status, &text)
+    respond(stream, status, &text, state.split_status)
 }
 
 fn route(method: &str, path: &str, body: Vec<u8>, state: &State) -> (u16, String) {
@@ -129,7 +133,7 @@ fn data(method: &str, name: &str, body: Vec<u8>, state: &State) -> (u16, String)
     }
 }
 
-fn respond(mut stream: TcpStream, status: u16, text: &str) -> std::io::Result<()> {
+fn respond(mut stream: TcpStream, status: u16, text: &str, split: bool) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
@@ -138,6 +142,19 @@ fn respond(mut stream: TcpStream, status: u16, text: &str) -> std::io::Result<()
         503 => "Service Unavailable",
         _ => "Error",
     };
+    if split {
+        stream.set_nodelay(true)?;
+        for piece in ["HTTP/1.0 ", &status.to_string()[..1], &status.to_string()[1..]] {
+            stream.write_all(piece.as_bytes())?;
+            stream.flush()?;
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        return write!(
+            stream,
+            " {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+            text.len()
+        );
+    }
     write!(
         stream,
         "HTTP/1.0 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
@@ -152,6 +169,7 @@ mod tests {
     fn state(dir: &std::path::Path) -> State {
         State {
             fail_health: AtomicBool::new(false),
+            split_status: false,
             name: "mAI - Test".into(),
             data_dir: dir.to_path_buf(),
         }

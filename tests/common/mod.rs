@@ -174,13 +174,24 @@ health = {{ interval = "1s", timeout = "1s", start_period = "1s" }}
 
     /// Runs `tenantctl <args> -f <file>`.
     pub fn tenantctl(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_tenantctl"))
-            .args(args)
-            .arg("-f")
-            .arg(&self.file)
-            .env("TENANTCTL_LOG", "warn")
-            .output()
-            .expect("run tenantctl")
+        self.tenantctl_on(&self.file, args)
+    }
+
+    /// Runs `tenantctl <args> -f <file>` on another tenants file. `apply`
+    /// takes this fleet's own host lock unless `args` name one: tests run
+    /// in parallel on one host, each fleet its own "host".
+    pub fn tenantctl_on(&self, file: &Path, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantctl"));
+        cmd.args(args).arg("-f").arg(file).env("TENANTCTL_LOG", "warn");
+        if args.first() == Some(&"apply") && !args.contains(&"--lock-file") {
+            cmd.arg("--lock-file").arg(self.apply_lock());
+        }
+        cmd.output().expect("run tenantctl")
+    }
+
+    /// The host lock `apply` takes in tests unless told otherwise.
+    pub fn apply_lock(&self) -> PathBuf {
+        self.dir.join("apply.lock")
     }
 
     /// Runs tenantctl and asserts its exit code; returns stdout + stderr.
