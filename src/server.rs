@@ -133,7 +133,12 @@ pub fn webhook_router(secret: Vec<u8>, pull: tokio::sync::mpsc::Sender<()>) -> R
                 .await
                 {
                     Ok(Ok(body)) => body,
-                    Ok(Err(_)) => return (StatusCode::PAYLOAD_TOO_LARGE, "body too large or unreadable\n"),
+                    Ok(Err(_)) => {
+                        return (
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "body too large or unreadable\n",
+                        )
+                    }
                     Err(_) => return (StatusCode::REQUEST_TIMEOUT, "body not sent in time\n"),
                 };
                 let signature = headers

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{
-    contains, docker, docker_ok, free_port, http, path_str, time_until, wait_http_ok, Fleet,
-    Nginx, RUN_LABEL,
+    contains, docker, docker_ok, free_port, http, path_str, time_until, wait_http_ok, Fleet, Nginx,
+    RUN_LABEL,
 };
 use std::io::Write;
 use std::net::TcpStream;
@@ -72,10 +72,12 @@ fn demo_down_removes_only_the_volumes_of_the_tenants_its_file_names() {
 fn two_fleets_sharing_a_name_prefix_never_prune_each_other() {
     let fleet = Fleet::new();
     let (pa, pb) = (free_port(), free_port());
-    let with_fleet = |name: &str, tenants: &str| {
-        format!("fleet = \"{name}\"\n{}{tenants}", fleet.header())
-    };
-    fleet.write_raw(&with_fleet("one", &format!("\n[tenants.alpha]\nport = {pa}\n")));
+    let with_fleet =
+        |name: &str, tenants: &str| format!("fleet = \"{name}\"\n{}{tenants}", fleet.header());
+    fleet.write_raw(&with_fleet(
+        "one",
+        &format!("\n[tenants.alpha]\nport = {pa}\n"),
+    ));
     let other = fleet.dir.join("other.toml");
     std::fs::write(
         &other,
@@ -93,13 +95,22 @@ fn two_fleets_sharing_a_name_prefix_never_prune_each_other() {
     let plan = fleet.tenantctl_expect(&["plan", "--prune", "--exit-code"], 0);
     assert!(!plan.contains("left the file"), "{plan}");
     fleet.tenantctl_expect(&["apply", "--prune"], 0);
-    assert!(fleet.tenantctl_on(&other, &["apply", "--prune"]).status.success());
+    assert!(fleet
+        .tenantctl_on(&other, &["apply", "--prune"])
+        .status
+        .success());
     assert!(running(&fleet, "alpha") && running(&fleet, "beta"));
 
     // A container of another fleet with one of our tenants' names is a conflict.
     std::fs::write(
         &other,
-        with_fleet("two", &format!("\n[tenants.beta]\nport = {pb}\n\n[tenants.alpha]\nport = {}\n", free_port())),
+        with_fleet(
+            "two",
+            &format!(
+                "\n[tenants.beta]\nport = {pb}\n\n[tenants.alpha]\nport = {}\n",
+                free_port()
+            ),
+        ),
     )
     .unwrap();
     let out = output_text(&fleet.tenantctl_on(&other, &["plan"]));
@@ -128,7 +139,10 @@ fn a_recreate_whose_new_container_cannot_start_puts_the_old_one_back() {
     let (p1, p2) = (free_port(), free_port());
     fleet.write(&[("alpha", p1, "")]);
     fleet.apply();
-    assert_eq!(http("PUT", p1, "/data/keep.txt", "kept").map(|r| r.0), Some(200));
+    assert_eq!(
+        http("PUT", p1, "/data/keep.txt", "kept").map(|r| r.0),
+        Some(200)
+    );
     let old_id = fleet.container_id("alpha");
 
     // Another process holds the new port: the new container cannot start.
@@ -244,7 +258,11 @@ fn a_conflicted_tenant_whose_old_container_still_serves_keeps_its_site() {
 #[test]
 fn status_reads_a_status_line_written_in_pieces_as_healthy() {
     let fleet = Fleet::new();
-    fleet.write(&[("alpha", free_port(), "env = { STANDIN_SPLIT_STATUS = \"1\" }")]);
+    fleet.write(&[(
+        "alpha",
+        free_port(),
+        "env = { STANDIN_SPLIT_STATUS = \"1\" }",
+    )]);
     fleet.apply();
     time_until("alpha starts", WAIT, || running(&fleet, "alpha"));
     std::thread::sleep(Duration::from_millis(500));
@@ -417,9 +435,15 @@ fn duplicate_fleet_networks_are_repaired_and_tenants_start() {
     create_network_via_api(&network, &fleet.run_id, fleet.prefix());
     create_network_via_api(&network, &fleet.run_id, fleet.prefix());
     let count = || {
-        docker_ok(&["network", "ls", "-q", "--filter", &format!("name=^{network}$")])
-            .lines()
-            .count()
+        docker_ok(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("name=^{network}$"),
+        ])
+        .lines()
+        .count()
     };
     assert_eq!(count(), 2);
     let port = free_port();
@@ -453,7 +477,10 @@ fn a_bind_path_with_a_trailing_slash_does_not_recreate_forever() {
 #[test]
 fn a_bad_image_reference_is_a_validation_error_at_its_position() {
     let fleet = Fleet::new();
-    fleet.write(&[("alpha", free_port(), ""), ("beta", free_port(), "image = \"ADV:!!\"")]);
+    fleet.write(&[
+        ("alpha", free_port(), ""),
+        ("beta", free_port(), "image = \"ADV:!!\""),
+    ]);
     let out = fleet.tenantctl_expect(&["validate"], 1);
     contains(&out, "not a valid image reference");
     contains(&out, &format!("{}:", fleet.file.display()));
@@ -467,7 +494,11 @@ fn a_bad_image_reference_is_a_validation_error_at_its_position() {
 fn env_files_that_never_end_are_refused_at_once() {
     let fleet = Fleet::new();
     let fifo = fleet.dir.join("fifo.env");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     let big = fleet.dir.join("big.env");
     std::fs::write(&big, format!("A={}\n", "x".repeat(2 << 20))).unwrap();
     for (path, why) in [
@@ -479,7 +510,11 @@ fn env_files_that_never_end_are_refused_at_once() {
         let started = Instant::now();
         let out = fleet.tenantctl_expect(&["validate"], 1);
         contains(&out, why);
-        assert!(started.elapsed() < Duration::from_secs(10), "{path} took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{path} took {:?}",
+            started.elapsed()
+        );
     }
 }
 
@@ -536,7 +571,9 @@ fn half_sent_requests_do_not_take_the_listener_down() {
         .spawn()
         .unwrap();
     let ctl = common::ControllerProc { child, log, listen };
-    time_until("controller up", WAIT, || http("GET", listen, "/healthz", "").is_some());
+    time_until("controller up", WAIT, || {
+        http("GET", listen, "/healthz", "").is_some()
+    });
     wait_http_ok(port, "/health");
     let mut sockets = Vec::new();
     for _ in 0..1100 {
@@ -562,7 +599,12 @@ fn an_empty_webhook_secret_file_is_refused() {
     let secret = fleet.dir.join("webhook.secret");
     std::fs::write(&secret, "\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
-        .args(["run", "--git", "file:///nonexistent", "--webhook-secret-file"])
+        .args([
+            "run",
+            "--git",
+            "file:///nonexistent",
+            "--webhook-secret-file",
+        ])
         .arg(&secret)
         .arg("--lock-file")
         .arg(fleet.dir.join("controller.lock"))
@@ -577,7 +619,11 @@ fn an_empty_webhook_secret_file_is_refused() {
 #[test]
 fn every_type_error_in_one_tenant_table_is_reported() {
     let fleet = Fleet::new();
-    fleet.write(&[("alpha", free_port(), "paused = \"yes\"\ndisplay_name = 42\n")]);
+    fleet.write(&[(
+        "alpha",
+        free_port(),
+        "paused = \"yes\"\ndisplay_name = 42\n",
+    )]);
     let out = fleet.tenantctl_expect(&["validate"], 1);
     let errors = out.lines().filter(|l| l.contains("tenants.toml:")).count();
     assert!(errors >= 2, "{out}");

@@ -41,19 +41,22 @@ impl ObservedState {
             .filter(|c| crate::labels::belongs_to(&c.labels, &tenant.fleet, &tenant.name))
     }
 
-    /// The tenant's containers under other names: a replacement left half
-    /// done by a crash (`<name>--new`, `<name>--old`) or a `docker rename`.
-    /// Only containers stamped with this fleet count: a legacy container
-    /// under another name could be another fleet's.
-    pub fn strays(&self, tenant: &crate::desired::DesiredTenant) -> Vec<&ObservedContainer> {
-        self.containers
-            .values()
-            .filter(|c| {
-                c.name != tenant.container_name
-                    && c.labels.get(crate::labels::FLEET_LABEL) == Some(&tenant.fleet)
-                    && c.tenant_label() == Some(tenant.name.as_str())
-            })
-            .collect()
+    /// This fleet's containers by tenant, built once per plan so finding a
+    /// tenant's strays stays O(log n). A stray is a tenant's container under
+    /// another name: a replacement cut short by a crash (`<name>--new`,
+    /// `<name>--old`) or a `docker rename`. Only containers stamped with
+    /// `fleet` count: a legacy container under another name could be
+    /// another fleet's.
+    pub fn by_tenant(&self, fleet: &str) -> BTreeMap<&str, Vec<&ObservedContainer>> {
+        let mut index: BTreeMap<&str, Vec<&ObservedContainer>> = BTreeMap::new();
+        for c in self.containers.values() {
+            if c.labels.get(crate::labels::FLEET_LABEL).map(String::as_str) == Some(fleet) {
+                if let Some(tenant) = c.tenant_label() {
+                    index.entry(tenant).or_default().push(c);
+                }
+            }
+        }
+        index
     }
 }
 

@@ -213,10 +213,20 @@ pub fn plan(desired: &DesiredState, observed: &ObservedState, prune: bool) -> Pl
         .flat_map(|c| c.published_ports.iter().map(|p| (*p, c.name.as_str())))
         .collect();
     publishers.sort_unstable();
+    let fleet = observed.by_tenant(&desired.fleet);
     let tenants = desired
         .tenants
         .values()
-        .map(|t| plan_tenant(t, observed, &publishers))
+        .map(|t| {
+            let strays: Vec<&ObservedContainer> = fleet
+                .get(t.name.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|c| c.name != t.container_name)
+                .copied()
+                .collect();
+            plan_tenant(t, observed, &publishers, &strays)
+        })
         .collect();
     Plan {
         create_network,
@@ -232,6 +242,7 @@ fn plan_tenant(
     tenant: &DesiredTenant,
     observed: &ObservedState,
     publishers: &[(u16, &str)],
+    strays: &[&ObservedContainer],
 ) -> TenantPlan {
     let mut steps = Vec::new();
     let mut conflicts = Vec::new();
@@ -265,7 +276,6 @@ fn plan_tenant(
         }
     }
     let current = observed.containers.get(&tenant.container_name);
-    let strays = observed.strays(tenant);
     let first = publishers.partition_point(|(p, _)| *p < tenant.port);
     let same_port = publishers[first..]
         .iter()
@@ -282,13 +292,13 @@ fn plan_tenant(
         }
     }
     match current.map(|c| (c, owner(&c.labels, &tenant.fleet))) {
-        None if !strays.is_empty() => steps.push(recover(tenant, None, &strays)),
+        None if !strays.is_empty() => steps.push(recover(tenant, None, strays)),
         None => steps.push(Step::Create),
         Some((c, Owner::Fleet { tenant: t, .. })) if t == tenant.name => {
             if strays.is_empty() {
                 steps.extend(existing_container_steps(tenant, c, observed));
             } else {
-                steps.push(recover(tenant, Some(c), &strays));
+                steps.push(recover(tenant, Some(c), strays));
             }
         }
         Some((c, other)) => conflicts.push(Conflict {

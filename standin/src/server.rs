@@ -144,7 +144,11 @@ fn respond(mut stream: TcpStream, status: u16, text: &str, split: bool) -> std::
     };
     if split {
         stream.set_nodelay(true)?;
-        for piece in ["HTTP/1.0 ", &status.to_string()[..1], &status.to_string()[1..]] {
+        for piece in [
+            "HTTP/1.0 ",
+            &status.to_string()[..1],
+            &status.to_string()[1..],
+        ] {
             stream.write_all(piece.as_bytes())?;
             stream.flush()?;
             std::thread::sleep(std::time::Duration::from_millis(20));

@@ -182,7 +182,10 @@ health = {{ interval = "1s", timeout = "1s", start_period = "1s" }}
     /// in parallel on one host, each fleet its own "host".
     pub fn tenantctl_on(&self, file: &Path, args: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tenantctl"));
-        cmd.args(args).arg("-f").arg(file).env("TENANTCTL_LOG", "warn");
+        cmd.args(args)
+            .arg("-f")
+            .arg(file)
+            .env("TENANTCTL_LOG", "warn");
         if args.first() == Some(&"apply") && !args.contains(&"--lock-file") {
             cmd.arg("--lock-file").arg(self.apply_lock());
         }
