@@ -27,6 +27,26 @@ fn running(fleet: &Fleet, tenant: &str) -> bool {
     .starts_with(b"true")
 }
 
+/// Runs `cmd`, killing it if it has not exited within `within` (a refusal
+/// must be prompt; before the fixes these commands ran or hung forever).
+fn run_bounded(cmd: &mut Command, within: Duration) -> std::process::Output {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start tenantctl");
+    let deadline = Instant::now() + within;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("still running after {within:?}:\n{}", output_text(&out));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
 fn output_text(out: &std::process::Output) -> String {
     format!(
         "{}{}",
@@ -331,14 +351,15 @@ fn deleting_the_lock_file_does_not_let_a_second_controller_start() {
     fleet.write(&[("alpha", free_port(), "")]);
     let ctl = fleet.start_controller(&[]);
     std::fs::remove_file(fleet.dir.join("controller.lock")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
-        .args(["run", "--listen", &format!("127.0.0.1:{}", free_port())])
-        .arg("--lock-file")
-        .arg(fleet.dir.join("controller.lock"))
-        .arg("-f")
-        .arg(&fleet.file)
-        .output()
-        .unwrap();
+    let out = run_bounded(
+        Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+            .args(["run", "--listen", &format!("127.0.0.1:{}", free_port())])
+            .arg("--lock-file")
+            .arg(fleet.dir.join("controller.lock"))
+            .arg("-f")
+            .arg(&fleet.file),
+        WAIT,
+    );
     assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     contains(&output_text(&out), "holds the host lock");
     drop(ctl);
@@ -382,6 +403,8 @@ fn debug_logging_never_prints_a_secret() {
         free_port(),
         &format!("env_files = [\"{}\"]", secrets.display()),
     )]);
+    // With the container there, every inspect reply holds its env.
+    fleet.apply();
     for level in ["debug", "trace"] {
         for args in [&["plan"][..], &["apply"], &["status"]] {
             for format in ["human", "json"] {

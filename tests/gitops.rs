@@ -236,3 +236,49 @@ fn a_signed_webhook_pulls_at_once_and_a_wrongly_signed_one_is_refused() {
     let t = time_until("webhook pull applied", WAIT, || name_is(pa, "mAI - v2"));
     eprintln!("signed webhook to converged: {t:?}");
 }
+
+/// Regression (issue 10, item 18): a revision whose chart path points out
+/// of the checkout used to be read from the server's own disk.
+#[test]
+fn a_revision_whose_chart_leaves_the_checkout_is_refused() {
+    let fleet = Fleet::new();
+    let repo = Repo::new(&fleet);
+    let pa = free_port();
+    repo.commit(&fleet, &[("alpha", pa, "display_name = \"v1\"")], "first");
+    let ctl = fleet.start_controller(&[
+        "--git",
+        &repo.url(),
+        "--pull-interval",
+        "1s",
+        "--checkout",
+        &fleet.dir.join("checkout").display().to_string(),
+    ]);
+    time_until("first commit converged", WAIT, || name_is(pa, "mAI - v1"));
+
+    // The server's own copy of a chart, by absolute path and by `../..`.
+    let outside = manifest_dir().join("charts/mai").display().to_string();
+    for (i, chart) in [outside.clone(), format!("../../../../../..{outside}")]
+        .into_iter()
+        .enumerate()
+    {
+        let text = format!(
+            "{}\n[tenants.alpha]\nport = {pa}\ndisplay_name = \"outside\"\nchart = \"{chart}\"\n",
+            fleet.header()
+        );
+        std::fs::write(repo.work.join("desired-state/tenants.toml"), text).unwrap();
+        git(&repo.work, &["commit", "--quiet", "-am", "outside"]);
+        git(&repo.work, &["push", "--quiet", "origin", "HEAD:main"]);
+        time_until("revision refused", WAIT, || {
+            ctl.logs()
+                .lines()
+                .filter(|l| l.contains("outside the git checkout"))
+                .count()
+                > i
+        });
+        time_until("config_valid 0", WAIT, || {
+            metric(ctl.listen, "tenantctl_config_valid").as_deref()
+                == Some("tenantctl_config_valid 0")
+        });
+    }
+    assert!(name_is(pa, "mAI - v1"), "the last good revision stays");
+}

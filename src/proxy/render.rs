@@ -264,4 +264,14 @@ mod tests {
         assert_eq!(tenant_of_file("tenantctl-tenant-acme.conf"), Some("acme"));
         assert_eq!(tenant_of_file(COMMON_FILE), None);
     }
+
+    #[test]
+    fn an_ipv6_upstream_is_bracketed() {
+        let mut t = DesiredTenant::test("acme", 8001);
+        t.host_ip = "::1".into();
+        let block = render_tenant(&t, &proxy(), true, true);
+        assert!(block.contains("proxy_pass http://[::1]:8001;"), "{block}");
+        t.host_ip = "::".into();
+        assert!(render_tenant(&t, &proxy(), true, true).contains("http://[::1]:8001;"));
+    }
 }
