@@ -272,7 +272,7 @@ fn sigterm_exits_zero_and_a_second_instance_refuses_to_start() {
         .unwrap();
     assert_eq!(second.status.code(), Some(1));
     let err = String::from_utf8_lossy(&second.stderr);
-    assert!(err.contains("another `tenantctl run` holds"), "{err}");
+    assert!(err.contains("holds the host lock"), "{err}");
 
     let start = std::time::Instant::now();
     assert_eq!(ctl.terminate(Duration::from_secs(15)), Some(0));

@@ -44,13 +44,23 @@ pub fn require_docker_and_image() {
     });
 }
 
-/// A free TCP port on loopback, as chosen by the kernel.
+/// A free TCP port on loopback, as chosen by the kernel, and never one this
+/// test binary was given before (the kernel may hand a just-released port
+/// out again, and two tenants of one file must not share one).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 pub fn docker(args: &[&str]) -> Output {
