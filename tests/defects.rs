@@ -6,8 +6,8 @@
 mod common;
 
 use common::{
-    contains, docker, docker_ok, free_port, http, path_str, time_until, wait_http_ok, Fleet, Nginx,
-    RUN_LABEL,
+    contains, docker, docker_ok, free_port, http, metric, path_str, time_until, wait_http_ok,
+    Fleet, Nginx, RUN_LABEL,
 };
 use std::io::Write;
 use std::net::TcpStream;
@@ -291,13 +291,6 @@ fn status_reads_a_status_line_written_in_pieces_as_healthy() {
         let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(rows[0]["probe"], true, "run {run}: {out}");
     }
-}
-
-fn metric(listen: u16, line_start: &str) -> Option<String> {
-    let body = http("GET", listen, "/metrics", "")?.1;
-    body.lines()
-        .find(|l| l.starts_with(line_start))
-        .map(str::to_string)
 }
 
 // 7

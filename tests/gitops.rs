@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{docker_ok, free_port, http, manifest_dir, time_until, Fleet};
+use common::{docker_ok, free_port, http, manifest_dir, metric, time_until, Fleet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -88,13 +88,6 @@ impl Repo {
 
 fn name_is(port: u16, want: &str) -> bool {
     matches!(http("GET", port, "/", ""), Some((200, body)) if body.trim() == want)
-}
-
-fn metric(listen: u16, line_start: &str) -> Option<String> {
-    let body = http("GET", listen, "/metrics", "")?.1;
-    body.lines()
-        .find(|l| l.starts_with(line_start))
-        .map(str::to_string)
 }
 
 #[test]

@@ -100,6 +100,15 @@ pub fn http(method: &str, port: u16, path: &str, body: &str) -> Option<(u16, Str
     Some((status, body))
 }
 
+/// The first `/metrics` line of the listener on `listen` that starts with
+/// `line_start`, if it answers and has one.
+pub fn metric(listen: u16, line_start: &str) -> Option<String> {
+    let body = http("GET", listen, "/metrics", "")?.1;
+    body.lines()
+        .find(|l| l.starts_with(line_start))
+        .map(str::to_string)
+}
+
 /// Waits (bounded) until `GET path` on `port` answers 200; its body.
 pub fn wait_http_ok(port: u16, path: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
