@@ -1,11 +1,12 @@
 //! One tenant's reconcile, kube-style: it is not told why it runs, so it
 //! observes that tenant afresh, plans, and applies whatever differs. Costs
-//! a handful of Docker calls whatever the size of the fleet.
+//! a handful of Docker calls whatever the size of the fleet: the observe
+//! is filtered to the tenant's own objects (`observe_tenant`).
 
 use crate::apply::{apply_tenant, dedupe_network, ensure_network, ApplyError};
 use crate::desired::DesiredState;
 use crate::docker::DockerClient;
-use crate::observe::{observe, Detail};
+use crate::observe::observe_tenant;
 use crate::plan::{plan, TenantPlan};
 use std::time::{Duration, Instant};
 
@@ -42,7 +43,11 @@ pub async fn reconcile_tenant(
         duration: Duration::ZERO,
     };
     let subset = desired.only(tenant);
-    match observe(docker, &subset, Detail::Full).await {
+    let Some(wanted) = subset.tenants.get(tenant) else {
+        result.duration = started.elapsed();
+        return result;
+    };
+    match observe_tenant(docker, &subset, wanted).await {
         Err(e) => result.error = Some(e.into()),
         Ok(observed) => {
             let mut plan = plan(&subset, &observed, false);

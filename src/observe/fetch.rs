@@ -1,13 +1,16 @@
-//! Reading the host: three list calls, one image inspect per distinct
-//! desired image, and (at full detail) one inspect per container we manage.
+//! Reading the host. A fleet pass: three list calls, one image inspect per
+//! distinct desired image, and (at full detail) one inspect per container
+//! we manage. One tenant's reconcile ([`observe_tenant`]): label-, name-
+//! and port-filtered lists and inspects of that tenant's objects only, so
+//! its cost does not grow with the fleet.
 
 use super::convert::{container_from_summary, details_from_inspect, labels_of};
 use super::{ObservedImage, ObservedState, Ownership};
-use crate::desired::DesiredState;
+use crate::desired::{DesiredState, DesiredTenant};
 use crate::docker::{DockerClient, DockerError};
 use crate::labels::{FLEET_LABEL, TENANT_LABEL};
 use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// How much to read: lists only (cheap, for frequent resyncs) or a full
 /// inspect of every managed container (plan, apply, verify passes).
@@ -41,12 +44,99 @@ pub async fn observe(
         }),
     )?;
     let mut state = ObservedState::default();
-    for summary in &containers {
+    fill(
+        &mut state,
+        &containers,
+        &networks,
+        &volumes.volumes.unwrap_or_default(),
+    );
+    let refs: BTreeSet<&str> = desired.tenants.values().map(|t| t.image.as_str()).collect();
+    inspect_images(docker, refs, &mut state).await?;
+    if detail == Detail::Full {
+        inspect_managed(docker, desired, &mut state).await?;
+    }
+    Ok(state)
+}
+
+/// Observes what one tenant's reconcile needs to see, whatever the size of
+/// the fleet: its own containers (by label, so strays and another fleet's
+/// namesake too), whatever holds its name or publishes its port, its
+/// volumes, the fleet's network, its image — each by a filtered list —
+/// then an inspect of its own containers. About eight calls.
+pub async fn observe_tenant(
+    docker: &DockerClient,
+    desired: &DesiredState,
+    tenant: &DesiredTenant,
+) -> Result<ObservedState, DockerError> {
+    let list = |filters: HashMap<String, Vec<String>>| {
+        docker.call("list_containers", move |d| async move {
+            d.list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+        })
+    };
+    let filter = |key: &str, value: String| HashMap::from([(key.to_string(), vec![value])]);
+    let volume_names: Vec<String> = tenant.volume_names().map(str::to_string).collect();
+    let network_filters = filter("name", desired.network.clone());
+    let (by_label, by_name, by_port, networks, volumes) = tokio::try_join!(
+        list(filter("label", format!("{TENANT_LABEL}={}", tenant.name))),
+        list(filter("name", format!("^/{}$", tenant.container_name))),
+        list(filter("publish", tenant.port.to_string())),
+        docker.call("list_networks", |d| async move {
+            d.list_networks(Some(ListNetworksOptions {
+                filters: Some(network_filters),
+            }))
+            .await
+        }),
+        async {
+            if volume_names.is_empty() {
+                return Ok(Vec::new());
+            }
+            let filters = HashMap::from([("name".to_string(), volume_names.clone())]);
+            docker
+                .call("list_volumes", |d| async move {
+                    d.list_volumes(Some(ListVolumesOptions {
+                        filters: Some(filters),
+                    }))
+                    .await
+                })
+                .await
+                .map(|v| v.volumes.unwrap_or_default())
+        },
+    )?;
+    let containers: Vec<_> = by_label.into_iter().chain(by_name).chain(by_port).collect();
+    // Docker's name filters match substrings: keep exact names only.
+    let networks: Vec<_> = networks
+        .into_iter()
+        .filter(|n| n.name.as_deref() == Some(desired.network.as_str()))
+        .collect();
+    let volumes: Vec<_> = volumes
+        .into_iter()
+        .filter(|v| volume_names.contains(&v.name))
+        .collect();
+    let mut state = ObservedState::default();
+    fill(&mut state, &containers, &networks, &volumes);
+    inspect_images(docker, BTreeSet::from([tenant.image.as_str()]), &mut state).await?;
+    inspect_managed(docker, desired, &mut state).await?;
+    Ok(state)
+}
+
+/// Turns listed objects into the observed state (pure).
+fn fill(
+    state: &mut ObservedState,
+    containers: &[bollard::models::ContainerSummary],
+    networks: &[bollard::models::Network],
+    volumes: &[bollard::models::Volume],
+) {
+    for summary in containers {
         if let Some(c) = container_from_summary(summary) {
             state.containers.insert(c.name.clone(), c);
         }
     }
-    for network in &networks {
+    for network in networks {
         if let Some(name) = &network.name {
             let previous = state
                 .networks
@@ -56,13 +146,21 @@ pub async fn observe(
             }
         }
     }
-    for volume in volumes.volumes.iter().flatten() {
+    for volume in volumes {
         let labels = labels_of(Some(&volume.labels));
         state
             .volumes
             .insert(volume.name.clone(), ownership(&labels));
     }
-    let refs: BTreeSet<&str> = desired.tenants.values().map(|t| t.image.as_str()).collect();
+}
+
+/// Inspects each desired image reference; a reference the daemon refuses
+/// is recorded against it, not failed.
+async fn inspect_images(
+    docker: &DockerClient,
+    refs: BTreeSet<&str>,
+    state: &mut ObservedState,
+) -> Result<(), DockerError> {
     for image in refs {
         match inspect_image(docker, image).await {
             Ok(found) => {
@@ -79,10 +177,7 @@ pub async fn observe(
             Err(e) => return Err(e),
         }
     }
-    if detail == Detail::Full {
-        inspect_managed(docker, desired, &mut state).await?;
-    }
-    Ok(state)
+    Ok(())
 }
 
 fn ownership(labels: &std::collections::BTreeMap<String, String>) -> Ownership {

@@ -6,7 +6,7 @@ mod convert;
 mod fetch;
 
 pub use convert::{container_from_summary, details_from_inspect, render_port, render_port_numbers};
-pub use fetch::{inspect_image, observe, Detail};
+pub use fetch::{inspect_image, observe, observe_tenant, Detail};
 
 use crate::desired::{HealthCheck, Resources};
 use std::collections::{BTreeMap, BTreeSet};
