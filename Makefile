@@ -8,6 +8,8 @@
 CARGO ?= cargo
 TENANTCTL := target/release/tenantctl
 DEMO_FILE := desired-state/tenants.toml
+# One host lock for the demo's apply, run and teardown, so they never race.
+DEMO_LOCK := $(CURDIR)/target/tenantctl-demo.lock
 
 .PHONY: build image demo demo-run demo-status demo-down test lint bench
 
@@ -24,21 +26,22 @@ demo: build image
 	scripts/tag-standin-as-mai.sh
 	$(TENANTCTL) validate -f $(DEMO_FILE)
 	$(TENANTCTL) plan -f $(DEMO_FILE)
-	$(TENANTCTL) apply -f $(DEMO_FILE)
+	$(TENANTCTL) apply -f $(DEMO_FILE) --lock-file $(DEMO_LOCK)
 	$(TENANTCTL) status -f $(DEMO_FILE)
 
 ## The controller on the demo fleet, in the foreground (Ctrl-C stops it;
 ## the tenants keep running). Metrics on http://127.0.0.1:9477/metrics.
 demo-run: build image
 	scripts/tag-standin-as-mai.sh
-	$(TENANTCTL) run -f $(DEMO_FILE) --listen 127.0.0.1:9477 --lock-file $(CURDIR)/target/tenantctl-demo.lock
+	$(TENANTCTL) run -f $(DEMO_FILE) --listen 127.0.0.1:9477 --lock-file $(DEMO_LOCK)
 
 demo-status: build
 	$(TENANTCTL) status -f $(DEMO_FILE)
 
-## Remove the demo's containers and network, then (explicitly) its volumes.
+## Remove the demo's containers and network, then (explicitly) the volumes
+## of the tenants the demo file names, each one by name.
 demo-down: build
-	scripts/demo-down.sh
+	scripts/demo-down.sh $(DEMO_FILE) $(TENANTCTL) $(DEMO_LOCK)
 
 lint:
 	$(CARGO) fmt --all --check

@@ -9,7 +9,7 @@ use std::path::Path;
 /// Loads, parses, resolves and validates a tenants file. On error the
 /// caller must keep its last good state: nothing here has side effects.
 pub fn load_desired(path: &Path) -> Result<DesiredState, Diagnostics> {
-    let text = read_regular_file(path).map_err(|e| {
+    let text = read_regular_file(path, MAX_TENANTS_FILE_BYTES).map_err(|e| {
         Diagnostics(vec![at_line(
             path,
             1,
@@ -19,13 +19,15 @@ pub fn load_desired(path: &Path) -> Result<DesiredState, Diagnostics> {
     load_desired_from(path, text)
 }
 
-/// Files tenantctl reads are small: a larger one is a mistake (or
+/// Env files and charts are small: a larger one is a mistake (or
 /// `/dev/zero`), never something to read into memory.
 pub const MAX_INPUT_BYTES: u64 = 1 << 20;
+/// A tenants file of 10,000 tenants is about 1 MiB; room to spare.
+pub const MAX_TENANTS_FILE_BYTES: u64 = 16 << 20;
 
-/// Reads a regular file of at most [`MAX_INPUT_BYTES`]. A FIFO, device or
+/// Reads a regular file of at most `limit` bytes. A FIFO, device or
 /// directory is refused before it is opened (opening a FIFO blocks).
-pub fn read_regular_file(path: &Path) -> std::io::Result<String> {
+pub fn read_regular_file(path: &Path, limit: u64) -> std::io::Result<String> {
     use std::io::Read;
     let meta = std::fs::metadata(path)?;
     if !meta.is_file() {
@@ -37,17 +39,17 @@ pub fn read_regular_file(path: &Path) -> std::io::Result<String> {
     let too_big = || {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("larger than the {} KiB limit", MAX_INPUT_BYTES / 1024),
+            format!("larger than the {} KiB limit", limit / 1024),
         )
     };
-    if meta.len() > MAX_INPUT_BYTES {
+    if meta.len() > limit {
         return Err(too_big());
     }
     let mut text = String::new();
     std::fs::File::open(path)?
-        .take(MAX_INPUT_BYTES + 1)
+        .take(limit + 1)
         .read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_INPUT_BYTES {
+    if text.len() as u64 > limit {
         return Err(too_big());
     }
     Ok(text)
@@ -59,7 +61,7 @@ pub fn read_regular_file(path: &Path) -> std::io::Result<String> {
 /// is always what was reviewed in git. Env files are exempt: they hold
 /// secrets and live outside git on purpose.
 pub fn load_desired_in_repo(path: &Path, root: &Path) -> Result<DesiredState, Diagnostics> {
-    let text = read_regular_file(path).map_err(|e| {
+    let text = read_regular_file(path, MAX_TENANTS_FILE_BYTES).map_err(|e| {
         Diagnostics(vec![at_line(
             path,
             1,
@@ -97,7 +99,7 @@ fn load(path: &Path, text: String, root: Option<&Path>) -> Result<DesiredState, 
                 continue;
             }
         }
-        let entry = match read_regular_file(&chart_path) {
+        let entry = match read_regular_file(&chart_path, MAX_INPUT_BYTES) {
             Ok(text) => {
                 let chart_file = SourceFile::new(&chart_path, text);
                 match parse_chart(&chart_file) {
@@ -117,7 +119,7 @@ fn load(path: &Path, text: String, root: Option<&Path>) -> Result<DesiredState, 
         inputs.charts.insert(dir, entry);
     }
     for env_path in env_paths {
-        let entry = match read_regular_file(&env_path) {
+        let entry = match read_regular_file(&env_path, MAX_INPUT_BYTES) {
             Ok(text) => parse_env_file(&env_path, &text).map_err(|env_diags| {
                 diags.extend(env_diags);
                 "the env file has invalid lines (listed with its path)".to_string()

@@ -418,7 +418,8 @@ impl Controller {
             self.queue.hint(&t.tenant);
             out_of_sync += 1;
         }
-        if plan.create_network.is_some() {
+        // A missing or duplicated network is fixed by the next reconcile.
+        if plan.create_network.is_some() || plan.repair_network.is_some() {
             if let Some(first) = plan.tenants.first() {
                 self.queue.hint(&first.tenant);
             }

@@ -405,4 +405,6 @@ fn orphans(desired: &DesiredState, observed: &ObservedState) -> Vec<Orphan> {
 }
 
 #[cfg(test)]
+mod ownership_tests;
+#[cfg(test)]
 mod tests;
