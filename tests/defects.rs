@@ -342,7 +342,10 @@ fn apply_refuses_while_a_controller_holds_the_host_lock_unless_told_to_wait() {
 fn deleting_the_lock_file_does_not_let_a_second_controller_start() {
     let fleet = Fleet::new();
     fleet.write(&[("alpha", free_port(), "")]);
-    let ctl = fleet.start_controller(&[]);
+    let mut ctl = fleet.start_controller(&[]);
+    // Converged first: a controller killed mid-create can leave Docker
+    // finishing a network after the fixture has cleaned up.
+    time_until("alpha running", WAIT, || running(&fleet, "alpha"));
     std::fs::remove_file(fleet.dir.join("controller.lock")).unwrap();
     let out = run_bounded(
         Command::new(env!("CARGO_BIN_EXE_tenantctl"))
@@ -355,7 +358,7 @@ fn deleting_the_lock_file_does_not_let_a_second_controller_start() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     contains(&output_text(&out), "holds the host lock");
-    drop(ctl);
+    assert_eq!(ctl.terminate(WAIT), Some(0));
 }
 
 // 9

@@ -302,7 +302,15 @@ impl Drop for Fleet {
             docker(&["volume", "rm", "-f", &id]);
         }
         for id in ids(&["network", "ls"]) {
-            docker(&["network", "rm", &id]);
+            if !docker(&["network", "rm", &id]).status.success() {
+                // A container a killed process was still creating may hold
+                // it for a moment: remove ours once more, then retry.
+                std::thread::sleep(Duration::from_millis(500));
+                for c in ids(&["ps", "-a"]) {
+                    docker(&["rm", "-f", &c]);
+                }
+                docker(&["network", "rm", &id]);
+            }
         }
         for tag in self.extra_images.borrow().iter() {
             docker(&["rmi", "-f", tag]);
