@@ -10,6 +10,7 @@ pub mod controller;
 pub mod desired;
 pub mod diagnostic;
 pub mod docker;
+pub mod drift;
 pub mod fixtures;
 pub mod gitsource;
 pub mod labels;

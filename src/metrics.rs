@@ -10,9 +10,7 @@ use prometheus::{
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
-/// `(resource, reason)`: container|network|volume|proxy ×
-/// missing|changed|stopped|orphan|conflict.
-pub type DriftKey = (&'static str, &'static str);
+use crate::drift::{Drift, Reason, Resource};
 
 pub struct Metrics {
     pub registry: Registry,
@@ -33,7 +31,7 @@ pub struct Metrics {
     pub tenant_memory_bytes: prometheus::GaugeVec,
     pub git_last_pull_success: Gauge,
     pub git_pull_failures: prometheus::IntCounter,
-    drift_now: Mutex<BTreeMap<String, BTreeSet<DriftKey>>>,
+    drift_now: Mutex<BTreeMap<String, BTreeSet<Drift>>>,
     proxy_drift_now: Mutex<BTreeSet<String>>,
     cpu_seen: Mutex<BTreeMap<String, f64>>,
 }
@@ -205,15 +203,17 @@ impl Metrics {
     }
 
     /// Replaces one tenant's drift: series that healed disappear.
-    pub fn set_tenant_drift(&self, tenant: &str, drift: BTreeSet<DriftKey>, paused: bool) {
+    pub fn set_tenant_drift(&self, tenant: &str, drift: BTreeSet<Drift>, paused: bool) {
         let mut now = self.drift_now.lock().unwrap_or_else(|e| e.into_inner());
         let old = now.remove(tenant).unwrap_or_default();
-        for (resource, reason) in old.difference(&drift) {
-            let _ = self.drift.remove_label_values(&[tenant, resource, reason]);
+        for d in old.difference(&drift) {
+            let _ =
+                self.drift
+                    .remove_label_values(&[tenant, d.resource.as_str(), d.reason.as_str()]);
         }
-        for (resource, reason) in &drift {
+        for d in &drift {
             self.drift
-                .with_label_values(&[tenant, resource, reason])
+                .with_label_values(&[tenant, d.resource.as_str(), d.reason.as_str()])
                 .set(1);
         }
         // In sync follows drift only: a paused tenant without drift is in
@@ -231,7 +231,7 @@ impl Metrics {
 
     /// Replaces every tenant's drift at once (after a fleet-wide pass);
     /// tenants not named lose their series.
-    pub fn set_all_drift(&self, all: BTreeMap<String, (BTreeSet<DriftKey>, bool)>) {
+    pub fn set_all_drift(&self, all: BTreeMap<String, (BTreeSet<Drift>, bool)>) {
         let known: Vec<String> = self
             .drift_now
             .lock()
@@ -257,13 +257,15 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         for tenant in now.difference(&set_aside) {
-            let _ = self
-                .drift
-                .remove_label_values(&[tenant, "proxy", "conflict"]);
+            let _ = self.drift.remove_label_values(&[
+                tenant,
+                Resource::Proxy.as_str(),
+                Reason::Conflict.as_str(),
+            ]);
         }
         for tenant in &set_aside {
             self.drift
-                .with_label_values(&[tenant, "proxy", "conflict"])
+                .with_label_values(&[tenant, Resource::Proxy.as_str(), Reason::Conflict.as_str()])
                 .set(1);
         }
         *now = set_aside;
@@ -333,7 +335,11 @@ mod tests {
     #[test]
     fn healed_drift_series_disappear() {
         let m = Metrics::new();
-        m.set_tenant_drift("acme", BTreeSet::from([("container", "stopped")]), false);
+        m.set_tenant_drift(
+            "acme",
+            BTreeSet::from([Drift::new(Resource::Container, Reason::Stopped)]),
+            false,
+        );
         assert!(m
             .encode()
             .contains(r#"tenantctl_drift{reason="stopped",resource="container",tenant="acme"} 1"#));
@@ -362,7 +368,11 @@ mod tests {
     fn metrics_contract_is_pinned() {
         let m = Metrics::new();
         m.tenant_up.with_label_values(&["t"]).set(1);
-        m.set_tenant_drift("t", BTreeSet::from([("container", "changed")]), false);
+        m.set_tenant_drift(
+            "t",
+            BTreeSet::from([Drift::new(Resource::Container, Reason::Changed)]),
+            false,
+        );
         m.set_config(true, Some(("abc", "rev")));
         m.docker_requests
             .with_label_values(&["list_containers"])

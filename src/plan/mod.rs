@@ -8,8 +8,8 @@ mod display;
 pub use diff::container_changes;
 
 use crate::desired::{DesiredState, DesiredTenant, SHARED_TENANT_LABEL};
+use crate::drift::{Drift, Reason, Resource};
 use crate::labels::{owner, Owner, FLEET_LABEL};
-use crate::metrics::DriftKey;
 use crate::observe::{ObservedContainer, ObservedState, Ownership};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,25 +61,26 @@ impl TenantPlan {
     }
 
     /// `(resource, reason)` per drifted object, for `tenantctl_drift`.
-    pub fn drift(&self) -> BTreeSet<DriftKey> {
+    pub fn drift(&self) -> BTreeSet<Drift> {
         let mut drift = BTreeSet::new();
         for c in &self.conflicts {
-            drift.insert((
-                if c.resource == "volume" {
-                    "volume"
-                } else {
-                    "container"
-                },
-                "conflict",
-            ));
+            let resource = if c.resource == ConflictKind::Volume {
+                Resource::Volume
+            } else {
+                Resource::Container
+            };
+            drift.insert(Drift::new(resource, Reason::Conflict));
         }
         for step in &self.steps {
             drift.insert(match step {
-                Step::CreateVolume { .. } => ("volume", "missing"),
-                Step::Create => ("container", "missing"),
-                Step::Recreate { .. } | Step::Update { .. } => ("container", "changed"),
-                Step::Start { .. } | Step::Unpause => ("container", "stopped"),
-                Step::Recover { .. } => ("container", "changed"),
+                Step::CreateVolume { .. } => Drift::new(Resource::Volume, Reason::Missing),
+                Step::Create => Drift::new(Resource::Container, Reason::Missing),
+                Step::Recreate { .. } | Step::Update { .. } | Step::Recover { .. } => {
+                    Drift::new(Resource::Container, Reason::Changed)
+                }
+                Step::Start { .. } | Step::Unpause => {
+                    Drift::new(Resource::Container, Reason::Stopped)
+                }
             });
         }
         drift
@@ -138,10 +139,40 @@ pub struct FieldChange {
     pub to: String,
 }
 
+/// What a tenant clashes with: the reason it is blocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// Its container name is held by a container that is not its own.
+    Container,
+    /// A volume name is held by another tenant, fleet or nobody of ours.
+    Volume,
+    /// Its host port is published by another container.
+    Port,
+    /// Docker refuses its image reference.
+    Image,
+}
+
+impl ConflictKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ConflictKind::Container => "container",
+            ConflictKind::Volume => "volume",
+            ConflictKind::Port => "port",
+            ConflictKind::Image => "image",
+        }
+    }
+}
+
+impl std::fmt::Display for ConflictKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Conflict {
-    /// container | volume | port
-    pub resource: &'static str,
+    pub resource: ConflictKind,
     pub message: String,
 }
 
@@ -167,8 +198,8 @@ impl Plan {
 
     /// Drift of every tenant (and of the shared network, as tenant
     /// `_shared`; orphans under their old tenant name), with `paused`.
-    pub fn drift_by_tenant(&self) -> BTreeMap<String, (BTreeSet<DriftKey>, bool)> {
-        let mut all: BTreeMap<String, (BTreeSet<DriftKey>, bool)> = self
+    pub fn drift_by_tenant(&self) -> BTreeMap<String, (BTreeSet<Drift>, bool)> {
+        let mut all: BTreeMap<String, (BTreeSet<Drift>, bool)> = self
             .tenants
             .iter()
             .map(|t| (t.tenant.clone(), (t.drift(), t.paused)))
@@ -177,19 +208,19 @@ impl Plan {
             all.entry(SHARED_TENANT_LABEL.to_string())
                 .or_default()
                 .0
-                .insert(("network", "missing"));
+                .insert(Drift::new(Resource::Network, Reason::Missing));
         }
         if self.repair_network.is_some() {
             all.entry(SHARED_TENANT_LABEL.to_string())
                 .or_default()
                 .0
-                .insert(("network", "conflict"));
+                .insert(Drift::new(Resource::Network, Reason::Conflict));
         }
         for o in &self.orphans {
             all.entry(o.tenant.clone())
                 .or_default()
                 .0
-                .insert(("container", "orphan"));
+                .insert(Drift::new(Resource::Container, Reason::Orphan));
         }
         all
     }
@@ -248,7 +279,7 @@ fn plan_tenant(
     let mut conflicts = Vec::new();
     if let Some(why) = observed.image_errors.get(&tenant.image) {
         conflicts.push(Conflict {
-            resource: "image",
+            resource: ConflictKind::Image,
             message: format!("image `{}` cannot be used: {why}", tenant.image),
         });
     }
@@ -257,17 +288,17 @@ fn plan_tenant(
             None => steps.push(Step::CreateVolume { name: volume.to_string() }),
             Some(Ownership::Ours { fleet: Some(fleet), .. }) if fleet != &tenant.fleet => {
                 conflicts.push(Conflict {
-                    resource: "volume",
+                    resource: ConflictKind::Volume,
                     message: format!("volume `{volume}` belongs to fleet `{fleet}`; it is left alone"),
                 })
             }
             Some(Ownership::Ours { tenant: owner, .. }) if owner == &tenant.name => {}
             Some(Ownership::Ours { tenant: owner, .. }) => conflicts.push(Conflict {
-                resource: "volume",
+                resource: ConflictKind::Volume,
                 message: format!("volume `{volume}` belongs to tenant `{owner}`"),
             }),
             Some(Ownership::Foreign) => conflicts.push(Conflict {
-                resource: "volume",
+                resource: ConflictKind::Volume,
                 message: format!(
                     "volume `{volume}` exists but is not managed by tenantctl (no {} label); it is left alone",
                     crate::labels::TENANT_LABEL
@@ -283,7 +314,7 @@ fn plan_tenant(
     for (_, name) in same_port {
         if *name != tenant.container_name && !strays.iter().any(|c| c.name == *name) {
             conflicts.push(Conflict {
-                resource: "port",
+                resource: ConflictKind::Port,
                 message: format!(
                     "host port {} is already published by container `{name}`",
                     tenant.port
@@ -302,7 +333,7 @@ fn plan_tenant(
             }
         }
         Some((c, other)) => conflicts.push(Conflict {
-            resource: "container",
+            resource: ConflictKind::Container,
             message: match other {
                 Owner::Foreign => format!(
                     "container `{}` exists but is not managed by tenantctl (no {} label); it is left alone",

@@ -97,7 +97,7 @@ fn an_image_docker_cannot_read_blocks_only_its_tenant() {
         .insert("globex-pinned:1".into(), "invalid reference format".into());
     let plan = plan(&desired, &observed, false);
     assert!(plan.tenants[0].in_sync());
-    assert_eq!(plan.tenants[1].conflicts[0].resource, "image");
+    assert_eq!(plan.tenants[1].conflicts[0].resource, ConflictKind::Image);
 }
 
 #[test]

@@ -287,10 +287,10 @@ fn foreign_objects_are_conflicts_that_block_only_their_tenant() {
         .insert("mai-globex-data".into(), Ownership::Foreign);
     let plan = plan(&desired, &observed, false);
     let acme = &plan.tenants[0];
-    assert_eq!(acme.conflicts[0].resource, "container");
+    assert_eq!(acme.conflicts[0].resource, ConflictKind::Container);
     assert!(acme.actionable().is_empty());
     let globex = &plan.tenants[1];
-    assert_eq!(globex.conflicts[0].resource, "volume");
+    assert_eq!(globex.conflicts[0].resource, ConflictKind::Volume);
     assert!(!plan.is_empty(), "conflicts are pending work");
 }
 
@@ -304,7 +304,7 @@ fn a_port_published_by_another_container_is_a_conflict() {
     squatter.published_ports = [8001].into();
     observed.containers.insert("squatter".into(), squatter);
     let plan = plan(&desired, &observed, false);
-    assert_eq!(plan.tenants[0].conflicts[0].resource, "port");
+    assert_eq!(plan.tenants[0].conflicts[0].resource, ConflictKind::Port);
 }
 
 #[test]
