@@ -7,9 +7,9 @@
 //! keeps enforcing the last good one. An unreachable remote only bumps the
 //! failure counter.
 
-use crate::controller::Trigger;
 use crate::load::load_desired_in_repo;
 use crate::metrics::Metrics;
+use crate::trigger::Trigger;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

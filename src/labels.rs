@@ -17,6 +17,44 @@ pub const SECRET_ENV_LABEL: &str = "tenantctl.secret-env";
 /// tenantctl must not recreate a running fleet).
 pub const BOOKKEEPING_LABELS: [&str; 2] = [FLEET_LABEL, SECRET_ENV_LABEL];
 
+/// Every label of a tenant's container: the operator's extra labels, then
+/// ours (which win: validation refuses `tenantctl.*` extra labels anyway).
+pub fn container_labels(
+    extra: &BTreeMap<String, String>,
+    fleet: &str,
+    tenant: &str,
+    spec_hash: &str,
+    secret_env_keys: &[&str],
+) -> BTreeMap<String, String> {
+    let mut labels = extra.clone();
+    labels.insert(TENANT_LABEL.into(), tenant.into());
+    labels.insert(SPEC_HASH_LABEL.into(), spec_hash.into());
+    labels.insert(FLEET_LABEL.into(), fleet.into());
+    labels.insert(SECRET_ENV_LABEL.into(), secret_env_keys.join(","));
+    labels
+}
+
+/// A tenant's volume labels: its container's, minus what describes one
+/// container (a volume outlives every container that mounts it).
+pub fn volume_labels(container_labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    container_labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != SPEC_HASH_LABEL && k.as_str() != SECRET_ENV_LABEL)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The fleet's shared network: owned by the pseudo-tenant `_shared`.
+pub fn network_labels(extra: &BTreeMap<String, String>, fleet: &str) -> BTreeMap<String, String> {
+    let mut labels = extra.clone();
+    labels.insert(
+        TENANT_LABEL.into(),
+        crate::desired::SHARED_TENANT_LABEL.into(),
+    );
+    labels.insert(FLEET_LABEL.into(), fleet.into());
+    labels
+}
+
 /// Whose an object is, read from its labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owner<'a> {

@@ -3,8 +3,8 @@
 //! metrics module, `/metrics`. Loopback by default: it is for Prometheus
 //! and the host's own checks, not the internet.
 
-use crate::controller::Readiness;
 use crate::metrics::Metrics;
+use crate::readiness::Readiness;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::routing::get;

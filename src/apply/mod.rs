@@ -15,7 +15,6 @@ pub use replace::{aside_name, replacement_name};
 
 use crate::desired::{DesiredState, DesiredTenant};
 use crate::docker::{DockerClient, DockerError};
-use crate::labels::TENANT_LABEL;
 use crate::plan::{Plan, Step, TenantPlan};
 use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{
@@ -257,16 +256,7 @@ async fn create_volume(
     tenant: &DesiredTenant,
     name: &str,
 ) -> Result<(), DockerError> {
-    let mut labels: BTreeMap<String, String> = tenant
-        .labels
-        .iter()
-        .filter(|(k, _)| {
-            k.as_str() != crate::labels::SPEC_HASH_LABEL
-                && k.as_str() != crate::labels::SECRET_ENV_LABEL
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    labels.insert(TENANT_LABEL.into(), tenant.name.clone());
+    let labels = crate::labels::volume_labels(&tenant.labels);
     let request = VolumeCreateRequest {
         name: Some(name.to_string()),
         labels: Some(labels.into_iter().collect()),

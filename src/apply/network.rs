@@ -3,12 +3,12 @@
 //! names under concurrent creation; every start then fails with "network
 //! is ambiguous" until all but one are gone).
 
-use crate::desired::{DesiredState, SHARED_TENANT_LABEL};
+use crate::desired::DesiredState;
 use crate::docker::{DockerClient, DockerError};
-use crate::labels::{FLEET_LABEL, TENANT_LABEL};
+use crate::labels::TENANT_LABEL;
 use bollard::models::{Network, NetworkCreateRequest};
 use bollard::query_parameters::ListNetworksOptions;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// Networks whose name is exactly `name` (Docker's filter matches parts).
 async fn named(docker: &DockerClient, name: &str) -> Result<Vec<Network>, DockerError> {
@@ -41,9 +41,7 @@ pub async fn ensure_network(
     if !named(docker, name).await?.is_empty() {
         return Ok(false);
     }
-    let mut labels: BTreeMap<String, String> = desired.extra_labels.clone();
-    labels.insert(TENANT_LABEL.into(), SHARED_TENANT_LABEL.into());
-    labels.insert(FLEET_LABEL.into(), desired.fleet.clone());
+    let labels = crate::labels::network_labels(&desired.extra_labels, &desired.fleet);
     let request = NetworkCreateRequest {
         name: name.to_string(),
         driver: Some("bridge".into()),

@@ -5,9 +5,9 @@
 //! truth, the periodic resync is.
 
 use super::queue::backoff;
-use super::Trigger;
 use crate::docker::DockerClient;
 use crate::labels::TENANT_LABEL;
+use crate::trigger::Trigger;
 use bollard::query_parameters::EventsOptions;
 use futures_util::StreamExt;
 use std::collections::HashMap;

@@ -10,6 +10,8 @@ mod events;
 mod queue;
 mod reconcile;
 
+pub use crate::readiness::Readiness;
+pub use crate::trigger::Trigger;
 pub use queue::{backoff, Outcome, WorkQueue};
 pub use reconcile::{reconcile_tenant, Reconciled};
 
@@ -22,7 +24,7 @@ use crate::plan::{plan, Plan};
 use debounce::ReloadDebounce;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
@@ -50,36 +52,6 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// GitOps mode: follow a branch instead of watching `file`.
     pub git: Option<crate::gitsource::GitSettings>,
-}
-
-/// What `/readyz` reports.
-#[derive(Debug, Default)]
-pub struct Readiness {
-    config_loaded: AtomicBool,
-    docker_ok: AtomicBool,
-}
-
-impl Readiness {
-    pub fn config_loaded(&self) -> bool {
-        self.config_loaded.load(Ordering::Relaxed)
-    }
-    pub fn docker_ok(&self) -> bool {
-        self.docker_ok.load(Ordering::Relaxed)
-    }
-}
-
-/// Inputs to the loop besides timers.
-#[derive(Debug)]
-pub enum Trigger {
-    /// A Docker event about this tenant's container.
-    Tenant(String),
-    /// The event stream (re)connected: list everything again.
-    Relist,
-    /// GitOps: a new revision was checked out and loaded (or refused).
-    Loaded {
-        revision: String,
-        result: Box<Result<DesiredState, crate::diagnostic::Diagnostics>>,
-    },
 }
 
 /// A fleet-wide observe + plan, done in the background, with the tenants

@@ -9,7 +9,7 @@ use super::{
     DesiredMount, DesiredState, DesiredTenant, EnvEntry, HealthCheck, MountSource, Resources,
 };
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
-use crate::labels::{FLEET_LABEL, SECRET_ENV_LABEL, SPEC_HASH_LABEL, TENANT_LABEL};
+use crate::labels::container_labels;
 use crate::spec::rules::{is_dns_label, is_docker_name};
 use crate::spec::{RawChart, RawFile};
 use std::collections::{BTreeMap, BTreeSet};
@@ -428,25 +428,19 @@ impl Merge<'_> {
             name,
         };
         tenant.spec_hash = spec_hash(&tenant, &self.fleet.extra_labels);
-        tenant.labels = self.fleet.extra_labels.clone();
-        tenant
-            .labels
-            .insert(TENANT_LABEL.into(), tenant.name.clone());
-        tenant
-            .labels
-            .insert(SPEC_HASH_LABEL.into(), tenant.spec_hash.clone());
-        tenant
-            .labels
-            .insert(FLEET_LABEL.into(), self.fleet.id.clone());
         let secret_keys: Vec<&str> = tenant
             .env
             .iter()
             .filter(|(_, e)| e.sensitive)
             .map(|(k, _)| k.as_str())
             .collect();
-        tenant
-            .labels
-            .insert(SECRET_ENV_LABEL.into(), secret_keys.join(","));
+        tenant.labels = container_labels(
+            &self.fleet.extra_labels,
+            &self.fleet.id,
+            &tenant.name,
+            &tenant.spec_hash,
+            &secret_keys,
+        );
         Some(tenant)
     }
 }
