@@ -496,12 +496,13 @@ impl Controller {
             m.actions_total.with_label_values(&[action, "error"]).inc();
         }
         let outcome = match (&r.error, r.done.is_empty()) {
+            (Some(crate::apply::ApplyError::Conflict(_)), _) => Outcome::Blocked,
             (Some(_), _) => Outcome::Failed,
             (None, true) => Outcome::InSync,
             (None, false) => Outcome::Changed,
         };
         let result_label = match outcome {
-            Outcome::Failed => "error",
+            Outcome::Failed | Outcome::Blocked => "error",
             Outcome::InSync => "in_sync",
             Outcome::Changed => "changed",
         };
@@ -525,6 +526,9 @@ impl Controller {
                     tracing::info!(tenant = %r.tenant, actions = ?r.done, "reconciled");
                     self.want_pass = true;
                 }
+            }
+            Some(e) if outcome == Outcome::Blocked => {
+                tracing::warn!(tenant = %r.tenant, error = %e, "tenant blocked by an object tenantctl does not own; retried on the next event, pass or edit");
             }
             Some(e) => {
                 tracing::warn!(tenant = %r.tenant, error = %e, kind = e.metric_label(), "reconcile failed; will retry with backoff");

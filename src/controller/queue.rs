@@ -30,7 +30,12 @@ pub enum Outcome {
     InSync,
     /// Something was changed and it worked.
     Changed,
+    /// A Docker error that may pass: retried with backoff.
     Failed,
+    /// Blocked by an object tenantctl does not own (a conflict): retrying
+    /// cannot help until something changes, so it waits for the next event,
+    /// pass or spec change instead of churning on a timer.
+    Blocked,
 }
 
 #[derive(Debug, Default)]
@@ -142,7 +147,7 @@ impl WorkQueue {
                     retry.not_before = None;
                 }
             }
-            Outcome::InSync => {
+            Outcome::InSync | Outcome::Blocked => {
                 retry.attempts = 0;
                 retry.not_before = None;
             }
@@ -323,6 +328,23 @@ mod tests {
             q.pop_ready(now).as_deref(),
             Some("flappy"),
             "a spec change lifts the hold"
+        );
+    }
+
+    #[test]
+    fn a_blocked_tenant_waits_for_a_hint_instead_of_retrying_on_a_timer() {
+        let now = Instant::now();
+        let mut q = WorkQueue::new(4);
+        q.enqueue("blocked");
+        assert_eq!(q.pop_ready(now).as_deref(), Some("blocked"));
+        q.done("blocked", Outcome::Blocked, now);
+        assert_eq!(q.pop_ready(now + BACKOFF_MAX), None, "no timer retry");
+        assert_eq!(q.next_deadline(), None);
+        q.hint("blocked");
+        assert_eq!(
+            q.pop_ready(now).as_deref(),
+            Some("blocked"),
+            "a pass or event retries it at once"
         );
     }
 }
