@@ -676,3 +676,29 @@ fn a_plan_made_before_another_run_created_the_container_still_applies() {
     });
     assert!(running(&fleet, "alpha"));
 }
+
+// 18a
+#[test]
+fn a_tenant_published_on_ipv6_loopback_is_proxied_by_nginx() {
+    let fleet = Fleet::new();
+    let nginx = Nginx::start(&fleet);
+    let port = free_port();
+    let text = format!(
+        "host_ip = \"::1\"\n{}\n{}\n[tenants.alpha]\nport = {port}\ndomain = \"alpha.{}.test\"\n",
+        fleet.header(),
+        nginx.proxy_table(None),
+        fleet.run_id
+    );
+    fleet.write_raw(&text);
+    let out = fleet.apply();
+    assert!(!out.contains("FAIL"), "{out}");
+    let conf =
+        std::fs::read_to_string(nginx.prefix.join("conf.d/tenantctl-tenant-alpha.conf")).unwrap();
+    contains(&conf, &format!("proxy_pass http://[::1]:{port};"));
+    time_until("alpha served through nginx over IPv6", WAIT, || {
+        matches!(
+            nginx.get(&format!("alpha.{}.test", fleet.run_id)),
+            Some((200, _))
+        )
+    });
+}
