@@ -7,7 +7,7 @@ use crate::desired::{
 };
 use crate::labels::{FLEET_LABEL, SECRET_ENV_LABEL, SPEC_HASH_LABEL, TENANT_LABEL};
 use crate::observe::{
-    render_port, ContainerDetails, ObservedContainer, ObservedImage, ObservedState, Ownership,
+    render_port, ContainerDetails, ObservedContainer, ObservedImage, ObservedState,
 };
 use std::collections::BTreeMap;
 
@@ -120,7 +120,7 @@ pub fn converged(desired: &DesiredState) -> ObservedState {
     let mut observed = ObservedState::default();
     observed.networks.insert(
         desired.network.clone(),
-        Ownership::ours("_shared", &desired.fleet),
+        crate::labels::network_labels(&desired.extra_labels, &desired.fleet),
     );
     for t in desired.tenants.values() {
         observed
@@ -129,7 +129,7 @@ pub fn converged(desired: &DesiredState) -> ObservedState {
         for v in t.volume_names() {
             observed
                 .volumes
-                .insert(v.to_string(), Ownership::ours(&t.name, &t.fleet));
+                .insert(v.to_string(), crate::labels::volume_labels(&t.labels));
         }
         observed.images.insert(
             t.image.clone(),

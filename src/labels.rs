@@ -62,9 +62,9 @@ pub enum Owner<'a> {
     Foreign,
     /// Ours: this fleet's, or from before fleets existed (no fleet label;
     /// it belongs to the fleet that names its tenant).
-    Fleet { tenant: &'a str, legacy: bool },
+    Fleet { tenant: &'a str },
     /// Created by another tenants file on the same host.
-    OtherFleet { tenant: &'a str, fleet: &'a str },
+    OtherFleet { fleet: &'a str },
 }
 
 /// Reads the owner of an object with `labels`, as seen by `fleet`.
@@ -73,22 +73,24 @@ pub fn owner<'a>(labels: &'a BTreeMap<String, String>, fleet: &str) -> Owner<'a>
         return Owner::Foreign;
     };
     match labels.get(FLEET_LABEL) {
-        None => Owner::Fleet {
-            tenant,
-            legacy: true,
-        },
-        Some(f) if f == fleet => Owner::Fleet {
-            tenant,
-            legacy: false,
-        },
-        Some(f) => Owner::OtherFleet { tenant, fleet: f },
+        Some(f) if f != fleet => Owner::OtherFleet { fleet: f },
+        // No fleet label: from before fleets existed, ours when we name it.
+        _ => Owner::Fleet { tenant },
     }
 }
 
 /// Whether an object with `labels` is `tenant`'s of `fleet` (a legacy
 /// object without a fleet label counts when its tenant label matches).
 pub fn belongs_to(labels: &BTreeMap<String, String>, fleet: &str, tenant: &str) -> bool {
-    matches!(owner(labels, fleet), Owner::Fleet { tenant: t, .. } if t == tenant)
+    matches!(owner(labels, fleet), Owner::Fleet { tenant: t } if t == tenant)
+}
+
+/// Whether the object carries `fleet`'s own stamp. Stricter than
+/// [`belongs_to`]: what tenantctl removes or renames without its tenant
+/// in the file (orphans, a tenant's strays) must be stamped, because a
+/// legacy object could be another file's.
+pub fn stamped(labels: &BTreeMap<String, String>, fleet: &str) -> bool {
+    labels.get(FLEET_LABEL).map(String::as_str) == Some(fleet)
 }
 
 #[cfg(test)]

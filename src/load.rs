@@ -9,14 +9,17 @@ use std::path::Path;
 /// Loads, parses, resolves and validates a tenants file. On error the
 /// caller must keep its last good state: nothing here has side effects.
 pub fn load_desired(path: &Path) -> Result<DesiredState, Diagnostics> {
-    let text = read_regular_file(path, MAX_TENANTS_FILE_BYTES).map_err(|e| {
+    load(path, read_tenants_file(path)?, None)
+}
+
+fn read_tenants_file(path: &Path) -> Result<String, Diagnostics> {
+    read_regular_file(path, MAX_TENANTS_FILE_BYTES).map_err(|e| {
         Diagnostics(vec![at_line(
             path,
             1,
             format!("cannot read the tenants file: {e}"),
         )])
-    })?;
-    load_desired_from(path, text)
+    })
 }
 
 /// Env files and charts are small: a larger one is a mistake (or
@@ -61,14 +64,7 @@ pub fn read_regular_file(path: &Path, limit: u64) -> std::io::Result<String> {
 /// is always what was reviewed in git. Env files are exempt: they hold
 /// secrets and live outside git on purpose.
 pub fn load_desired_in_repo(path: &Path, root: &Path) -> Result<DesiredState, Diagnostics> {
-    let text = read_regular_file(path, MAX_TENANTS_FILE_BYTES).map_err(|e| {
-        Diagnostics(vec![at_line(
-            path,
-            1,
-            format!("cannot read the tenants file: {e}"),
-        )])
-    })?;
-    load(path, text, Some(root))
+    load(path, read_tenants_file(path)?, Some(root))
 }
 
 /// Same as [`load_desired`] for contents already read (e.g. from git).

@@ -5,19 +5,14 @@
 mod common;
 
 use common::{free_port, Fleet};
-use std::time::Duration;
 
 /// Docker calls made by one `reconcile_tenant` of `tenant` on a converged host.
 fn calls_for_one_reconcile(
     fleet: &Fleet,
     tenant: &str,
 ) -> (u64, std::collections::BTreeMap<&'static str, u64>) {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (runtime, desired, docker) = fleet.library_session();
     runtime.block_on(async {
-        let desired = tenantctl::load::load_desired(&fleet.file).unwrap();
-        let docker = tenantctl::docker::DockerClient::connect(Duration::from_secs(30))
-            .await
-            .unwrap();
         let before = docker.requests().snapshot();
         let r = tenantctl::controller::reconcile_tenant(&docker, &desired, tenant).await;
         assert!(r.error.is_none(), "{:?}", r.error);

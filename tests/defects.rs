@@ -657,12 +657,8 @@ fn a_plan_made_before_another_run_created_the_container_still_applies() {
     let fleet = Fleet::new();
     let port = free_port();
     fleet.write(&[("alpha", port, "")]);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (runtime, desired, docker) = fleet.library_session();
     runtime.block_on(async {
-        let desired = tenantctl::load::load_desired(&fleet.file).unwrap();
-        let docker = tenantctl::docker::DockerClient::connect(Duration::from_secs(30))
-            .await
-            .unwrap();
         let observed =
             tenantctl::observe::observe(&docker, &desired, tenantctl::observe::Detail::Full)
                 .await

@@ -10,8 +10,8 @@ mod replace;
 
 pub use container_spec::{create_body, update_body};
 pub use network::{dedupe_network, ensure_network};
-pub use redact::{redact, redact_text};
-pub use replace::{aside_name, replacement_name};
+pub use redact::redact;
+pub use replace::aside_name;
 
 use crate::desired::{DesiredState, DesiredTenant};
 use crate::docker::{DockerClient, DockerError};

@@ -6,26 +6,8 @@
 use crate::desired::DesiredState;
 use crate::docker::{DockerClient, DockerError};
 use crate::labels::TENANT_LABEL;
-use bollard::models::{Network, NetworkCreateRequest};
-use bollard::query_parameters::ListNetworksOptions;
-use std::collections::HashMap;
-
-/// Networks whose name is exactly `name` (Docker's filter matches parts).
-async fn named(docker: &DockerClient, name: &str) -> Result<Vec<Network>, DockerError> {
-    let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
-    let all = docker
-        .call("list_networks", |d| async move {
-            d.list_networks(Some(ListNetworksOptions {
-                filters: Some(filters),
-            }))
-            .await
-        })
-        .await?;
-    Ok(all
-        .into_iter()
-        .filter(|n| n.name.as_deref() == Some(name))
-        .collect())
-}
+use crate::observe::networks_named;
+use bollard::models::NetworkCreateRequest;
 
 /// Creates the fleet's network unless a network of that exact name exists;
 /// `true` when it created one. Creation is serialized in this process and
@@ -38,7 +20,7 @@ pub async fn ensure_network(
 ) -> Result<bool, DockerError> {
     static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _serialized = CREATING.lock().await;
-    if !named(docker, name).await?.is_empty() {
+    if !networks_named(docker, name).await?.is_empty() {
         return Ok(false);
     }
     let labels = crate::labels::network_labels(&desired.extra_labels, &desired.fleet);
@@ -62,7 +44,7 @@ pub async fn ensure_network(
 /// and carry our label. A foreign network is never removed. Returns how
 /// many were removed.
 pub async fn dedupe_network(docker: &DockerClient, name: &str) -> Result<usize, DockerError> {
-    let found = named(docker, name).await?;
+    let found = networks_named(docker, name).await?;
     if found.len() < 2 {
         return Ok(0);
     }

@@ -10,7 +10,7 @@
 //!
 //! A crash between any two steps leaves containers that carry the
 //! tenant's labels under the names above; the next plan finds them
-//! (`ObservedState::strays`) and finishes or undoes the step
+//! (`ObservedState::by_tenant`) and finishes or undoes the step
 //! (`Step::Recover`).
 
 use super::{create_named, force_remove, rename, start, ApplyError};

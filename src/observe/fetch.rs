@@ -5,10 +5,10 @@
 //! its cost does not grow with the fleet.
 
 use super::convert::{container_from_summary, details_from_inspect, labels_of};
-use super::{ObservedImage, ObservedState, Ownership};
+use super::{ObservedImage, ObservedState};
 use crate::desired::{DesiredState, DesiredTenant};
 use crate::docker::{DockerClient, DockerError};
-use crate::labels::{FLEET_LABEL, TENANT_LABEL};
+use crate::labels::TENANT_LABEL;
 use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions};
 use std::collections::{BTreeSet, HashMap};
 
@@ -80,17 +80,11 @@ pub async fn observe_tenant(
     };
     let filter = |key: &str, value: String| HashMap::from([(key.to_string(), vec![value])]);
     let volume_names: Vec<String> = tenant.volume_names().map(str::to_string).collect();
-    let network_filters = filter("name", desired.network.clone());
     let (by_label, by_name, by_port, networks, volumes) = tokio::try_join!(
         list(filter("label", format!("{TENANT_LABEL}={}", tenant.name))),
         list(filter("name", format!("^/{}$", tenant.container_name))),
         list(filter("publish", tenant.port.to_string())),
-        docker.call("list_networks", |d| async move {
-            d.list_networks(Some(ListNetworksOptions {
-                filters: Some(network_filters),
-            }))
-            .await
-        }),
+        networks_named(docker, &desired.network),
         async {
             if volume_names.is_empty() {
                 return Ok(Vec::new());
@@ -109,10 +103,6 @@ pub async fn observe_tenant(
     )?;
     let containers: Vec<_> = by_label.into_iter().chain(by_name).chain(by_port).collect();
     // Docker's name filters match substrings: keep exact names only.
-    let networks: Vec<_> = networks
-        .into_iter()
-        .filter(|n| n.name.as_deref() == Some(desired.network.as_str()))
-        .collect();
     let volumes: Vec<_> = volumes
         .into_iter()
         .filter(|v| volume_names.contains(&v.name))
@@ -122,6 +112,27 @@ pub async fn observe_tenant(
     inspect_images(docker, BTreeSet::from([tenant.image.as_str()]), &mut state).await?;
     inspect_managed(docker, desired, &mut state).await?;
     Ok(state)
+}
+
+/// Networks whose name is exactly `name`: Docker's name filter matches
+/// parts of names, and several networks may carry one name.
+pub async fn networks_named(
+    docker: &DockerClient,
+    name: &str,
+) -> Result<Vec<bollard::models::Network>, DockerError> {
+    let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
+    let all = docker
+        .call("list_networks", |d| async move {
+            d.list_networks(Some(ListNetworksOptions {
+                filters: Some(filters),
+            }))
+            .await
+        })
+        .await?;
+    Ok(all
+        .into_iter()
+        .filter(|n| n.name.as_deref() == Some(name))
+        .collect())
 }
 
 /// Turns listed objects into the observed state (pure).
@@ -140,17 +151,16 @@ fn fill(
         if let Some(name) = &network.name {
             let previous = state
                 .networks
-                .insert(name.clone(), ownership(&labels_of(network.labels.as_ref())));
+                .insert(name.clone(), labels_of(network.labels.as_ref()));
             if previous.is_some() {
                 state.duplicate_networks.insert(name.clone());
             }
         }
     }
     for volume in volumes {
-        let labels = labels_of(Some(&volume.labels));
         state
             .volumes
-            .insert(volume.name.clone(), ownership(&labels));
+            .insert(volume.name.clone(), labels_of(Some(&volume.labels)));
     }
 }
 
@@ -178,16 +188,6 @@ async fn inspect_images(
         }
     }
     Ok(())
-}
-
-fn ownership(labels: &std::collections::BTreeMap<String, String>) -> Ownership {
-    match labels.get(TENANT_LABEL) {
-        Some(tenant) => Ownership::Ours {
-            tenant: tenant.clone(),
-            fleet: labels.get(FLEET_LABEL).cloned(),
-        },
-        None => Ownership::Foreign,
-    }
 }
 
 /// A 4xx from the daemon: it is up and refused this one request.

@@ -6,7 +6,7 @@ mod convert;
 mod fetch;
 
 pub use convert::{container_from_summary, details_from_inspect, render_port, render_port_numbers};
-pub use fetch::{inspect_image, observe, observe_tenant, Detail};
+pub use fetch::{inspect_image, networks_named, observe, observe_tenant, Detail};
 
 use crate::desired::{HealthCheck, Resources};
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,13 +17,13 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct ObservedState {
     /// Every container on the host by name, ours or not (for clashes).
     pub containers: BTreeMap<String, ObservedContainer>,
-    /// Network name → whether it carries our label.
-    pub networks: BTreeMap<String, Ownership>,
+    /// Network name → its labels (whose it is: `labels::owner`).
+    pub networks: BTreeMap<String, Labels>,
     /// Names that more than one network carries (Docker 20.10 allows it
     /// under concurrent creation; every start then fails as "ambiguous").
     pub duplicate_networks: BTreeSet<String>,
-    /// Volume name → ownership.
-    pub volumes: BTreeMap<String, Ownership>,
+    /// Volume name → its labels (whose it is: `labels::owner`).
+    pub volumes: BTreeMap<String, Labels>,
     /// Image reference or id → image id, for each desired image; `None`
     /// when the image is not on this host.
     pub images: BTreeMap<String, Option<ObservedImage>>,
@@ -50,7 +50,7 @@ impl ObservedState {
     pub fn by_tenant(&self, fleet: &str) -> BTreeMap<&str, Vec<&ObservedContainer>> {
         let mut index: BTreeMap<&str, Vec<&ObservedContainer>> = BTreeMap::new();
         for c in self.containers.values() {
-            if c.labels.get(crate::labels::FLEET_LABEL).map(String::as_str) == Some(fleet) {
+            if crate::labels::stamped(&c.labels, fleet) {
                 if let Some(tenant) = c.tenant_label() {
                     index.entry(tenant).or_default().push(c);
                 }
@@ -60,26 +60,9 @@ impl ObservedState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ownership {
-    /// Carries `tenantctl.tenant=<tenant>` (and `tenantctl.fleet`, unless
-    /// it was created before fleets existed).
-    Ours {
-        tenant: String,
-        fleet: Option<String>,
-    },
-    /// Anything else: never stopped, removed or changed by us.
-    Foreign,
-}
-
-impl Ownership {
-    pub fn ours(tenant: &str, fleet: &str) -> Self {
-        Ownership::Ours {
-            tenant: tenant.to_string(),
-            fleet: Some(fleet.to_string()),
-        }
-    }
-}
+/// An object's labels, as listed. Ownership is read from them in one place,
+/// `labels::owner`, for containers, volumes and networks alike.
+pub type Labels = BTreeMap<String, String>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservedImage {

@@ -9,8 +9,8 @@ pub use diff::container_changes;
 
 use crate::desired::{DesiredState, DesiredTenant, SHARED_TENANT_LABEL};
 use crate::drift::{Drift, Reason, Resource};
-use crate::labels::{owner, Owner, FLEET_LABEL};
-use crate::observe::{ObservedContainer, ObservedState, Ownership};
+use crate::labels::{owner, stamped, Owner};
+use crate::observe::{ObservedContainer, ObservedState};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -284,27 +284,27 @@ fn plan_tenant(
         });
     }
     for volume in tenant.volume_names() {
-        match observed.volumes.get(volume) {
-            None => steps.push(Step::CreateVolume { name: volume.to_string() }),
-            Some(Ownership::Ours { fleet: Some(fleet), .. }) if fleet != &tenant.fleet => {
-                conflicts.push(Conflict {
-                    resource: ConflictKind::Volume,
-                    message: format!("volume `{volume}` belongs to fleet `{fleet}`; it is left alone"),
-                })
+        let message = match observed.volumes.get(volume).map(|l| owner(l, &tenant.fleet)) {
+            None => {
+                steps.push(Step::CreateVolume { name: volume.to_string() });
+                continue;
             }
-            Some(Ownership::Ours { tenant: owner, .. }) if owner == &tenant.name => {}
-            Some(Ownership::Ours { tenant: owner, .. }) => conflicts.push(Conflict {
-                resource: ConflictKind::Volume,
-                message: format!("volume `{volume}` belongs to tenant `{owner}`"),
-            }),
-            Some(Ownership::Foreign) => conflicts.push(Conflict {
-                resource: ConflictKind::Volume,
-                message: format!(
-                    "volume `{volume}` exists but is not managed by tenantctl (no {} label); it is left alone",
-                    crate::labels::TENANT_LABEL
-                ),
-            }),
-        }
+            Some(Owner::Fleet { tenant: t }) if t == tenant.name => continue,
+            Some(Owner::Fleet { tenant: t }) => {
+                format!("volume `{volume}` belongs to tenant `{t}`")
+            }
+            Some(Owner::OtherFleet { fleet }) => {
+                format!("volume `{volume}` belongs to fleet `{fleet}`; it is left alone")
+            }
+            Some(Owner::Foreign) => format!(
+                "volume `{volume}` exists but is not managed by tenantctl (no {} label); it is left alone",
+                crate::labels::TENANT_LABEL
+            ),
+        };
+        conflicts.push(Conflict {
+            resource: ConflictKind::Volume,
+            message,
+        });
     }
     let current = observed.containers.get(&tenant.container_name);
     let first = publishers.partition_point(|(p, _)| *p < tenant.port);
@@ -325,7 +325,7 @@ fn plan_tenant(
     match current.map(|c| (c, owner(&c.labels, &tenant.fleet))) {
         None if !strays.is_empty() => steps.push(recover(tenant, None, strays)),
         None => steps.push(Step::Create),
-        Some((c, Owner::Fleet { tenant: t, .. })) if t == tenant.name => {
+        Some((c, Owner::Fleet { tenant: t })) if t == tenant.name => {
             if strays.is_empty() {
                 steps.extend(existing_container_steps(tenant, c, observed));
             } else {
@@ -340,11 +340,11 @@ fn plan_tenant(
                     c.name,
                     crate::labels::TENANT_LABEL
                 ),
-                Owner::OtherFleet { fleet, .. } => format!(
+                Owner::OtherFleet { fleet } => format!(
                     "container `{}` belongs to fleet `{fleet}`; it is left alone",
                     c.name
                 ),
-                Owner::Fleet { tenant: t, .. } => {
+                Owner::Fleet { tenant: t } => {
                     format!("container `{}` belongs to tenant `{t}`", c.name)
                 }
             },
@@ -426,7 +426,7 @@ fn orphans(desired: &DesiredState, observed: &ObservedState) -> Vec<Orphan> {
         .values()
         .filter_map(|c| {
             let tenant = c.tenant_label()?;
-            let ours = c.labels.get(FLEET_LABEL) == Some(&desired.fleet);
+            let ours = stamped(&c.labels, &desired.fleet);
             (ours && !desired.tenants.contains_key(tenant)).then(|| Orphan {
                 tenant: tenant.to_string(),
                 container: c.name.clone(),

@@ -3,7 +3,7 @@
 use super::*;
 use crate::desired::EnvEntry;
 use crate::fixtures::{converged, desired_state};
-use crate::observe::{ObservedImage, Ownership};
+use crate::observe::ObservedImage;
 
 pub(super) fn one_tenant() -> (DesiredState, ObservedState) {
     let mut globex = DesiredTenant::test("globex", 8002);
@@ -284,7 +284,7 @@ fn foreign_objects_are_conflicts_that_block_only_their_tenant() {
     c.labels.clear();
     observed
         .volumes
-        .insert("mai-globex-data".into(), Ownership::Foreign);
+        .insert("mai-globex-data".into(), Default::default());
     let plan = plan(&desired, &observed, false);
     let acme = &plan.tenants[0];
     assert_eq!(acme.conflicts[0].resource, ConflictKind::Container);

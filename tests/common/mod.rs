@@ -330,6 +330,27 @@ pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
 
+impl Fleet {
+    /// For tests that drive the library directly: a runtime, this fleet's
+    /// desired state, and a client of the machine's Docker Engine.
+    pub fn library_session(
+        &self,
+    ) -> (
+        tokio::runtime::Runtime,
+        tenantctl::desired::DesiredState,
+        tenantctl::docker::DockerClient,
+    ) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let desired = tenantctl::load::load_desired(&self.file).unwrap();
+        let docker = runtime
+            .block_on(tenantctl::docker::DockerClient::connect(
+                Duration::from_secs(30),
+            ))
+            .expect("Docker Engine reachable");
+        (runtime, desired, docker)
+    }
+}
+
 /// A `tenantctl run` process for one fleet; killed on drop if still alive.
 pub struct ControllerProc {
     pub child: std::process::Child,
