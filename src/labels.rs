@@ -44,13 +44,13 @@ pub fn volume_labels(container_labels: &BTreeMap<String, String>) -> BTreeMap<St
         .collect()
 }
 
+/// The pseudo-tenant that owns the shared objects (the network).
+pub const SHARED_TENANT_LABEL: &str = "_shared";
+
 /// The fleet's shared network: owned by the pseudo-tenant `_shared`.
 pub fn network_labels(extra: &BTreeMap<String, String>, fleet: &str) -> BTreeMap<String, String> {
     let mut labels = extra.clone();
-    labels.insert(
-        TENANT_LABEL.into(),
-        crate::desired::SHARED_TENANT_LABEL.into(),
-    );
+    labels.insert(TENANT_LABEL.into(), SHARED_TENANT_LABEL.into());
     labels.insert(FLEET_LABEL.into(), fleet.into());
     labels
 }

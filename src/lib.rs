@@ -6,13 +6,13 @@
 //! code that mutates). See DESIGN.md for the contracts.
 
 pub mod apply;
+pub mod backoff;
 pub mod controller;
 pub mod desired;
 pub mod diagnostic;
 pub mod docker;
 pub mod drift;
 pub mod fixtures;
-pub mod gitsource;
 pub mod labels;
 pub mod load;
 pub mod lock;
@@ -24,7 +24,7 @@ pub mod proxy;
 pub mod quantity;
 pub mod readiness;
 pub mod server;
-pub mod source;
+pub mod sources;
 pub mod spec;
 pub mod stats;
 pub mod trigger;

@@ -4,24 +4,25 @@
 //! healed by the next plan (which is recomputed from what exists).
 
 mod container_spec;
+mod execute;
 mod network;
 mod redact;
 mod replace;
 
 pub use container_spec::{create_body, update_body};
+pub use execute::{execute, ApplyReport};
 pub use network::{dedupe_network, ensure_network};
 pub use redact::redact;
-pub use replace::aside_name;
 
-use crate::desired::{DesiredState, DesiredTenant};
+use crate::desired::DesiredTenant;
 use crate::docker::{DockerClient, DockerError};
-use crate::plan::{Plan, Step, TenantPlan};
+use crate::plan::{Step, TenantPlan};
 use bollard::models::VolumeCreateRequest;
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, RemoveContainerOptions, RenameContainerOptions,
     StopContainerOptions,
 };
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::TryStreamExt;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -68,91 +69,6 @@ pub struct TenantOutcome {
     /// The step that failed, if one did (a conflict fails before any step).
     pub failed: Option<&'static str>,
     pub error: Option<ApplyError>,
-}
-
-#[derive(Debug, Default)]
-pub struct ApplyReport {
-    pub network_created: Option<String>,
-    pub tenants: Vec<TenantOutcome>,
-    /// Orphan containers removed by `--prune` (or why not).
-    pub pruned: Vec<(String, Result<(), ApplyError>)>,
-}
-
-impl ApplyReport {
-    pub fn failed(&self) -> usize {
-        self.tenants.iter().filter(|t| t.error.is_some()).count()
-            + self.pruned.iter().filter(|(_, r)| r.is_err()).count()
-    }
-
-    pub fn changes(&self) -> usize {
-        self.network_created.iter().count()
-            + self.tenants.iter().map(|t| t.done.len()).sum::<usize>()
-            + self.pruned.iter().filter(|(_, r)| r.is_ok()).count()
-    }
-}
-
-/// Executes `plan`. `concurrency` bounds how many tenants change at once.
-pub async fn apply(
-    docker: &DockerClient,
-    desired: &DesiredState,
-    plan: &Plan,
-    concurrency: usize,
-) -> ApplyReport {
-    let mut report = ApplyReport::default();
-    if let Some(network) = &plan.repair_network {
-        if let Err(e) = dedupe_network(docker, network).await {
-            tracing::warn!(network, error = %e, "cannot remove duplicate networks");
-        }
-    }
-    if let Some(network) = &plan.create_network {
-        match ensure_network(docker, desired, network).await {
-            Ok(created) => report.network_created = created.then(|| network.clone()),
-            Err(e) => {
-                let reason = e.to_string();
-                report.tenants = plan
-                    .tenants
-                    .iter()
-                    .filter(|t| !t.actionable().is_empty() || !t.conflicts.is_empty())
-                    .map(|t| TenantOutcome {
-                        tenant: t.tenant.clone(),
-                        done: vec![],
-                        failed: Some("create_network"),
-                        error: Some(ApplyError::Network {
-                            network: network.clone(),
-                            reason: reason.clone(),
-                        }),
-                    })
-                    .collect();
-                return report;
-            }
-        }
-    }
-    let work = plan
-        .tenants
-        .iter()
-        .filter(|t| !t.actionable().is_empty() || !t.conflicts.is_empty())
-        .filter_map(|t| desired.tenants.get(&t.tenant).map(|d| (d, t)));
-    report.tenants = futures_util::stream::iter(work)
-        .map(|(tenant, tenant_plan)| apply_tenant(docker, tenant, tenant_plan))
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    report.tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
-    if plan.prune {
-        for orphan in &plan.orphans {
-            let result = remove_orphan(docker, &orphan.container)
-                .await
-                .map_err(ApplyError::from);
-            match &result {
-                Ok(()) => {
-                    tracing::info!(tenant = %orphan.tenant, container = %orphan.container, "pruned container; volumes kept")
-                }
-                Err(e) => tracing::warn!(tenant = %orphan.tenant, error = %e, "prune failed"),
-            }
-            report.pruned.push((orphan.container.clone(), result));
-        }
-    }
-    report
 }
 
 /// Converges one tenant; stops at its first failed step.
@@ -407,7 +323,7 @@ async fn start(docker: &DockerClient, name: &str) -> Result<(), DockerError> {
 
 /// Removes a container whose tenant left the file, within the app's grace
 /// period; its volumes stay. Already gone counts as done.
-pub async fn remove_orphan(docker: &DockerClient, container: &str) -> Result<(), DockerError> {
+async fn remove_orphan(docker: &DockerClient, container: &str) -> Result<(), DockerError> {
     stop(docker, container, 10).await?;
     force_remove(docker, container).await
 }

@@ -18,22 +18,12 @@ use crate::desired::DesiredTenant;
 use crate::docker::DockerClient;
 use std::time::Duration;
 
-/// The temporary name of a replacement being started.
-pub fn replacement_name(tenant: &DesiredTenant) -> String {
-    format!("{}--new", tenant.container_name)
-}
-
-/// The name the old container is kept under until its replacement runs.
-pub fn aside_name(tenant: &DesiredTenant) -> String {
-    format!("{}--old", tenant.container_name)
-}
-
 /// Replaces the tenant's container (see the module docs).
 pub async fn replace(docker: &DockerClient, tenant: &DesiredTenant) -> Result<(), ApplyError> {
     let (name, new, old) = (
         tenant.container_name.as_str(),
-        replacement_name(tenant),
-        aside_name(tenant),
+        tenant.replacement_name(),
+        tenant.aside_name(),
     );
     // A replacement left over from an earlier failed try is never started.
     force_remove(docker, &new).await?;

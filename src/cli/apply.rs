@@ -1,5 +1,6 @@
-//! `tenantctl apply -f FILE [--prune]`: observe, plan, apply, report.
-//! The caller holds the host lock for the whole command.
+//! `tenantctl apply -f FILE [--prune]`: observe, plan, execute, report —
+//! the same plan and executor a controller uses. The caller holds the host
+//! lock for the whole command.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -18,7 +19,7 @@ pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration
     };
     let mut reports: Vec<ApplyReport> = Vec::new();
     for round in 0..MAX_ROUNDS {
-        let plan = match super::proxy::plan_with_proxy(&desired, &observed, prune) {
+        let plan = match super::host_plan(&desired, &observed, prune) {
             Ok(plan) => plan,
             Err(code) => return code,
         };
@@ -32,7 +33,7 @@ pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration
             }
             break;
         }
-        let report = tenantctl::apply::apply(&docker, &desired, &plan, concurrency).await;
+        let report = tenantctl::apply::execute(&docker, &desired, &plan, concurrency).await;
         let recovered = report
             .tenants
             .iter()
@@ -49,21 +50,11 @@ pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration
             }
         };
     }
-    let mut proxy_failures = 0;
-    if desired.proxy.is_some() {
-        match observe(&docker, &desired, Detail::ListOnly).await {
-            Ok(now) => proxy_failures = super::proxy::apply(&desired, &now).await,
-            Err(e) => {
-                say!("FAIL proxy: cannot read the Docker host to render nginx config: {e}");
-                proxy_failures = 1;
-            }
-        }
-    }
     let last = reports.len().saturating_sub(1);
     for (i, report) in reports.iter().enumerate() {
         print_report(report, i == last);
     }
-    let failed = reports.last().map_or(0, ApplyReport::failed) + proxy_failures;
+    let failed = reports.last().map_or(0, ApplyReport::failed);
     let changes: usize = reports.iter().map(ApplyReport::changes).sum();
     say!("Applied {changes} change(s); {failed} failure(s).");
     if failed > 0 {
@@ -91,10 +82,23 @@ fn print_report(report: &ApplyReport, last: bool) {
             Some(e) => say!("note {}: {e} (retried)", t.tenant),
         }
     }
-    for (container, result) in &report.pruned {
+    for (orphan, result) in &report.pruned {
         match result {
-            Ok(()) => say!("ok   pruned {container} (volumes kept)"),
-            Err(e) => say!("FAIL prune {container}: {e}"),
+            Ok(()) => say!("ok   pruned {} (volumes kept)", orphan.container),
+            Err(e) => say!("FAIL prune {}: {e}", orphan.container),
         }
+    }
+    let Some(proxy) = &report.proxy else { return };
+    let fail = if last { "FAIL" } else { "note" };
+    for (tenant, why) in &proxy.set_aside {
+        say!("{fail} proxy {tenant}: its nginx block was set aside (last good block kept): {why}");
+    }
+    match &proxy.error {
+        Some(e) => say!("{fail} proxy: {e}"),
+        None if proxy.reloaded => say!(
+            "ok   proxy: wrote {} and reloaded nginx",
+            proxy.changed_files.join(", ")
+        ),
+        None => {}
     }
 }

@@ -15,7 +15,6 @@ macro_rules! say {
 
 mod apply;
 mod plan;
-mod proxy;
 mod run;
 mod status;
 mod validate;
@@ -209,7 +208,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                     let hash = tenantctl::desired::sha256_hex(url.as_bytes());
                     std::env::temp_dir().join(format!("tenantctl-checkout-{}", &hash[..12]))
                 });
-                tenantctl::gitsource::GitSettings {
+                tenantctl::sources::GitSettings {
                     url,
                     branch,
                     path: git_path,
@@ -217,9 +216,12 @@ pub async fn run(cli: Cli) -> ExitCode {
                     checkout,
                 }
             });
-            let file = match (&git, file) {
-                (Some(g), _) => g.tenants_file(),
-                (None, Some(f)) => f,
+            let origin = match (git, file) {
+                (Some(g), _) => tenantctl::sources::Origin::Git(g),
+                (None, Some(path)) => tenantctl::sources::Origin::File {
+                    path,
+                    poll: Duration::from_secs(1),
+                },
                 (None, None) => unreachable!("clap requires --file or --git"),
             };
             let webhook_secret = match webhook_secret_file.map(std::fs::read_to_string).transpose()
@@ -235,19 +237,16 @@ pub async fn run(cli: Cli) -> ExitCode {
                 }
             };
             let settings = tenantctl::controller::Settings {
-                git,
-                file,
-                resync,
-                verify,
-                poll: Duration::from_secs(1),
+                intervals: tenantctl::controller::Intervals { resync, verify },
                 concurrency,
                 prune,
-                events: !no_events,
                 stats_interval,
                 shutdown_grace: Duration::from_secs(10),
             };
             run::run(run::RunArgs {
                 webhook_secret,
+                origin,
+                events: !no_events,
                 settings,
                 listen,
                 lock_file,
@@ -320,6 +319,26 @@ async fn load_and_observe(
             ExitCode::FAILURE
         })?;
     Ok((desired, docker, observed))
+}
+
+/// The host's plan, proxy included (what `plan` prints and `apply`
+/// executes). Errors are printed.
+fn host_plan(
+    desired: &DesiredState,
+    observed: &tenantctl::observe::ObservedState,
+    prune: bool,
+) -> Result<tenantctl::plan::Plan, ExitCode> {
+    let current = tenantctl::proxy::current_files(desired).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::FAILURE
+    })?;
+    let options = tenantctl::plan::Options {
+        prune,
+        proxy: tenantctl::plan::ProxyView::AfterApply,
+    };
+    Ok(tenantctl::plan::plan_host(
+        desired, observed, &current, options,
+    ))
 }
 
 async fn connect(timeout: Duration) -> Result<DockerClient, ExitCode> {

@@ -15,7 +15,7 @@ pub async fn run(
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let plan = match super::proxy::plan_with_proxy(&desired, &observed, prune) {
+    let plan = match super::host_plan(&desired, &observed, prune) {
         Ok(plan) => plan,
         Err(code) => return code,
     };

@@ -9,6 +9,10 @@ use tenantctl::controller::{Controller, Readiness, Settings};
 
 pub struct RunArgs {
     pub webhook_secret: Option<Vec<u8>>,
+    /// Where the desired state comes from (a file, or git).
+    pub origin: tenantctl::sources::Origin,
+    /// Subscribe to Docker events (hints); the resync works without them.
+    pub events: bool,
     pub settings: Settings,
     pub listen: SocketAddr,
     pub lock_file: Option<PathBuf>,
@@ -56,9 +60,13 @@ pub async fn run(args: RunArgs) -> ExitCode {
             tenantctl::server::serve_on(listener, router, shutdown).await
         })
     };
-    tracing::info!(file = %args.settings.file.display(), listen = %args.listen, lock = %lock_path.display(), "controller starting");
-    let controller = Controller::new(args.settings, docker, readiness, metrics).with_hooks(hook_rx);
-    controller.run(shutdown_signal()).await;
+    tracing::info!(source = ?args.origin, listen = %args.listen, lock = %lock_path.display(), "controller starting");
+    // Every trigger source sends into one channel; the controller reads it.
+    let events = args.events.then(|| docker.clone());
+    let (_sources, triggers) =
+        tenantctl::sources::start(args.origin, events, hook_rx, Arc::clone(&metrics));
+    let controller = Controller::new(args.settings, docker, readiness, metrics);
+    controller.run(triggers, shutdown_signal()).await;
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     tracing::info!("controller stopped");

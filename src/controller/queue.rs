@@ -14,8 +14,9 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-pub const BACKOFF_BASE: Duration = Duration::from_millis(800);
-pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+pub use crate::backoff::backoff;
+#[cfg(test)]
+use crate::backoff::{BACKOFF_BASE, BACKOFF_MAX};
 /// More change-making reconciles than this within `CHURN_WINDOW` is a loop.
 pub const CHURN_LIMIT: usize = 3;
 pub const CHURN_WINDOW: Duration = Duration::from_secs(60);
@@ -51,6 +52,8 @@ pub struct WorkQueue {
     pending: BTreeSet<String>,
     in_flight: BTreeSet<String>,
     again: BTreeSet<String>,
+    /// Spec changed while in flight: no backoff or hold after this run.
+    urgent: BTreeSet<String>,
     retries: BTreeMap<String, Retry>,
 }
 
@@ -61,6 +64,7 @@ impl WorkQueue {
             pending: BTreeSet::new(),
             in_flight: BTreeSet::new(),
             again: BTreeSet::new(),
+            urgent: BTreeSet::new(),
             retries: BTreeMap::new(),
         }
     }
@@ -85,11 +89,17 @@ impl WorkQueue {
     }
 
     /// The spec of `key` changed: whatever failed before may now work, so
-    /// its backoff is forgotten.
+    /// its backoff (or churn hold) is forgotten — also when the change
+    /// arrives while it is in flight: an operator's edit is never slowed
+    /// down by the churn limiter.
     pub fn enqueue_now(&mut self, key: &str) {
         if let Some(r) = self.retries.get_mut(key) {
             r.attempts = 0;
             r.not_before = None;
+            r.changes.clear();
+        }
+        if self.in_flight.contains(key) {
+            self.urgent.insert(key.to_string());
         }
         self.enqueue(key);
     }
@@ -98,6 +108,7 @@ impl WorkQueue {
     pub fn forget(&mut self, key: &str) {
         self.pending.remove(key);
         self.again.remove(key);
+        self.urgent.remove(key);
         self.retries.remove(key);
     }
 
@@ -152,6 +163,12 @@ impl WorkQueue {
                 retry.not_before = None;
             }
         }
+        if self.urgent.remove(key) {
+            if let Some(r) = self.retries.get_mut(key) {
+                r.attempts = 0;
+                r.not_before = None;
+            }
+        }
         if self.again.remove(key) {
             self.pending.insert(key.to_string());
         }
@@ -173,20 +190,6 @@ impl WorkQueue {
     pub fn is_idle(&self) -> bool {
         self.in_flight.is_empty() && self.pending.is_empty()
     }
-}
-
-/// 800 ms · 2^(attempt-1), capped at 30 s, with up to 25% jitter derived
-/// from the key and attempt (deterministic: no RNG in the pure core, yet
-/// tenants failing together do not retry in lockstep).
-pub fn backoff(key: &str, attempt: u32) -> Duration {
-    let exp = attempt.saturating_sub(1).min(16);
-    let base = BACKOFF_BASE.saturating_mul(1 << exp).min(BACKOFF_MAX);
-    let seed = key.bytes().fold(
-        u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3),
-    );
-    let jitter = base.mul_f64((seed % 1000) as f64 / 4000.0);
-    (base + jitter).min(BACKOFF_MAX)
 }
 
 #[cfg(test)]
@@ -328,6 +331,27 @@ mod tests {
             q.pop_ready(now).as_deref(),
             Some("flappy"),
             "a spec change lifts the hold"
+        );
+    }
+
+    #[test]
+    fn a_spec_change_during_a_churning_run_is_not_held() {
+        let mut now = Instant::now();
+        let mut q = WorkQueue::new(4);
+        for _ in 0..CHURN_LIMIT {
+            now += Duration::from_secs(1);
+            q.enqueue("a");
+            q.pop_ready(now);
+            q.done("a", Outcome::Changed, now);
+        }
+        q.enqueue("a");
+        assert_eq!(q.pop_ready(now).as_deref(), Some("a"));
+        q.enqueue_now("a"); // the operator edits it while it runs
+        q.done("a", Outcome::Changed, now); // over the churn limit
+        assert_eq!(
+            q.pop_ready(now).as_deref(),
+            Some("a"),
+            "the edit runs at once, not after CHURN_HOLD"
         );
     }
 

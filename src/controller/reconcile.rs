@@ -1,13 +1,17 @@
-//! One tenant's reconcile, kube-style: it is not told why it runs, so it
-//! observes that tenant afresh, plans, and applies whatever differs. Costs
-//! a handful of Docker calls whatever the size of the fleet: the observe
-//! is filtered to the tenant's own objects (`observe_tenant`).
+//! The async work behind the state machine's commands, both through the
+//! one plan and executor `tenantctl apply` uses:
+//! - one tenant's reconcile, kube-style: it is not told why it runs, so it
+//!   observes that tenant afresh (a handful of calls whatever the size of
+//!   the fleet: `observe_tenant`), plans and executes whatever differs;
+//! - a pass: observes the fleet, plans the host (proxy included) and
+//!   executes the fleet-level part of it (prune, proxy). Its tenants are
+//!   not converged here but queued, each for a reconcile on a fresh look.
 
-use crate::apply::{apply_tenant, dedupe_network, ensure_network, ApplyError};
+use crate::apply::{execute, ApplyError, ApplyReport};
 use crate::desired::DesiredState;
-use crate::docker::DockerClient;
-use crate::observe::observe_tenant;
-use crate::plan::{plan, TenantPlan};
+use crate::docker::{DockerClient, DockerError};
+use crate::observe::{observe, observe_tenant, Detail};
+use crate::plan::{plan, plan_host, Options, Plan, ProxyView, TenantPlan};
 use std::time::{Duration, Instant};
 
 /// What one reconcile saw and did.
@@ -43,53 +47,66 @@ pub async fn reconcile_tenant(
         duration: Duration::ZERO,
     };
     let subset = desired.only(tenant);
-    let Some(wanted) = subset.tenants.get(tenant) else {
-        result.duration = started.elapsed();
-        return result;
-    };
-    match observe_tenant(docker, &subset, wanted).await {
-        Err(e) => result.error = Some(e.into()),
-        Ok(observed) => {
-            let mut plan = plan(&subset, &observed, false);
-            if let Some(network) = &plan.repair_network {
-                match dedupe_network(docker, network).await {
-                    Ok(0) => {}
-                    Ok(_) => result.done.push("repair_network"),
-                    Err(e) => {
-                        tracing::warn!(network, error = %e, "cannot remove duplicate networks")
-                    }
+    if let Some(wanted) = subset.tenants.get(tenant) {
+        match observe_tenant(docker, &subset, wanted).await {
+            Err(e) => result.error = Some(e.into()),
+            Ok(observed) => {
+                let plan = plan(&subset, &observed, false);
+                let report = execute(docker, &subset, &plan, 1).await;
+                if report.network_repaired {
+                    result.done.push("repair_network");
                 }
+                if report.network_created.is_some() {
+                    result.done.push("create_network");
+                }
+                if let Some(outcome) = report.tenants.into_iter().next() {
+                    result.done.extend(outcome.done);
+                    result.failed = outcome.failed;
+                    result.error = outcome.error;
+                }
+                let tenant_plan = plan.tenants.into_iter().next();
+                result.crash_looping = tenant_plan.as_ref().is_some_and(|p| {
+                    observed.containers.get(&p.container).is_some_and(|c| {
+                        c.state == "restarting" && c.tenant_label() == Some(tenant)
+                    })
+                });
+                result.plan = tenant_plan;
             }
-            let network_ok = match &plan.create_network {
-                Some(network) => match ensure_network(docker, &subset, network).await {
-                    Ok(created) => {
-                        if created {
-                            result.done.push("create_network");
-                        }
-                        true
-                    }
-                    Err(e) => {
-                        result.failed = Some("create_network");
-                        result.error = Some(e.into());
-                        false
-                    }
-                },
-                None => true,
-            };
-            let tenant_plan = plan.tenants.remove(0);
-            result.crash_looping = observed
-                .containers
-                .get(&tenant_plan.container)
-                .is_some_and(|c| c.state == "restarting" && c.tenant_label() == Some(tenant));
-            if network_ok {
-                let outcome = apply_tenant(docker, &subset.tenants[tenant], &tenant_plan).await;
-                result.done.extend(outcome.done);
-                result.failed = outcome.failed;
-                result.error = outcome.error;
-            }
-            result.plan = Some(tenant_plan);
         }
     }
     result.duration = started.elapsed();
     result
+}
+
+/// What a pass saw (the whole host's plan) and did (prune, proxy).
+#[derive(Debug)]
+pub struct PassDone {
+    pub plan: Plan,
+    pub report: ApplyReport,
+}
+
+/// One fleet pass. Any failed read fails the pass: a partial list must
+/// never look like "nothing exists" (nothing is pruned then).
+pub async fn pass(
+    docker: &DockerClient,
+    desired: &DesiredState,
+    detail: Detail,
+    prune: bool,
+) -> Result<PassDone, DockerError> {
+    let observed = observe(docker, desired, detail).await?;
+    // Unreadable files count as none: the sync reads again and reports it.
+    let current = crate::proxy::current_files(desired).unwrap_or_default();
+    let options = Options {
+        prune,
+        proxy: ProxyView::AsObserved,
+    };
+    let plan = plan_host(desired, &observed, &current, options);
+    let fleet_level = Plan {
+        create_network: None,
+        repair_network: None,
+        tenants: Vec::new(),
+        ..plan.clone()
+    };
+    let report = execute(docker, desired, &fleet_level, 1).await;
+    Ok(PassDone { plan, report })
 }

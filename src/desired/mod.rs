@@ -92,6 +92,17 @@ pub struct DesiredTenant {
 }
 
 impl DesiredTenant {
+    /// The temporary name of a replacement being started (see
+    /// `apply::replace`; the plan recovers it after a crash).
+    pub fn replacement_name(&self) -> String {
+        format!("{}--new", self.container_name)
+    }
+
+    /// The name the old container is kept under until its replacement runs.
+    pub fn aside_name(&self) -> String {
+        format!("{}--old", self.container_name)
+    }
+
     /// Volumes tenantctl must create (bind mounts are the operator's).
     pub fn volume_names(&self) -> impl Iterator<Item = &str> {
         self.mounts.iter().filter_map(|m| match &m.source {
@@ -179,5 +190,4 @@ pub struct HealthCheck {
     pub retries: i64,
 }
 
-/// Names of the shared objects that carry no single tenant.
-pub const SHARED_TENANT_LABEL: &str = "_shared";
+pub use crate::labels::SHARED_TENANT_LABEL;

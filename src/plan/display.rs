@@ -94,7 +94,7 @@ impl fmt::Display for Plan {
                 writeln!(f, "? container {} (tenant {} left the file): kept; `apply --prune` removes it (volumes are kept)", o.container, o.tenant)?;
             }
         }
-        if let Some(diff) = &self.proxy_diff {
+        if let Some(diff) = self.proxy.as_ref().and_then(|p| p.diff.as_ref()) {
             writeln!(f, "~ proxy: nginx config changes")?;
             for line in diff.lines() {
                 writeln!(f, "    {line}")?;

@@ -4,8 +4,10 @@
 
 mod diff;
 mod display;
+mod proxy;
 
 pub use diff::container_changes;
+pub use proxy::{plan_proxy, ProxyPlan, ProxyView};
 
 use crate::desired::{DesiredState, DesiredTenant, SHARED_TENANT_LABEL};
 use crate::drift::{Drift, Reason, Resource};
@@ -28,10 +30,10 @@ pub struct Plan {
     pub orphans: Vec<Orphan>,
     /// Whether orphans are removed (`--prune`) or only reported.
     pub prune: bool,
-    /// Unified diff of the nginx config, when a proxy is configured and
-    /// its rendered config differs from the files on disk (set by the
-    /// caller: reading those files is IO).
-    pub proxy_diff: Option<String>,
+    /// The nginx config wanted, when the file configures a proxy (see
+    /// [`plan_host`]; the per-tenant [`plan`] leaves it out).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<ProxyPlan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -193,7 +195,7 @@ impl Plan {
                 .iter()
                 .all(|t| t.actionable().is_empty() && t.conflicts.is_empty())
             && (!self.prune || self.orphans.is_empty())
-            && self.proxy_diff.is_none()
+            && self.proxy.as_ref().is_none_or(ProxyPlan::is_empty)
     }
 
     /// Drift of every tenant (and of the shared network, as tenant
@@ -265,8 +267,30 @@ pub fn plan(desired: &DesiredState, observed: &ObservedState, prune: bool) -> Pl
         tenants,
         orphans: orphans(desired, observed),
         prune,
-        proxy_diff: None,
+        proxy: None,
     }
+}
+
+/// What a plan covers beyond the tenants' own containers and volumes.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Remove our containers whose tenant left the file.
+    pub prune: bool,
+    pub proxy: ProxyView,
+}
+
+/// The whole host's plan, proxy included: what `plan` prints, `apply`
+/// executes and a controller pass acts on. `current_proxy` holds the
+/// `tenantctl-*.conf` files on disk (read by the caller).
+pub fn plan_host(
+    desired: &DesiredState,
+    observed: &ObservedState,
+    current_proxy: &BTreeMap<String, String>,
+    options: Options,
+) -> Plan {
+    let mut plan = plan(desired, observed, options.prune);
+    plan.proxy = plan_proxy(desired, observed, current_proxy, options.proxy);
+    plan
 }
 
 fn plan_tenant(
@@ -400,11 +424,7 @@ fn recover(
         None => strays
             .iter()
             .find(|c| c.is_running())
-            .or_else(|| {
-                strays
-                    .iter()
-                    .find(|c| c.name == crate::apply::aside_name(tenant))
-            })
+            .or_else(|| strays.iter().find(|c| c.name == tenant.aside_name()))
             .or(strays.first())
             .map(|c| c.name.clone()),
     };

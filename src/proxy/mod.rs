@@ -3,15 +3,28 @@
 //! restoring the last good files on any failure, and setting aside just
 //! the tenant whose block breaks the candidate.
 
+mod diff;
 mod nginx;
 mod render;
 
-pub use nginx::{read_current, sync, unified_diff, ProxyError, ProxyOutcome};
+pub use diff::unified_diff;
+pub use nginx::{read_current, sync, ProxyError, ProxyOutcome};
 pub use render::{render, render_common, render_tenant, tenant_file, tenant_of_file, COMMON_FILE};
 
 use crate::desired::DesiredState;
 use crate::observe::ObservedState;
 use std::collections::BTreeSet;
+
+/// The `tenantctl-*.conf` files now on disk (none without a proxy).
+pub fn current_files(
+    desired: &DesiredState,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    match &desired.proxy {
+        None => Ok(Default::default()),
+        Some(spec) => read_current(&spec.config_dir)
+            .map_err(|e| format!("cannot read {}: {e}", spec.config_dir.display())),
+    }
+}
 
 /// Tenants that must get the 503 page instead of a proxy: paused ones,
 /// containers that are not running, and containers Docker reports

@@ -26,6 +26,10 @@ pub enum ProxyError {
         #[source]
         source: std::io::Error,
     },
+    /// The host could not be read to render the config from (the
+    /// executor renders from the host as the tenant steps left it).
+    #[error("cannot read the Docker host to render nginx config: {0}")]
+    Host(String),
     #[error("nginx config test failed (previous config restored): {0}")]
     Test(String),
     #[error("nginx reload failed (previous config restored): {0}")]
@@ -62,29 +66,6 @@ pub fn read_current(dir: &Path) -> Result<BTreeMap<String, String>, std::io::Err
         }
     }
     Ok(files)
-}
-
-/// `diff -u` style text between what is on disk and the candidate.
-pub fn unified_diff(
-    current: &BTreeMap<String, String>,
-    candidate: &BTreeMap<String, String>,
-) -> String {
-    let names: BTreeSet<&String> = current.keys().chain(candidate.keys()).collect();
-    let mut out = String::new();
-    for name in names {
-        let old = current.get(name).map(String::as_str).unwrap_or("");
-        let new = candidate.get(name).map(String::as_str).unwrap_or("");
-        if old != new {
-            let diff = similar::TextDiff::from_lines(old, new);
-            out.push_str(
-                &diff
-                    .unified_diff()
-                    .header(&format!("a/{name}"), &format!("b/{name}"))
-                    .to_string(),
-            );
-        }
-    }
-    out
 }
 
 fn write_files(

@@ -4,7 +4,7 @@
 //! backoff and asks for a relist again: events are never the only source of
 //! truth, the periodic resync is.
 
-use super::queue::backoff;
+use crate::backoff::backoff;
 use crate::docker::DockerClient;
 use crate::labels::TENANT_LABEL;
 use crate::trigger::Trigger;

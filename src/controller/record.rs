@@ -1,0 +1,190 @@
+//! What the controller's results mean for metrics, readiness and logs —
+//! the one place that writes them, so the state machine stays pure and the
+//! loop stays thin.
+
+use super::queue::Outcome;
+use super::reconcile::{PassDone, Reconciled};
+use super::state::Loaded;
+use crate::apply::ApplyError;
+use crate::diagnostic::Diagnostics;
+use crate::docker::DockerError;
+use crate::metrics::Metrics;
+use crate::readiness::Readiness;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub struct Recorder {
+    pub metrics: Arc<Metrics>,
+    pub readiness: Arc<Readiness>,
+    /// Prune removes a tenant's container: metrics forget it.
+    pub prune: bool,
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// How a reconcile ended, as far as scheduling cares.
+pub fn outcome(r: &Reconciled) -> Outcome {
+    match (&r.error, r.done.is_empty()) {
+        (Some(ApplyError::Conflict(_)), _) => Outcome::Blocked,
+        (Some(_), _) => Outcome::Failed,
+        (None, true) => Outcome::InSync,
+        (None, false) => Outcome::Changed,
+    }
+}
+
+impl Recorder {
+    /// A desired state was loaded (or refused). `errors` are the refused
+    /// state's diagnostics; `revision_changed` when a new git revision is
+    /// in force.
+    pub fn loaded(
+        &self,
+        loaded: &Loaded,
+        revision: &str,
+        revision_changed: bool,
+        sha256: Option<&str>,
+        errors: Option<&Diagnostics>,
+    ) {
+        let m = &self.metrics;
+        match loaded {
+            Loaded::Refused { repeated } => {
+                m.set_config(false, None);
+                if *repeated {
+                    return;
+                }
+                for d in errors.map(|e| e.0.as_slice()).unwrap_or_default() {
+                    if revision.is_empty() {
+                        tracing::error!("invalid tenants file, keeping the last good state: {d}");
+                    } else {
+                        tracing::error!(
+                            revision,
+                            "revision refused, keeping the last good one: {d}"
+                        );
+                    }
+                }
+            }
+            Loaded::Unchanged | Loaded::Applied { .. } => {
+                self.readiness.config_loaded.store(true, Ordering::Relaxed);
+                if revision_changed && !revision.is_empty() {
+                    tracing::info!(revision, "applying revision");
+                }
+                m.set_config(true, sha256.map(|s| (s, revision)));
+            }
+        }
+        if let Loaded::Applied {
+            desired,
+            changed,
+            left,
+        } = loaded
+        {
+            for name in left {
+                m.forget_tenant(name);
+                tracing::info!(tenant = %name, prune = self.prune, "tenant left the file");
+            }
+            tracing::info!(tenants = desired.tenants.len(), changed, sha256 = %desired.source_sha256, "loaded desired state");
+            m.tenants_desired.set(desired.tenants.len() as i64);
+        }
+    }
+
+    pub fn pass(&self, result: &Result<PassDone, DockerError>) {
+        let done = match result {
+            Ok(done) => done,
+            Err(e) => {
+                self.readiness.docker_ok.store(false, Ordering::Relaxed);
+                tracing::warn!(error = %e, "cannot read the Docker host; nothing changed, will retry");
+                return;
+            }
+        };
+        self.readiness.docker_ok.store(true, Ordering::Relaxed);
+        let m = &self.metrics;
+        m.set_all_drift(done.plan.drift_by_tenant());
+        let out_of_sync = done
+            .plan
+            .tenants
+            .iter()
+            .filter(|t| !t.actionable().is_empty() || !t.conflicts.is_empty())
+            .count();
+        if out_of_sync == 0 {
+            m.last_successful_reconcile.set(unix_now());
+        }
+        tracing::debug!(out_of_sync, orphans = done.plan.orphans.len(), "pass done");
+        for (orphan, result) in &done.report.pruned {
+            let label = if result.is_ok() { "success" } else { "error" };
+            m.actions_total.with_label_values(&["remove", label]).inc();
+            if result.is_ok() {
+                m.forget_tenant(&orphan.tenant);
+            }
+        }
+        if let Some(proxy) = &done.report.proxy {
+            m.proxy_last_reload_successful
+                .set(i64::from(proxy.error.is_none()));
+            m.set_proxy_drift(proxy.set_aside.keys().cloned().collect());
+            for (tenant, why) in &proxy.set_aside {
+                tracing::warn!(tenant, error = %why, "nginx block set aside; the tenant's last good block is kept");
+            }
+            match &proxy.error {
+                Some(e) => {
+                    tracing::error!(error = %e, "proxy sync failed; nginx keeps serving the last good config")
+                }
+                None if proxy.reloaded => {
+                    tracing::info!(files = ?proxy.changed_files, "nginx config written and reloaded")
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// `held`: the tenant is now slowed down by backoff or the churn hold.
+    pub fn reconciled(&self, r: &Reconciled, outcome: Outcome, held: bool) {
+        let m = &self.metrics;
+        m.reconcile_duration.observe(r.duration.as_secs_f64());
+        for action in &r.done {
+            m.actions_total
+                .with_label_values(&[action, "success"])
+                .inc();
+        }
+        if let Some(action) = r.failed {
+            m.actions_total.with_label_values(&[action, "error"]).inc();
+        }
+        let result_label = match outcome {
+            Outcome::Failed | Outcome::Blocked => "error",
+            Outcome::InSync => "in_sync",
+            Outcome::Changed => "changed",
+        };
+        m.reconcile_total.with_label_values(&[result_label]).inc();
+        if let Some(plan) = &r.plan {
+            // After a successful apply only what apply leaves alone remains.
+            let drift = if r.error.is_none() && !plan.paused {
+                Default::default()
+            } else {
+                plan.drift()
+            };
+            m.set_tenant_drift(&r.tenant, drift, plan.paused);
+        }
+        match &r.error {
+            None => {
+                m.last_successful_reconcile.set(unix_now());
+                self.readiness.docker_ok.store(true, Ordering::Relaxed);
+                if r.crash_looping {
+                    tracing::warn!(tenant = %r.tenant, "container is restarting over and over (crash loop); reported, not recreated");
+                } else if !r.done.is_empty() {
+                    tracing::info!(tenant = %r.tenant, actions = ?r.done, "reconciled");
+                }
+            }
+            Some(e) if outcome == Outcome::Blocked => {
+                tracing::warn!(tenant = %r.tenant, error = %e, "tenant blocked by an object tenantctl does not own; retried on the next event, pass or edit");
+            }
+            Some(e) => {
+                tracing::warn!(tenant = %r.tenant, error = %e, kind = e.metric_label(), "reconcile failed; will retry with backoff");
+            }
+        }
+        if outcome == Outcome::Changed && held {
+            tracing::warn!(tenant = %r.tenant, "tenant keeps needing changes; slowing down its reconciles");
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! The controller's decisions, as a synchronous state machine: inputs come
+//! in through `on_*` methods, time is passed in, and [`Machine::poll`]
+//! returns the commands to run now. No Docker, no clock, no tasks here —
+//! the async loop in `mod.rs` runs the commands and feeds their results
+//! back — so every rule is unit-tested below.
+//!
+//! Rules:
+//! - a new desired state queues exactly the tenants whose spec changed
+//!   (their backoff and churn hold forgotten); one that left the file asks
+//!   for a pass (which finds its container as an orphan);
+//! - the first desired state, and each verify interval, ask for a full pass
+//!   (an inspect per container); the resync interval, a relist, and any
+//!   reconcile that changed something ask for a list-only pass; at most one
+//!   pass runs at a time and requests coalesce;
+//! - a pass queues the tenants it found out of sync (see `WorkQueue` for
+//!   backoff, churn and the error policy);
+//! - an invalid desired state changes nothing.
+
+use super::queue::{Outcome, WorkQueue};
+use crate::desired::DesiredState;
+use crate::diagnostic::Diagnostics;
+use crate::observe::Detail;
+use crate::plan::Plan;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Work the async loop is asked to start.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Observe the fleet, plan, run the fleet-level part (prune, proxy)
+    /// and report which tenants are out of sync.
+    Pass {
+        desired: Arc<DesiredState>,
+        detail: Detail,
+    },
+    /// Observe one tenant afresh, plan and execute.
+    Reconcile {
+        desired: Arc<DesiredState>,
+        tenant: String,
+    },
+}
+
+/// What a new desired state did, for logs and metrics.
+#[derive(Debug, PartialEq)]
+pub enum Loaded {
+    /// Valid and equal to the state in force.
+    Unchanged,
+    Applied {
+        desired: Arc<DesiredState>,
+        /// Tenants queued because their spec is new or changed.
+        changed: usize,
+        /// Tenants that left the file.
+        left: Vec<String>,
+    },
+    /// Invalid: the last good state stays in force. `repeated` when the
+    /// same errors were reported last time (log them once).
+    Refused { repeated: bool },
+}
+
+/// What the async loop learned from a pass.
+#[derive(Debug, Default, PartialEq)]
+pub struct PassSummary {
+    /// Tenants with steps to run or conflicts.
+    pub out_of_sync: Vec<String>,
+    /// The network is missing or duplicated: one reconcile fixes it.
+    pub network: bool,
+}
+
+impl PassSummary {
+    pub fn of(plan: &Plan) -> Self {
+        Self {
+            out_of_sync: plan
+                .tenants
+                .iter()
+                .filter(|t| !t.actionable().is_empty() || !t.conflicts.is_empty())
+                .map(|t| t.tenant.clone())
+                .collect(),
+            network: plan.create_network.is_some() || plan.repair_network.is_some(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Intervals {
+    /// List-only pass.
+    pub resync: Duration,
+    /// Full pass (an inspect per container).
+    pub verify: Duration,
+}
+
+#[derive(Debug)]
+pub struct Machine {
+    intervals: Intervals,
+    desired: Option<Arc<DesiredState>>,
+    revision: String,
+    last_error: Option<Diagnostics>,
+    queue: WorkQueue,
+    pass_running: bool,
+    pass_wanted: Option<Detail>,
+    next_resync: Instant,
+    next_verify: Instant,
+}
+
+impl Machine {
+    pub fn new(intervals: Intervals, concurrency: usize, now: Instant) -> Self {
+        Self {
+            intervals,
+            desired: None,
+            revision: String::new(),
+            last_error: None,
+            queue: WorkQueue::new(concurrency),
+            pass_running: false,
+            pass_wanted: None,
+            next_resync: now + intervals.resync,
+            next_verify: now + intervals.verify,
+        }
+    }
+
+    pub fn desired(&self) -> Option<&Arc<DesiredState>> {
+        self.desired.as_ref()
+    }
+
+    /// The revision in force ("" for a plain file).
+    pub fn revision(&self) -> &str {
+        &self.revision
+    }
+
+    /// A source loaded the desired state (the file, or a git revision).
+    pub fn on_loaded(
+        &mut self,
+        revision: &str,
+        result: Result<DesiredState, Diagnostics>,
+    ) -> Loaded {
+        let new = match result {
+            Ok(new) => new,
+            Err(diags) => {
+                let repeated = self.last_error.as_ref() == Some(&diags);
+                self.last_error = Some(diags);
+                return Loaded::Refused { repeated };
+            }
+        };
+        self.last_error = None;
+        self.revision = revision.to_string();
+        if self.desired.as_deref() == Some(&new) {
+            return Loaded::Unchanged;
+        }
+        let old = self.desired.take();
+        let mut changed = 0;
+        for (name, tenant) in &new.tenants {
+            if old.as_ref().and_then(|o| o.tenants.get(name)) != Some(tenant) {
+                self.queue.enqueue_now(name);
+                changed += 1;
+            }
+        }
+        let left: Vec<String> = old
+            .as_ref()
+            .map(|o| {
+                o.tenants
+                    .keys()
+                    .filter(|n| !new.tenants.contains_key(*n))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for name in &left {
+            self.queue.forget(name);
+        }
+        if old.is_none() {
+            self.want_pass(Detail::Full);
+        } else if !left.is_empty() {
+            self.want_pass(Detail::ListOnly);
+        }
+        let desired = Arc::new(new);
+        self.desired = Some(Arc::clone(&desired));
+        Loaded::Applied {
+            desired,
+            changed,
+            left,
+        }
+    }
+
+    /// A Docker event about a tenant's container (a hint).
+    pub fn on_event(&mut self, tenant: &str) {
+        self.queue.enqueue(tenant);
+    }
+
+    /// The event stream (re)connected: what happened meanwhile is unknown.
+    pub fn on_relist(&mut self) {
+        self.want_pass(Detail::ListOnly);
+    }
+
+    /// A pass finished; `None` when the host could not be read.
+    pub fn on_pass(&mut self, summary: Option<PassSummary>) {
+        self.pass_running = false;
+        let Some(summary) = summary else { return };
+        for tenant in &summary.out_of_sync {
+            self.queue.hint(tenant);
+        }
+        if summary.network {
+            if let Some(first) = self.desired.as_ref().and_then(|d| d.tenants.keys().next()) {
+                let first = first.clone();
+                self.queue.hint(&first);
+            }
+        }
+    }
+
+    /// A reconcile finished. Returns whether the tenant is now held back
+    /// (it keeps needing changes, or keeps failing).
+    pub fn on_reconciled(&mut self, tenant: &str, outcome: Outcome, now: Instant) -> bool {
+        self.queue.done(tenant, outcome, now);
+        if outcome == Outcome::Changed {
+            // nginx and the drift metrics follow in the next pass.
+            self.want_pass(Detail::ListOnly);
+        }
+        self.queue.is_backing_off(tenant, now)
+    }
+
+    /// The commands to start now: a due pass, then due tenants up to the
+    /// concurrency bound.
+    pub fn poll(&mut self, now: Instant) -> Vec<Command> {
+        if now >= self.next_verify {
+            self.next_verify = now + self.intervals.verify;
+            self.next_resync = now + self.intervals.resync;
+            self.want_pass(Detail::Full);
+        } else if now >= self.next_resync {
+            self.next_resync = now + self.intervals.resync;
+            self.want_pass(Detail::ListOnly);
+        }
+        let Some(desired) = self.desired.clone() else {
+            return Vec::new();
+        };
+        let mut commands = Vec::new();
+        if !self.pass_running {
+            if let Some(detail) = self.pass_wanted.take() {
+                self.pass_running = true;
+                commands.push(Command::Pass {
+                    desired: Arc::clone(&desired),
+                    detail,
+                });
+            }
+        }
+        while let Some(tenant) = self.queue.pop_ready(now) {
+            if !desired.tenants.contains_key(&tenant) {
+                self.queue.done(&tenant, Outcome::InSync, now);
+                self.queue.forget(&tenant);
+                continue;
+            }
+            commands.push(Command::Reconcile {
+                desired: Arc::clone(&desired),
+                tenant,
+            });
+        }
+        commands
+    }
+
+    /// When `poll` may next have something to start (besides inputs).
+    pub fn next_wake(&self) -> Instant {
+        let timers = self.next_resync.min(self.next_verify);
+        self.queue.next_deadline().map_or(timers, |d| d.min(timers))
+    }
+
+    fn want_pass(&mut self, detail: Detail) {
+        self.pass_wanted = Some(match self.pass_wanted {
+            Some(Detail::Full) => Detail::Full,
+            _ => detail,
+        });
+    }
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;
