@@ -53,6 +53,6 @@ test: lint
 ## Benchmarks: tenantctl vs the compose loop vs the raw engine (needs
 ## docker-compose: apt-get install docker-compose). BENCH_ARGS e.g.
 ## "--n 20,100 --runs 3 --out bench-result.md".
-BENCH_ARGS ?= --n 20,100 --runs 3
+BENCH_ARGS ?= --n 20,100,1000 --runs 3 --big-runs 1
 bench: build image
 	$(CARGO) run --release --example bench -- $(BENCH_ARGS)

@@ -187,6 +187,7 @@ pub fn machine_facts() -> String {
 
 pub fn table(
     n: usize,
+    runs: usize,
     samples: &Samples,
     calls: &BTreeMap<String, Vec<u64>>,
     peak_rss_kib: u64,
@@ -199,8 +200,13 @@ pub fn table(
         ("S5", "remove one tenant → container gone (volumes kept)"),
         ("S6", "10% of containers removed by hand → all healed"),
     ];
+    let compose_note = if n > crate::COMPOSE_MAX {
+        format!(" (compose loop skipped past N = {})", crate::COMPOSE_MAX)
+    } else {
+        String::new()
+    };
     let mut out = format!(
-        "### N = {n}\n\n| scenario | tenantctl | compose loop | raw engine | compose / tenantctl | tenantctl / raw | Docker calls (tenantctl) |\n|---|---|---|---|---|---|---|\n"
+        "### N = {n}{compose_note}, {runs} run(s), medians\n\n| scenario | tenantctl | compose loop | raw engine | compose / tenantctl | tenantctl / raw | Docker calls (tenantctl) |\n|---|---|---|---|---|---|---|\n"
     );
     for (id, name) in scenarios {
         let get = |tool: &str| {
@@ -227,6 +233,16 @@ pub fn table(
             fmt(r),
             ratio(t, c),
             call.unwrap_or_else(|| "—".into())
+        ));
+    }
+    if let Some(s1) = calls.get("S1").and_then(|v| {
+        let mut v = v.clone();
+        v.sort();
+        v.get(v.len() / 2).copied()
+    }) {
+        out.push_str(&format!(
+            "\nDocker calls per created tenant during S1: {:.1}\n",
+            s1 as f64 / n as f64
         ));
     }
     out.push_str(&format!(

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use tenantctl::desired::DesiredTenant;
 use tenantctl::docker::DockerClient;
 use tenantctl::fixtures::{converged, desired_state};
-use tenantctl::observe::{observe, Detail};
+use tenantctl::observe::Detail;
 
 /// Median of `iterations` no-op resyncs (list-only observe + plan) and the
 /// Docker calls one of them makes.
@@ -20,10 +20,12 @@ pub fn noop_resync(file: &Path, iterations: usize) -> (Duration, u64) {
         let before = docker.requests().total();
         for _ in 0..iterations {
             let start = Instant::now();
-            let observed = observe(&docker, &desired, Detail::ListOnly)
+            // Exactly the controller's resync pass: observe, plan, execute
+            // the fleet-level part (nothing to do here).
+            let done = tenantctl::controller::pass(&docker, &desired, Detail::ListOnly, true)
                 .await
-                .expect("observe");
-            let plan = tenantctl::plan::plan(&desired, &observed, false);
+                .expect("pass");
+            let plan = done.plan;
             assert!(plan.is_empty(), "the fleet must be in sync for S2:\n{plan}");
             times.push(start.elapsed());
         }

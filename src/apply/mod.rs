@@ -96,7 +96,7 @@ pub async fn apply_tenant(
         return outcome;
     }
     for step in plan.actionable() {
-        let result = run_step(docker, tenant, step)
+        let result = run_step(docker, tenant, step, plan.image_present)
             .await
             .map_err(|e| redact(tenant, e));
         match result {
@@ -119,17 +119,22 @@ async fn run_step(
     docker: &DockerClient,
     tenant: &DesiredTenant,
     step: &Step,
+    image_present: bool,
 ) -> Result<(), ApplyError> {
     match step {
         Step::CreateVolume { name } => create_volume(docker, tenant, name).await?,
         Step::Create => {
-            ensure_image(docker, &tenant.image).await?;
+            if !image_present {
+                ensure_image(docker, &tenant.image).await?;
+            }
             create_named(docker, tenant, &tenant.container_name).await?;
             start(docker, &tenant.container_name).await?;
         }
         Step::Recreate { .. } => {
             // Make sure the new image is here before the old container goes.
-            ensure_image(docker, &tenant.image).await?;
+            if !image_present {
+                ensure_image(docker, &tenant.image).await?;
+            }
             replace::replace(docker, tenant).await?;
         }
         Step::Unpause => {

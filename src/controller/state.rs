@@ -9,9 +9,12 @@
 //!   (their backoff and churn hold forgotten); one that left the file asks
 //!   for a pass (which finds its container as an orphan);
 //! - the first desired state, and each verify interval, ask for a full pass
-//!   (an inspect per container); the resync interval, a relist, and any
-//!   reconcile that changed something ask for a list-only pass; at most one
-//!   pass runs at a time and requests coalesce;
+//!   (an inspect per container); the resync interval and a relist ask for a
+//!   list-only pass; at most one pass runs at a time and requests coalesce;
+//! - a reconcile that changed something asks for a list-only pass too (it
+//!   refreshes nginx and the drift metrics), once no tenant is waiting or
+//!   in flight, or at most every `CHANGE_PASS_GAP` while they are: a cold
+//!   start of 1,000 tenants then costs a few dozen passes, not 1,000;
 //! - a pass queues the tenants it found out of sync (see `WorkQueue` for
 //!   backoff, churn and the error policy);
 //! - an invalid desired state changes nothing.
@@ -80,6 +83,10 @@ impl PassSummary {
     }
 }
 
+/// While reconciles are under way, passes asked for by changes run at most
+/// this often.
+pub const CHANGE_PASS_GAP: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Clone, Copy)]
 pub struct Intervals {
     /// List-only pass.
@@ -97,6 +104,9 @@ pub struct Machine {
     queue: WorkQueue,
     pass_running: bool,
     pass_wanted: Option<Detail>,
+    /// A change was made since the last pass started.
+    pass_after_change: bool,
+    last_pass: Option<Instant>,
     next_resync: Instant,
     next_verify: Instant,
 }
@@ -111,6 +121,8 @@ impl Machine {
             queue: WorkQueue::new(concurrency),
             pass_running: false,
             pass_wanted: None,
+            pass_after_change: false,
+            last_pass: None,
             next_resync: now + intervals.resync,
             next_verify: now + intervals.verify,
         }
@@ -210,7 +222,7 @@ impl Machine {
         self.queue.done(tenant, outcome, now);
         if outcome == Outcome::Changed {
             // nginx and the drift metrics follow in the next pass.
-            self.want_pass(Detail::ListOnly);
+            self.pass_after_change = true;
         }
         self.queue.is_backing_off(tenant, now)
     }
@@ -226,6 +238,10 @@ impl Machine {
             self.next_resync = now + self.intervals.resync;
             self.want_pass(Detail::ListOnly);
         }
+        if self.pass_after_change && self.change_pass_due(now) {
+            self.pass_after_change = false;
+            self.want_pass(Detail::ListOnly);
+        }
         let Some(desired) = self.desired.clone() else {
             return Vec::new();
         };
@@ -233,6 +249,9 @@ impl Machine {
         if !self.pass_running {
             if let Some(detail) = self.pass_wanted.take() {
                 self.pass_running = true;
+                self.last_pass = Some(now);
+                // This pass sees every change made so far.
+                self.pass_after_change = false;
                 commands.push(Command::Pass {
                     desired: Arc::clone(&desired),
                     detail,
@@ -255,8 +274,18 @@ impl Machine {
 
     /// When `poll` may next have something to start (besides inputs).
     pub fn next_wake(&self) -> Instant {
-        let timers = self.next_resync.min(self.next_verify);
-        self.queue.next_deadline().map_or(timers, |d| d.min(timers))
+        let mut wake = self.next_resync.min(self.next_verify);
+        if let Some(d) = self.queue.next_deadline() {
+            wake = wake.min(d);
+        }
+        if let (true, Some(last)) = (self.pass_after_change, self.last_pass) {
+            wake = wake.min(last + CHANGE_PASS_GAP);
+        }
+        wake
+    }
+
+    fn change_pass_due(&self, now: Instant) -> bool {
+        self.queue.is_idle() || self.last_pass.is_none_or(|l| now >= l + CHANGE_PASS_GAP)
     }
 
     fn want_pass(&mut self, detail: Detail) {

@@ -156,8 +156,50 @@ fn a_pass_queues_what_it_found_out_of_sync_but_not_what_is_in_flight() {
     m.on_reconciled("a", Outcome::Changed, now);
     m.on_reconciled("b", Outcome::Changed, now);
     let (passes, tenants) = split(m.poll(now));
-    assert_eq!(passes, vec![Detail::ListOnly], "a change asks for a pass");
+    assert!(passes.is_empty(), "c still to do: the pass waits");
     assert_eq!(tenants, vec!["c"], "a and b observed afresh already");
+    m.on_reconciled("c", Outcome::InSync, now);
+    let (passes, _) = split(m.poll(now));
+    assert_eq!(passes, vec![Detail::ListOnly], "the changes ask for a pass");
+}
+
+#[test]
+fn during_a_cold_start_changes_ask_for_a_pass_at_most_every_gap() {
+    let start = Instant::now();
+    let mut m = Machine::new(
+        Intervals {
+            resync: RESYNC,
+            verify: VERIFY,
+        },
+        1,
+        start,
+    );
+    let names: Vec<String> = (0..100).map(|i| format!("t{i:03}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    m.on_loaded("", Ok(fleet(&refs)));
+    let mut now = start;
+    let mut passes = 0;
+    let mut reconciles = 0;
+    // 100 tenants created one at a time, 100 ms each: 10 s in all.
+    while reconciles < 100 || passes == 0 {
+        let (p, t) = split(m.poll(now));
+        passes += p.len();
+        for _ in p {
+            m.on_pass(Some(PassSummary::default()));
+        }
+        now += Duration::from_millis(100);
+        for tenant in t {
+            reconciles += 1;
+            m.on_reconciled(&tenant, Outcome::Changed, now);
+        }
+        assert!(now < start + Duration::from_secs(60));
+    }
+    let (p, _) = split(m.poll(now));
+    passes += p.len();
+    assert!(
+        (5..=8).contains(&passes),
+        "{passes} passes for 100 changes in 10 s (one per {CHANGE_PASS_GAP:?}, and one at the end)"
+    );
 }
 
 #[test]

@@ -46,6 +46,10 @@ pub struct TenantPlan {
     /// Clashes with objects that are not ours: this tenant cannot converge
     /// until a human resolves them; the others go on.
     pub conflicts: Vec<Conflict>,
+    /// The observe found the image on the host: a create need not look
+    /// again (a missing one is pulled first).
+    #[serde(skip)]
+    pub image_present: bool,
 }
 
 impl TenantPlan {
@@ -380,6 +384,10 @@ fn plan_tenant(
         paused: tenant.paused,
         steps,
         conflicts,
+        image_present: observed
+            .images
+            .get(&tenant.image)
+            .is_some_and(Option::is_some),
     }
 }
 
