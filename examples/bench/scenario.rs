@@ -36,6 +36,9 @@ fn write_fleet(file: &Path, id: &str, ports: &[u16], edited: Option<&str>) {
     std::fs::rename(&tmp, file).unwrap();
 }
 
+/// Docker calls the controller made to converge: every operation but the
+/// periodic CPU/memory sampling (`stats`, one call per tenant per
+/// `--stats-interval`), which does not depend on what changed.
 fn docker_calls(listen: u16) -> u64 {
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", listen)) else {
         return 0;
@@ -46,6 +49,7 @@ fn docker_calls(listen: u16) -> u64 {
     let _ = s.read_to_string(&mut body);
     body.lines()
         .filter(|l| l.starts_with("tenantctl_docker_requests_total{"))
+        .filter(|l| !l.contains("operation=\"stats\""))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
 }
