@@ -45,7 +45,7 @@ demo-down: build
 
 lint:
 	$(CARGO) fmt --all --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --all-features -- -D warnings
 
 test: lint
 	$(CARGO) test --workspace --lib --bins --tests -- --test-threads=4
@@ -55,4 +55,4 @@ test: lint
 ## "--n 20,100 --runs 3 --out bench-result.md".
 BENCH_ARGS ?= --n 20,100,1000 --runs 3 --big-runs 1
 bench: build image
-	$(CARGO) run --release --example bench -- $(BENCH_ARGS)
+	$(CARGO) run --release --features fixtures --example bench -- $(BENCH_ARGS)

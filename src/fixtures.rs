@@ -1,6 +1,9 @@
 //! Builders for tests and benchmarks (controller-rs style): a desired
 //! tenant and the container that exactly matches it, so each plan test
-//! states only what differs, and the plan benchmark can build 10,000.
+//! states only what differs (`DesiredTenant::test("a", 8001).paused()`,
+//! `.matching_container().with_state(ContainerState::Exited)`), and the
+//! plan benchmark can build 10,000. Compiled only for unit tests and with
+//! the `fixtures` feature (the benchmark): never in the shipped binary.
 
 use crate::desired::{
     DesiredMount, DesiredState, DesiredTenant, EnvEntry, HealthCheck, MountSource, Resources,
@@ -45,7 +48,7 @@ impl DesiredTenant {
                 target: "/app/backend/data".into(),
                 source: MountSource::Volume(format!("mai-{name}-data")),
             }],
-            restart: "unless-stopped".into(),
+            restart: crate::kinds::RestartPolicy::UnlessStopped,
             resources: Resources {
                 nano_cpus: 2_000_000_000,
                 memory: 4 << 30,
@@ -71,14 +74,52 @@ impl DesiredTenant {
         }
     }
 
+    /// Chainable: the tenant is paused (reported, never changed).
+    #[must_use]
+    pub fn paused(mut self) -> Self {
+        self.paused = true;
+        self
+    }
+
+    /// Chainable: one more env entry (`sensitive` marks a secret).
+    #[must_use]
+    pub fn with_env(mut self, key: &str, value: &str, sensitive: bool) -> Self {
+        self.env.insert(
+            key.into(),
+            EnvEntry {
+                value: value.into(),
+                sensitive,
+            },
+        );
+        self
+    }
+
+    #[must_use]
+    pub fn with_image(mut self, image: &str) -> Self {
+        self.image = image.into();
+        self
+    }
+
+    #[must_use]
+    pub fn with_restart(mut self, restart: crate::kinds::RestartPolicy) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    #[must_use]
+    pub fn with_domain(mut self, domain: Option<&str>) -> Self {
+        self.domain = domain.map(str::to_string);
+        self
+    }
+
     /// The running container that exactly matches this tenant.
     pub fn matching_container(&self) -> ObservedContainer {
         ObservedContainer {
             id: format!("id-{}", self.name),
             name: self.container_name.clone(),
             labels: self.labels.clone(),
-            state: "running".into(),
-            health: Some("healthy".into()),
+            state: crate::kinds::ContainerState::Running,
+            health: Some(crate::kinds::Health::Healthy),
             image_id: IMAGE_ID.into(),
             published_ports: [self.port].into(),
             details: Some(ContainerDetails {
@@ -90,7 +131,7 @@ impl DesiredTenant {
                 ports: [render_port(&self.host_ip, &self.port.to_string(), "8080")].into(),
                 mounts: self.mounts.iter().map(|m| m.to_string()).collect(),
                 networks: [self.network.clone()].into(),
-                restart: self.restart.clone(),
+                restart: self.restart,
                 resources: self.resources,
                 health: Some(HealthCheck {
                     path: String::new(),
@@ -100,6 +141,32 @@ impl DesiredTenant {
                 restart_count: 0,
             }),
         }
+    }
+}
+
+impl ObservedContainer {
+    /// Chainable: Docker reports this state (and no published port unless
+    /// running, as Docker does).
+    #[must_use]
+    pub fn with_state(mut self, state: crate::kinds::ContainerState) -> Self {
+        self.state = state;
+        if state != crate::kinds::ContainerState::Running {
+            self.published_ports.clear();
+        }
+        self
+    }
+
+    #[must_use]
+    pub fn with_health(mut self, health: Option<crate::kinds::Health>) -> Self {
+        self.health = health;
+        self
+    }
+
+    /// Chainable: only listed, not inspected (a list-only pass).
+    #[must_use]
+    pub fn listed_only(mut self) -> Self {
+        self.details = None;
+        self
     }
 }
 

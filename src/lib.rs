@@ -12,7 +12,9 @@ pub mod desired;
 pub mod diagnostic;
 pub mod docker;
 pub mod drift;
+#[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod kinds;
 pub mod labels;
 pub mod load;
 pub mod lock;

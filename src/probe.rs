@@ -8,7 +8,6 @@ use crate::metrics::Metrics;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{watch, Semaphore};
 
 const MAX_PARALLEL: usize = 8;
@@ -24,13 +23,11 @@ pub async fn probe_http(host: &str, port: u16, path: &str, timeout: Duration) ->
     matches!(http_status(&addr, host, path, timeout).await, Ok(200..=299))
 }
 
-/// The longest status line we wait for; a real one is ~20 bytes.
-const MAX_STATUS_LINE: usize = 1024;
-
-/// `GET path` over HTTP/1.0 to `addr` with `Host: host_header`; the status
-/// code of the answer. The whole status line is read, however many pieces
-/// the server writes it in, within `timeout` in all. The one HTTP probe of
-/// tenantctl: tenant health from the host and nginx after a reload.
+/// `GET path` to `addr` with `Host: host_header`; the status code of the
+/// answer, within `timeout` in all (connect, send, status and headers,
+/// however many pieces the server writes them in). The one HTTP probe of
+/// tenantctl — tenant health from the host, and nginx after a reload —
+/// built on hyper's HTTP/1 client rather than a hand-written parser.
 pub async fn http_status(
     addr: &str,
     host_header: &str,
@@ -38,52 +35,32 @@ pub async fn http_status(
     timeout: Duration,
 ) -> Result<u16, String> {
     let attempt = async {
-        let mut stream = tokio::net::TcpStream::connect(addr)
+        let stream = tokio::net::TcpStream::connect(addr)
             .await
             .map_err(|e| format!("connect {addr}: {e}"))?;
-        let request = format!(
-            "GET {path} HTTP/1.0\r\nHost: {host_header}\r\nUser-Agent: tenantctl-probe\r\n\r\n"
-        );
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| format!("send: {e}"))?;
-        let mut head = Vec::with_capacity(64);
-        let mut buf = [0u8; 256];
-        while !head.contains(&b'\n') && head.len() < MAX_STATUS_LINE {
-            let n = stream
-                .read(&mut buf)
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
                 .await
-                .map_err(|e| format!("read: {e}"))?;
-            if n == 0 {
-                break;
-            }
-            head.extend_from_slice(&buf[..n]);
+                .map_err(|e| format!("handshake: {e}"))?;
+        // The connection is driven while the request runs, and dropped
+        // (closed) with the response: the body is never read.
+        let driver = tokio::spawn(connection);
+        let request = hyper::Request::get(path)
+            .header(hyper::header::HOST, host_header)
+            .header(hyper::header::USER_AGENT, "tenantctl-probe")
+            .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+            .map_err(|e| format!("request: {e}"))?;
+        let answer = sender.send_request(request).await;
+        driver.abort();
+        match answer {
+            Ok(response) => Ok(response.status().as_u16()),
+            Err(e) if e.is_incomplete_message() => Err("no HTTP answer".to_string()),
+            Err(e) => Err(format!("not an HTTP answer: {e}")),
         }
-        parse_status_line(&head).ok_or_else(|| {
-            if head.is_empty() {
-                "no HTTP answer".to_string()
-            } else {
-                "not an HTTP status line".to_string()
-            }
-        })
     };
     tokio::time::timeout(timeout, attempt)
         .await
         .map_err(|_| format!("no answer within {timeout:?}"))?
-}
-
-/// `HTTP/1.1 200 OK\r\n…` → 200; `None` unless a complete status line.
-fn parse_status_line(head: &[u8]) -> Option<u16> {
-    let end = head.iter().position(|b| *b == b'\n')?;
-    let line = std::str::from_utf8(&head[..end]).ok()?;
-    let mut parts = line.split_whitespace();
-    if !parts.next()?.starts_with("HTTP/") {
-        return None;
-    }
-    let code = parts.next()?;
-    (code.len() == 3).then_some(())?;
-    code.parse().ok()
 }
 
 /// Where to probe a tenant: its published address, loopback for 0.0.0.0.
@@ -166,32 +143,44 @@ pub async fn run_probes(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    #[test]
-    fn a_status_line_counts_only_when_complete() {
-        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r\n"), Some(200));
-        assert_eq!(parse_status_line(b"HTTP/1.1 2"), None);
-        assert_eq!(
-            parse_status_line(b"HTTP/1.0 503 x\r\nRetry-After: 1"),
-            Some(503)
-        );
-        assert_eq!(parse_status_line(b"garbage\r\n"), None);
-    }
-
-    #[tokio::test]
-    async fn a_status_line_written_in_pieces_reads_as_one() {
+    /// A server that answers `reply` in pieces to one request.
+    async fn serve_once(reply: &'static [&'static str]) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.unwrap();
             let mut buf = [0u8; 512];
             let _ = s.read(&mut buf).await;
-            for piece in ["HT", "TP/1.1 2", "00 OK\r\n", "\r\nok"] {
-                s.write_all(piece.as_bytes()).await.unwrap();
-                s.flush().await.unwrap();
+            for piece in reply {
+                let _ = s.write_all(piece.as_bytes()).await;
+                let _ = s.flush().await;
                 tokio::time::sleep(Duration::from_millis(30)).await;
             }
         });
+        addr
+    }
+
+    #[tokio::test]
+    async fn only_a_complete_http_answer_counts() {
+        let t = Duration::from_secs(5);
+        let addr = serve_once(&["HTTP/1.0 503 x\r\nRetry-After: 1\r\n\r\n"]).await;
+        assert_eq!(http_status(&addr, "x", "/", t).await, Ok(503));
+        let addr = serve_once(&["HTTP/1.1 2"]).await;
+        assert!(http_status(&addr, "x", "/", t).await.is_err());
+        let addr = serve_once(&["garbage\r\n\r\n"]).await;
+        assert!(http_status(&addr, "x", "/", t).await.is_err());
+        let addr = serve_once(&[]).await;
+        assert_eq!(
+            http_status(&addr, "x", "/", t).await,
+            Err("no HTTP answer".to_string())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_status_line_written_in_pieces_reads_as_one() {
+        let addr = serve_once(&["HT", "TP/1.1 2", "00 OK\r\n", "\r\nok"]).await;
         let status = http_status(&addr, "x", "/health", Duration::from_secs(5)).await;
         assert_eq!(status, Ok(200));
     }

@@ -287,7 +287,7 @@ restart = "always"
     assert_eq!(a.env["WEBUI_NAME"].value, "mAI - Company A");
     assert_eq!(a.env["ENV"].value, "staging");
     assert_eq!(a.env["ENABLE_SIGNUP"].value, "false");
-    assert_eq!(a.restart, "unless-stopped");
+    assert_eq!(a.restart.as_str(), "unless-stopped");
     assert_eq!(a.health.path, "/health");
     assert_eq!(a.health.interval_ns, 30_000_000_000);
     assert_eq!(a.health.retries, 3);
@@ -309,7 +309,7 @@ restart = "always"
         b.env["WEBUI_NAME"].value, "mAI - b",
         "display_name defaults to the tenant name"
     );
-    assert_eq!(b.restart, "always");
+    assert_eq!(b.restart.as_str(), "always");
     assert!(b
         .mounts
         .iter()

@@ -8,12 +8,13 @@ use bollard::models::{
 };
 use std::collections::HashMap;
 
-pub fn restart_policy(name: &str) -> RestartPolicy {
-    let name = match name {
-        "always" => RestartPolicyNameEnum::ALWAYS,
-        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
-        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
-        _ => RestartPolicyNameEnum::NO,
+pub fn restart_policy(policy: crate::kinds::RestartPolicy) -> RestartPolicy {
+    use crate::kinds::RestartPolicy as P;
+    let name = match policy {
+        P::Always => RestartPolicyNameEnum::ALWAYS,
+        P::UnlessStopped => RestartPolicyNameEnum::UNLESS_STOPPED,
+        P::OnFailure => RestartPolicyNameEnum::ON_FAILURE,
+        P::No => RestartPolicyNameEnum::NO,
     };
     RestartPolicy {
         name: Some(name),
@@ -80,7 +81,7 @@ pub fn create_body(t: &DesiredTenant) -> ContainerCreateBody {
         host_config: Some(HostConfig {
             port_bindings: Some(port_bindings),
             mounts: Some(mounts),
-            restart_policy: Some(restart_policy(&t.restart)),
+            restart_policy: Some(restart_policy(t.restart)),
             memory: nonzero(t.resources.memory),
             memory_swap: memory_swap(&t.resources),
             memory_reservation: nonzero(t.resources.memory_reservation),
@@ -98,7 +99,7 @@ pub fn update_body(t: &DesiredTenant) -> ContainerUpdateBody {
         memory_swap: memory_swap(&t.resources),
         memory_reservation: nonzero(t.resources.memory_reservation),
         nano_cpus: nonzero(t.resources.nano_cpus),
-        restart_policy: Some(restart_policy(&t.restart)),
+        restart_policy: Some(restart_policy(t.restart)),
         ..Default::default()
     }
 }

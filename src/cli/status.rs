@@ -67,12 +67,10 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
                 container: t.container.clone(),
                 port: desired.tenants[&t.tenant].port,
                 paused: t.paused,
-                state: c
-                    .map(|c| c.state.clone())
-                    .unwrap_or_else(|| "missing".into()),
+                state: c.map_or_else(|| "missing".into(), |c| c.state.to_string()),
                 health: c
-                    .and_then(|c| c.health.clone())
-                    .unwrap_or_else(|| "-".into()),
+                    .and_then(|c| c.health)
+                    .map_or_else(|| "-".into(), |h| h.to_string()),
                 probe: probes.get(&t.tenant).copied().unwrap_or(false),
                 in_sync: t.in_sync(),
                 drift,

@@ -67,7 +67,8 @@ pub async fn reconcile_tenant(
                 let tenant_plan = plan.tenants.into_iter().next();
                 result.crash_looping = tenant_plan.as_ref().is_some_and(|p| {
                     observed.containers.get(&p.container).is_some_and(|c| {
-                        c.state == "restarting" && c.tenant_label() == Some(tenant)
+                        c.state == crate::kinds::ContainerState::Restarting
+                            && c.tenant_label() == Some(tenant)
                     })
                 });
                 result.plan = tenant_plan;

@@ -10,7 +10,13 @@ use crate::spec::{RawChart, RawHealth, RawResources, RawTenant, Spanned};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
-pub const RESTART_POLICIES: [&str; 4] = ["no", "always", "unless-stopped", "on-failure"];
+/// The restart policies a file may name, for error messages.
+pub const RESTART_POLICIES: [&str; 4] = [
+    crate::kinds::RestartPolicy::No.as_str(),
+    crate::kinds::RestartPolicy::Always.as_str(),
+    crate::kinds::RestartPolicy::UnlessStopped.as_str(),
+    crate::kinds::RestartPolicy::OnFailure.as_str(),
+];
 
 #[derive(Debug, Clone, Default)]
 pub struct Layer {
@@ -28,7 +34,7 @@ pub struct Layer {
     /// Chart: key → container path. Tenant/defaults: key → host path.
     pub volumes: BTreeMap<String, (String, Range<usize>)>,
     pub paused: Option<bool>,
-    pub restart: Option<String>,
+    pub restart: Option<crate::kinds::RestartPolicy>,
     pub container_port: Option<u16>,
     pub health: HealthLayer,
     pub stop_timeout: Option<i64>,
@@ -141,8 +147,8 @@ impl Ctx<'_> {
 
     fn restart(&mut self, layer: &mut Layer, restart: &Option<Spanned<String>>) {
         if let Some(r) = restart {
-            if RESTART_POLICIES.contains(&r.get_ref().as_str()) {
-                layer.restart = Some(r.get_ref().clone());
+            if let Some(policy) = crate::kinds::RestartPolicy::parse(r.get_ref()) {
+                layer.restart = Some(policy);
             } else {
                 self.err(
                     r.span(),

@@ -77,7 +77,7 @@ pub struct DesiredTenant {
     pub display_name: String,
     pub env: BTreeMap<String, EnvEntry>,
     pub mounts: Vec<DesiredMount>,
-    pub restart: String,
+    pub restart: crate::kinds::RestartPolicy,
     pub resources: Resources,
     pub health: HealthCheck,
     pub stop_timeout_secs: i64,

@@ -417,7 +417,11 @@ impl Merge<'_> {
             display_name,
             env,
             mounts,
-            restart: pick(|l| l.restart.clone()).unwrap_or_else(|| "unless-stopped".into()),
+            restart: own
+                .restart
+                .or(defaults.restart)
+                .or(chart.restart)
+                .unwrap_or_default(),
             resources,
             health,
             stop_timeout_secs: chart.stop_timeout.unwrap_or(10),

@@ -48,7 +48,9 @@ pub fn container_from_summary(summary: &ContainerSummary) -> Option<ObservedCont
         .unwrap_or_default()
         .into_iter()
         .collect();
-    let state = summary.state.map(|s| s.to_string()).unwrap_or_default();
+    let state = crate::kinds::ContainerState::parse(
+        &summary.state.map(|s| s.to_string()).unwrap_or_default(),
+    );
     let published_ports = summary
         .ports
         .iter()
@@ -59,8 +61,7 @@ pub fn container_from_summary(summary: &ContainerSummary) -> Option<ObservedCont
         .health
         .as_ref()
         .and_then(|h| h.status)
-        .map(|s| s.to_string())
-        .filter(|s| !s.is_empty() && s != "none");
+        .and_then(|s| crate::kinds::Health::parse(s.as_ref()));
     Some(ObservedContainer {
         id,
         name,
@@ -132,9 +133,8 @@ pub fn details_from_inspect(
         .restart_policy
         .as_ref()
         .and_then(|r| r.name)
-        .map(|n| n.to_string())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "no".into());
+        .and_then(|n| crate::kinds::RestartPolicy::parse(n.as_ref()))
+        .unwrap_or(crate::kinds::RestartPolicy::No);
     let health = config.healthcheck.as_ref().and_then(|h| {
         let test = h.test.clone().unwrap_or_default();
         match test.first().map(String::as_str) {
@@ -250,7 +250,7 @@ mod tests {
             d.mounts,
             BTreeSet::from(["volume mai-acme-data -> /app/backend/data".to_string()])
         );
-        assert_eq!(d.restart, "unless-stopped");
+        assert_eq!(d.restart, crate::kinds::RestartPolicy::UnlessStopped);
         assert_eq!(d.resources.memory, 1 << 30);
         assert!(d.health.is_none());
     }

@@ -276,7 +276,7 @@ async fn inspect_managed(
                 .and_then(|s| s.health.as_ref())
                 .and_then(|h| h.status)
             {
-                c.health = Some(status.to_string()).filter(|s| !s.is_empty() && s != "none");
+                c.health = crate::kinds::Health::parse(status.as_ref());
             }
             c.details = Some(details);
         }

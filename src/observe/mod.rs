@@ -76,10 +76,9 @@ pub struct ObservedContainer {
     pub id: String,
     pub name: String,
     pub labels: BTreeMap<String, String>,
-    /// Docker's state word: running, exited, created, restarting, paused…
-    pub state: String,
+    pub state: crate::kinds::ContainerState,
     /// Docker's health status when the container has a health check.
-    pub health: Option<String>,
+    pub health: Option<crate::kinds::Health>,
     pub image_id: String,
     /// Host ports this container publishes right now (running ones only).
     pub published_ports: BTreeSet<u16>,
@@ -95,7 +94,7 @@ impl ObservedContainer {
     }
 
     pub fn is_running(&self) -> bool {
-        self.state == "running"
+        self.state == crate::kinds::ContainerState::Running
     }
 }
 
@@ -109,7 +108,7 @@ pub struct ContainerDetails {
     /// `volume NAME -> /target` or `bind PATH -> /target`.
     pub mounts: BTreeSet<String>,
     pub networks: BTreeSet<String>,
-    pub restart: String,
+    pub restart: crate::kinds::RestartPolicy,
     pub resources: Resources,
     /// `None` when the container has no health check of its own.
     pub health: Option<HealthCheck>,

@@ -178,8 +178,8 @@ pub fn container_changes(
         push(
             &mut update,
             "restart",
-            d.restart.clone(),
-            tenant.restart.clone(),
+            d.restart.to_string(),
+            tenant.restart.to_string(),
         );
     }
     resource_changes(&mut recreate, &mut update, &d.resources, &tenant.resources);

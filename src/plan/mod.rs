@@ -11,6 +11,7 @@ pub use proxy::{plan_proxy, ProxyPlan, ProxyView};
 
 use crate::desired::{DesiredState, DesiredTenant, SHARED_TENANT_LABEL};
 use crate::drift::{Drift, Reason, Resource};
+use crate::kinds::ContainerState;
 use crate::labels::{owner, stamped, Owner};
 use crate::observe::{ObservedContainer, ObservedState};
 use serde::Serialize;
@@ -109,7 +110,7 @@ pub enum Step {
         changes: Vec<FieldChange>,
     },
     Start {
-        state: String,
+        state: crate::kinds::ContainerState,
     },
     /// `docker pause`d by hand: start cannot undo that, unpause does.
     Unpause,
@@ -408,12 +409,10 @@ fn existing_container_steps(
     }
     // A restarting container is crash-looping: starting it again is no fix,
     // and it must not be recreated in a tight loop either. It is reported.
-    if c.state == "paused" {
+    if c.state == ContainerState::Paused {
         steps.push(Step::Unpause);
-    } else if !c.is_running() && c.state != "restarting" {
-        steps.push(Step::Start {
-            state: c.state.clone(),
-        });
+    } else if !c.is_running() && c.state != ContainerState::Restarting {
+        steps.push(Step::Start { state: c.state });
     }
     steps
 }

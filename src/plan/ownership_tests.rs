@@ -4,6 +4,7 @@
 
 use super::tests::{one_tenant, steps_of};
 use super::*;
+use crate::kinds::ContainerState;
 
 fn legacy(c: &mut ObservedContainer) {
     c.labels.remove(crate::labels::FLEET_LABEL);
@@ -82,7 +83,7 @@ fn a_removed_secret_keeps_being_masked() {
 #[test]
 fn a_paused_container_is_unpaused() {
     let (desired, mut observed) = one_tenant();
-    observed.containers.get_mut("mai-acme").unwrap().state = "paused".into();
+    observed.containers.get_mut("mai-acme").unwrap().state = ContainerState::Paused;
     assert_eq!(
         steps_of(&plan(&desired, &observed, false), "acme"),
         vec![Step::Unpause]
@@ -113,7 +114,7 @@ fn leftovers_of_a_replacement_are_finished_or_undone() {
         for (name, state) in names {
             let mut c = base.clone();
             c.name = name.to_string();
-            c.state = state.to_string();
+            c.state = ContainerState::parse(state);
             o.containers.insert(c.name.clone(), c);
         }
         steps_of(&plan(&desired, &o, false), "acme")

@@ -3,12 +3,14 @@
 use super::*;
 use crate::desired::EnvEntry;
 use crate::fixtures::{converged, desired_state};
+use crate::kinds::{ContainerState, RestartPolicy};
 use crate::observe::ObservedImage;
 
 pub(super) fn one_tenant() -> (DesiredState, ObservedState) {
-    let mut globex = DesiredTenant::test("globex", 8002);
-    globex.image = "globex-pinned:1".into();
-    let desired = desired_state(vec![DesiredTenant::test("acme", 8001), globex]);
+    let desired = desired_state(vec![
+        DesiredTenant::test("acme", 8001),
+        DesiredTenant::test("globex", 8002).with_image("globex-pinned:1"),
+    ]);
     let observed = converged(&desired);
     (desired, observed)
 }
@@ -60,12 +62,12 @@ fn table_of_single_differences() {
         ),
         (
             "stopped container",
-            |o| o.containers.get_mut("mai-acme").unwrap().state = "exited".into(),
+            |o| o.containers.get_mut("mai-acme").unwrap().state = ContainerState::Exited,
             vec!["start"],
         ),
         (
             "crash-looping container is reported, not restarted",
-            |o| o.containers.get_mut("mai-acme").unwrap().state = "restarting".into(),
+            |o| o.containers.get_mut("mai-acme").unwrap().state = ContainerState::Restarting,
             vec![],
         ),
         (
@@ -106,7 +108,7 @@ fn table_of_single_differences() {
                     .details
                     .as_mut()
                     .unwrap();
-                d.restart = "no".into();
+                d.restart = RestartPolicy::No;
             },
             vec!["update"],
         ),
@@ -114,7 +116,7 @@ fn table_of_single_differences() {
             "memory changed and stopped",
             |o| {
                 let c = o.containers.get_mut("mai-acme").unwrap();
-                c.state = "exited".into();
+                c.state = ContainerState::Exited;
                 c.details.as_mut().unwrap().resources.nano_cpus = 1;
             },
             vec!["update", "start"],
@@ -229,7 +231,7 @@ fn in_place_changes_are_listed_per_field() {
         .as_mut()
         .unwrap();
     d.resources.memory = 1 << 30;
-    d.restart = "always".into();
+    d.restart = RestartPolicy::Always;
     let plan = plan(&desired, &observed, false);
     assert_eq!(
         fields(&steps_of(&plan, "acme")[0]),
@@ -338,7 +340,7 @@ fn orphans_are_reported_and_removed_only_with_prune() {
 fn paused_tenants_are_reported_but_never_changed() {
     let (mut desired, mut observed) = one_tenant();
     desired.tenants.get_mut("acme").unwrap().paused = true;
-    observed.containers.get_mut("mai-acme").unwrap().state = "exited".into();
+    observed.containers.get_mut("mai-acme").unwrap().state = ContainerState::Exited;
     let plan = plan(&desired, &observed, false);
     assert_eq!(plan.tenants[0].steps.len(), 1);
     assert!(plan.tenants[0].actionable().is_empty());
@@ -372,4 +374,28 @@ fn list_only_observation_still_sees_hash_image_and_state() {
         steps_of(&plan(&desired, &observed, false), "acme")[0].action(),
         "recreate"
     );
+}
+
+#[test]
+fn builders_state_only_what_differs() {
+    let paused = DesiredTenant::test("acme", 8001)
+        .paused()
+        .with_env("OPENAI_API_KEY", "sk-1", true)
+        .with_restart(RestartPolicy::Always);
+    let desired = desired_state(vec![paused.clone()]);
+    let mut observed = converged(&desired);
+    let stopped = paused
+        .matching_container()
+        .with_state(ContainerState::Exited)
+        .with_health(None);
+    observed.containers.insert(stopped.name.clone(), stopped);
+    let plan = plan(&desired, &observed, false);
+    assert_eq!(
+        steps_of(&plan, "acme"),
+        vec![Step::Start {
+            state: ContainerState::Exited
+        }],
+        "the drift is reported"
+    );
+    assert!(plan.is_empty(), "but a paused tenant is never changed");
 }

@@ -12,6 +12,7 @@ pub use nginx::{read_current, sync, ProxyError, ProxyOutcome};
 pub use render::{render, render_common, render_tenant, tenant_file, tenant_of_file, COMMON_FILE};
 
 use crate::desired::DesiredState;
+use crate::kinds::Health;
 use crate::observe::ObservedState;
 use std::collections::BTreeSet;
 
@@ -46,8 +47,7 @@ pub fn unavailable(desired: &DesiredState, observed: &ObservedState) -> BTreeSet
             if c.is_none() && served_by_another(t, observed, &published) {
                 return false;
             }
-            t.paused
-                || c.is_none_or(|c| !c.is_running() || c.health.as_deref() == Some("unhealthy"))
+            t.paused || c.is_none_or(|c| !c.is_running() || c.health == Some(Health::Unhealthy))
         })
         .map(|t| t.name.clone())
         .collect()
@@ -73,7 +73,7 @@ pub fn expected_unavailable(desired: &DesiredState, observed: &ObservedState) ->
         .filter(|t| {
             let c = observed.managed(t);
             (t.paused && c.is_none_or(|c| !c.is_running()))
-                || c.is_some_and(|c| c.health.as_deref() == Some("unhealthy"))
+                || c.is_some_and(|c| c.health == Some(Health::Unhealthy))
         })
         .map(|t| t.name.clone())
         .collect()
