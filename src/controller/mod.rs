@@ -137,7 +137,7 @@ impl Controller {
 
     fn on_trigger(&mut self, trigger: Trigger) {
         match trigger {
-            Trigger::Tenant(t) => self.machine.on_event(&t),
+            Trigger::Event(event) => self.machine.on_event(&event),
             Trigger::Relist => self.machine.on_relist(),
             Trigger::Loaded { revision, result } => {
                 let errors = result.as_ref().as_ref().err().cloned();
@@ -166,11 +166,19 @@ impl Controller {
                 workers
                     .spawn(async move { Done::Pass(pass(&docker, &desired, detail, prune).await) });
             }
-            Command::Reconcile { desired, tenant } => {
+            Command::Reconcile {
+                desired,
+                tenant,
+                view,
+            } => {
                 let span = tracing::info_span!("reconcile", tenant = %tenant, revision = %self.machine.revision());
                 workers.spawn(
-                    async move { Done::Tenant(reconcile_tenant(&docker, &desired, &tenant).await) }
-                        .instrument(span),
+                    async move {
+                        Done::Tenant(
+                            reconcile_tenant(&docker, &desired, &tenant, Some(&view)).await,
+                        )
+                    }
+                    .instrument(span),
                 );
             }
         }
@@ -180,14 +188,17 @@ impl Controller {
         match done {
             Done::Pass(result) => {
                 self.recorder.pass(&result);
-                let summary = result.ok().map(|d| PassSummary::of(&d.plan));
+                let summary = result.ok().map(|d| PassSummary::of(&d.plan, d.view));
                 self.machine.on_pass(summary);
             }
             Done::Tenant(r) => {
                 let outcome = record::outcome(&r);
-                let held = self
-                    .machine
-                    .on_reconciled(&r.tenant, outcome, Instant::now());
+                let held = self.machine.on_reconciled(
+                    &r.tenant,
+                    outcome,
+                    r.observed.as_ref(),
+                    Instant::now(),
+                );
                 self.recorder.reconciled(&r, outcome, held);
             }
         }

@@ -10,7 +10,7 @@
 use crate::apply::{execute, ApplyError, ApplyReport};
 use crate::desired::DesiredState;
 use crate::docker::{DockerClient, DockerError};
-use crate::observe::{observe, observe_tenant, Detail};
+use crate::observe::{observe, observe_tenant, Detail, HostView};
 use crate::plan::{plan, plan_host, Options, Plan, ProxyView, TenantPlan};
 use std::time::{Duration, Instant};
 
@@ -27,14 +27,18 @@ pub struct Reconciled {
     pub error: Option<ApplyError>,
     /// The container is restarting over and over; reported, not fought.
     pub crash_looping: bool,
+    /// Its fresh look at its own objects (for the cached host view).
+    pub observed: Option<crate::observe::ObservedState>,
     pub duration: Duration,
 }
 
-/// Reconciles `tenant` of `desired` (which must contain it).
+/// Reconciles `tenant` of `desired` (which must contain it). With a host
+/// `view`, what is not the tenant's own is read from it (see `HostView`).
 pub async fn reconcile_tenant(
     docker: &DockerClient,
     desired: &DesiredState,
     tenant: &str,
+    view: Option<&HostView>,
 ) -> Reconciled {
     let started = Instant::now();
     let mut result = Reconciled {
@@ -44,11 +48,12 @@ pub async fn reconcile_tenant(
         failed: None,
         error: None,
         crash_looping: false,
+        observed: None,
         duration: Duration::ZERO,
     };
     let subset = desired.only(tenant);
     if let Some(wanted) = subset.tenants.get(tenant) {
-        match observe_tenant(docker, &subset, wanted).await {
+        match observe_tenant(docker, &subset, wanted, view).await {
             Err(e) => result.error = Some(e.into()),
             Ok(observed) => {
                 let plan = plan(&subset, &observed, false);
@@ -72,6 +77,7 @@ pub async fn reconcile_tenant(
                     })
                 });
                 result.plan = tenant_plan;
+                result.observed = Some(observed);
             }
         }
     }
@@ -79,10 +85,12 @@ pub async fn reconcile_tenant(
     result
 }
 
-/// What a pass saw (the whole host's plan) and did (prune, proxy).
+/// What a pass saw (the whole host's plan, and the view reconciles read)
+/// and did (prune, proxy).
 #[derive(Debug)]
 pub struct PassDone {
     pub plan: Plan,
+    pub view: HostView,
     pub report: ApplyReport,
 }
 
@@ -109,5 +117,11 @@ pub async fn pass(
         ..plan.clone()
     };
     let report = execute(docker, desired, &fleet_level, 1).await;
-    Ok(PassDone { plan, report })
+    let mut view = HostView::from_pass(&observed);
+    for (orphan, result) in &report.pruned {
+        if result.is_ok() {
+            view.containers.remove(&orphan.container);
+        }
+    }
+    Ok(PassDone { plan, view, report })
 }

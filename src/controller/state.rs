@@ -8,9 +8,13 @@
 //! - a new desired state queues exactly the tenants whose spec changed
 //!   (their backoff and churn hold forgotten); one that left the file asks
 //!   for a pass (which finds its container as an orphan);
-//! - the first desired state, and each verify interval, ask for a full pass
-//!   (an inspect per container); the resync interval and a relist ask for a
-//!   list-only pass; at most one pass runs at a time and requests coalesce;
+//! - the first desired state asks for a list-only pass, which fills the
+//!   cached host view (`HostView`); no tenant is reconciled before that, then
+//!   every tenant is, on a fresh look at its own objects; each verify
+//!   interval asks for a full pass (an inspect per container); the resync
+//!   interval and a relist ask for a list-only pass; at most one pass runs
+//!   at a time and requests coalesce; each pass replaces the view, events
+//!   and reconciles update it in between;
 //! - a reconcile that changed something asks for a list-only pass too (it
 //!   refreshes nginx and the drift metrics), once no tenant is waiting or
 //!   in flight, or at most every `CHANGE_PASS_GAP` while they are: a cold
@@ -22,8 +26,9 @@
 use super::queue::{Outcome, WorkQueue};
 use crate::desired::DesiredState;
 use crate::diagnostic::Diagnostics;
-use crate::observe::Detail;
+use crate::observe::{Detail, HostView, ObservedState};
 use crate::plan::Plan;
+use crate::trigger::ContainerEvent;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,10 +41,12 @@ pub enum Command {
         desired: Arc<DesiredState>,
         detail: Detail,
     },
-    /// Observe one tenant afresh, plan and execute.
+    /// Observe one tenant afresh (reading the rest from `view`), plan and
+    /// execute.
     Reconcile {
         desired: Arc<DesiredState>,
         tenant: String,
+        view: Arc<HostView>,
     },
 }
 
@@ -67,11 +74,14 @@ pub struct PassSummary {
     pub out_of_sync: Vec<String>,
     /// The network is missing or duplicated: one reconcile fixes it.
     pub network: bool,
+    /// The host as the pass listed it: replaces the cached view.
+    pub view: HostView,
 }
 
 impl PassSummary {
-    pub fn of(plan: &Plan) -> Self {
+    pub fn of(plan: &Plan, view: HostView) -> Self {
         Self {
+            view,
             out_of_sync: plan
                 .tenants
                 .iter()
@@ -104,6 +114,9 @@ pub struct Machine {
     queue: WorkQueue,
     pass_running: bool,
     pass_wanted: Option<Detail>,
+    /// The cached host view; no tenant is reconciled before the first
+    /// pass filled it.
+    view: Option<Arc<HostView>>,
     /// A change was made since the last pass started.
     pass_after_change: bool,
     last_pass: Option<Instant>,
@@ -121,6 +134,7 @@ impl Machine {
             queue: WorkQueue::new(concurrency),
             pass_running: false,
             pass_wanted: None,
+            view: None,
             pass_after_change: false,
             last_pass: None,
             next_resync: now + intervals.resync,
@@ -178,7 +192,9 @@ impl Machine {
             self.queue.forget(name);
         }
         if old.is_none() {
-            self.want_pass(Detail::Full);
+            // List-only: every tenant is reconciled on a fresh inspect of
+            // its own container anyway; the pass fills the host view.
+            self.want_pass(Detail::ListOnly);
         } else if !left.is_empty() {
             self.want_pass(Detail::ListOnly);
         }
@@ -191,9 +207,13 @@ impl Machine {
         }
     }
 
-    /// A Docker event about a tenant's container (a hint).
-    pub fn on_event(&mut self, tenant: &str) {
-        self.queue.enqueue(tenant);
+    /// A Docker event about a tenant's container: a hint, and news for
+    /// the host view.
+    pub fn on_event(&mut self, event: &ContainerEvent) {
+        if let Some(view) = &mut self.view {
+            Arc::make_mut(view).on_event(event);
+        }
+        self.queue.enqueue(&event.tenant);
     }
 
     /// The event stream (re)connected: what happened meanwhile is unknown.
@@ -205,6 +225,7 @@ impl Machine {
     pub fn on_pass(&mut self, summary: Option<PassSummary>) {
         self.pass_running = false;
         let Some(summary) = summary else { return };
+        self.view = Some(Arc::new(summary.view));
         for tenant in &summary.out_of_sync {
             self.queue.hint(tenant);
         }
@@ -218,7 +239,17 @@ impl Machine {
 
     /// A reconcile finished. Returns whether the tenant is now held back
     /// (it keeps needing changes, or keeps failing).
-    pub fn on_reconciled(&mut self, tenant: &str, outcome: Outcome, now: Instant) -> bool {
+    /// `fresh`: its look at its own objects, for the host view.
+    pub fn on_reconciled(
+        &mut self,
+        tenant: &str,
+        outcome: Outcome,
+        fresh: Option<&ObservedState>,
+        now: Instant,
+    ) -> bool {
+        if let (Some(view), Some(fresh)) = (&mut self.view, fresh) {
+            Arc::make_mut(view).merge(tenant, fresh);
+        }
         self.queue.done(tenant, outcome, now);
         if outcome == Outcome::Changed {
             // nginx and the drift metrics follow in the next pass.
@@ -258,6 +289,9 @@ impl Machine {
                 });
             }
         }
+        let Some(view) = self.view.clone() else {
+            return commands;
+        };
         while let Some(tenant) = self.queue.pop_ready(now) {
             if !desired.tenants.contains_key(&tenant) {
                 self.queue.done(&tenant, Outcome::InSync, now);
@@ -267,6 +301,7 @@ impl Machine {
             commands.push(Command::Reconcile {
                 desired: Arc::clone(&desired),
                 tenant,
+                view: Arc::clone(&view),
             });
         }
         commands

@@ -42,6 +42,28 @@ fn split(commands: Vec<Command>) -> (Vec<Detail>, Vec<String>) {
     (passes, tenants)
 }
 
+fn event(tenant: &str) -> ContainerEvent {
+    ContainerEvent {
+        tenant: tenant.into(),
+        container: format!("mai-{tenant}"),
+        action: crate::trigger::EventAction::Die,
+    }
+}
+
+/// The first poll after the first load: the pass that fills the host view,
+/// then (once it reported) the tenants.
+fn first_pass(m: &mut Machine, now: Instant) -> Vec<String> {
+    let (passes, tenants) = split(m.poll(now));
+    assert_eq!(
+        passes,
+        vec![Detail::ListOnly],
+        "the first pass fills the view"
+    );
+    assert!(tenants.is_empty(), "no reconcile before the view is filled");
+    m.on_pass(Some(PassSummary::default()));
+    split(m.poll(now)).1
+}
+
 fn refused() -> Result<DesiredState, Diagnostics> {
     Err(Diagnostics(vec![crate::diagnostic::at_line(
         std::path::Path::new("tenants.toml"),
@@ -54,26 +76,87 @@ fn refused() -> Result<DesiredState, Diagnostics> {
 fn nothing_runs_before_a_desired_state_is_loaded() {
     let now = Instant::now();
     let mut m = machine(now);
-    m.on_event("a");
+    m.on_event(&event("a"));
     m.on_relist();
     assert!(m.poll(now).is_empty());
     assert!(m.poll(now + VERIFY).is_empty(), "timers alone do nothing");
 }
 
 #[test]
-fn the_first_state_runs_a_full_pass_and_every_tenant_once_within_the_bound() {
+fn the_first_state_fills_the_view_then_runs_every_tenant_once_within_the_bound() {
     let now = Instant::now();
     let mut m = machine(now);
     let loaded = m.on_loaded("", Ok(fleet(&["a", "b", "c"])));
     assert!(matches!(loaded, Loaded::Applied { changed: 3, .. }));
+    assert_eq!(first_pass(&mut m, now), vec!["a", "b"], "concurrency 2");
+    assert!(m.poll(now).is_empty(), "slots full");
+    assert!(!m.on_reconciled("a", Outcome::Changed, None, now));
     let (passes, tenants) = split(m.poll(now));
-    assert_eq!(passes, vec![Detail::Full]);
-    assert_eq!(tenants, vec!["a", "b"], "concurrency 2");
-    assert!(m.poll(now).is_empty(), "one pass at a time, slots full");
-    assert!(!m.on_reconciled("a", Outcome::Changed, now));
-    let (passes, tenants) = split(m.poll(now));
-    assert!(passes.is_empty(), "the full pass still runs");
+    assert!(
+        passes.is_empty(),
+        "c still to do: the pass after changes waits"
+    );
     assert_eq!(tenants, vec!["c"]);
+}
+
+#[test]
+fn a_failed_first_pass_reconciles_nobody_until_a_pass_succeeds() {
+    let now = Instant::now();
+    let mut m = machine(now);
+    m.on_loaded("", Ok(fleet(&["a"])));
+    assert_eq!(split(m.poll(now)).0, vec![Detail::ListOnly]);
+    m.on_pass(None); // Docker did not answer
+    assert!(m.poll(now).is_empty());
+    let (passes, tenants) = split(m.poll(now + RESYNC));
+    assert_eq!((passes, tenants), (vec![Detail::ListOnly], vec![]));
+    m.on_pass(Some(PassSummary::default()));
+    assert_eq!(split(m.poll(now + RESYNC)).1, vec!["a"]);
+}
+
+#[test]
+fn events_and_reconciles_keep_the_view_current_between_passes() {
+    use crate::desired::DesiredTenant;
+    let now = Instant::now();
+    let mut m = machine(now);
+    let desired = fleet(&["a", "b"]);
+    m.on_loaded("", Ok(desired.clone()));
+    let _ = split(m.poll(now));
+    m.on_pass(Some(PassSummary {
+        view: HostView::from_pass(&crate::fixtures::converged(&desired)),
+        ..Default::default()
+    }));
+    let view = |m: &mut Machine| match m.poll(now).pop() {
+        Some(Command::Reconcile { view, .. }) => view,
+        other => panic!("{other:?}"),
+    };
+    let before = view(&mut m);
+    assert!(before.containers.contains_key("mai-a"));
+    m.on_reconciled("a", Outcome::InSync, None, now);
+    m.on_reconciled("b", Outcome::InSync, None, now);
+    let mut gone = event("a");
+    gone.action = crate::trigger::EventAction::Destroy;
+    m.on_event(&gone);
+    let after = view(&mut m);
+    assert!(
+        !after.containers.contains_key("mai-a"),
+        "the event updated it"
+    );
+    assert!(
+        before.containers.contains_key("mai-a"),
+        "in-flight snapshots are untouched"
+    );
+    let only_a = crate::fixtures::desired_state(vec![DesiredTenant::test("a", 8001)]);
+    m.on_reconciled(
+        "a",
+        Outcome::Changed,
+        Some(&crate::fixtures::converged(&only_a)),
+        now,
+    );
+    m.on_event(&event("b"));
+    assert!(
+        view(&mut m).containers.contains_key("mai-a"),
+        "the reconcile's look merged"
+    );
 }
 
 #[test]
@@ -81,12 +164,11 @@ fn an_edit_queues_exactly_the_changed_tenants_and_a_removal_asks_for_a_pass() {
     let now = Instant::now();
     let mut m = machine(now);
     m.on_loaded("", Ok(fleet(&["a", "b", "c"])));
-    let _ = m.poll(now);
-    for t in ["a", "b", "c"] {
-        m.on_reconciled(t, Outcome::InSync, now);
-    }
-    m.on_pass(Some(PassSummary::default()));
-    let _ = m.poll(now);
+    assert_eq!(first_pass(&mut m, now), vec!["a", "b"]);
+    m.on_reconciled("a", Outcome::InSync, None, now);
+    m.on_reconciled("b", Outcome::InSync, None, now);
+    assert_eq!(split(m.poll(now)).1, vec!["c"]);
+    m.on_reconciled("c", Outcome::InSync, None, now);
     assert!(m.poll(now).is_empty());
 
     let mut edited = fleet(&["a", "b"]);
@@ -113,8 +195,8 @@ fn the_same_state_again_changes_nothing() {
     let now = Instant::now();
     let mut m = machine(now);
     m.on_loaded("", Ok(fleet(&["a"])));
-    let _ = m.poll(now);
-    m.on_reconciled("a", Outcome::InSync, now);
+    let _ = first_pass(&mut m, now);
+    m.on_reconciled("a", Outcome::InSync, None, now);
     m.on_pass(Some(PassSummary::default()));
     assert_eq!(m.on_loaded("", Ok(fleet(&["a"]))), Loaded::Unchanged);
     assert!(m.poll(now).is_empty());
@@ -125,8 +207,8 @@ fn an_invalid_state_keeps_the_last_good_one_and_is_reported_once() {
     let now = Instant::now();
     let mut m = machine(now);
     m.on_loaded("", Ok(fleet(&["a"])));
-    let _ = m.poll(now);
-    m.on_reconciled("a", Outcome::InSync, now);
+    let _ = first_pass(&mut m, now);
+    m.on_reconciled("a", Outcome::InSync, None, now);
     m.on_pass(Some(PassSummary::default()));
     assert_eq!(
         m.on_loaded("", refused()),
@@ -138,7 +220,7 @@ fn an_invalid_state_keeps_the_last_good_one_and_is_reported_once() {
     );
     assert!(m.desired().unwrap().tenants.contains_key("a"));
     // The last good state is still enforced: a hand `docker stop` is healed.
-    m.on_event("a");
+    m.on_event(&event("a"));
     let (_, tenants) = split(m.poll(now));
     assert_eq!(tenants, vec!["a"]);
 }
@@ -148,17 +230,18 @@ fn a_pass_queues_what_it_found_out_of_sync_but_not_what_is_in_flight() {
     let now = Instant::now();
     let mut m = machine(now);
     m.on_loaded("", Ok(fleet(&["a", "b", "c"])));
-    let _ = m.poll(now); // pass + a, b in flight
+    let _ = first_pass(&mut m, now); // a, b in flight
     m.on_pass(Some(PassSummary {
+        view: HostView::default(),
         out_of_sync: vec!["a".into(), "b".into(), "c".into()],
         network: false,
     }));
-    m.on_reconciled("a", Outcome::Changed, now);
-    m.on_reconciled("b", Outcome::Changed, now);
+    m.on_reconciled("a", Outcome::Changed, None, now);
+    m.on_reconciled("b", Outcome::Changed, None, now);
     let (passes, tenants) = split(m.poll(now));
     assert!(passes.is_empty(), "c still to do: the pass waits");
     assert_eq!(tenants, vec!["c"], "a and b observed afresh already");
-    m.on_reconciled("c", Outcome::InSync, now);
+    m.on_reconciled("c", Outcome::InSync, None, now);
     let (passes, _) = split(m.poll(now));
     assert_eq!(passes, vec![Detail::ListOnly], "the changes ask for a pass");
 }
@@ -190,7 +273,7 @@ fn during_a_cold_start_changes_ask_for_a_pass_at_most_every_gap() {
         now += Duration::from_millis(100);
         for tenant in t {
             reconciles += 1;
-            m.on_reconciled(&tenant, Outcome::Changed, now);
+            m.on_reconciled(&tenant, Outcome::Changed, None, now);
         }
         assert!(now < start + Duration::from_secs(60));
     }
@@ -207,10 +290,11 @@ fn a_missing_network_is_fixed_by_one_reconcile() {
     let now = Instant::now();
     let mut m = machine(now);
     m.on_loaded("", Ok(fleet(&["a", "b"])));
-    let _ = m.poll(now);
-    m.on_reconciled("a", Outcome::InSync, now);
-    m.on_reconciled("b", Outcome::InSync, now);
+    let _ = first_pass(&mut m, now);
+    m.on_reconciled("a", Outcome::InSync, None, now);
+    m.on_reconciled("b", Outcome::InSync, None, now);
     m.on_pass(Some(PassSummary {
+        view: HostView::default(),
         out_of_sync: vec![],
         network: true,
     }));
@@ -223,8 +307,8 @@ fn resync_and_verify_timers_ask_for_list_only_and_full_passes() {
     let start = Instant::now();
     let mut m = machine(start);
     m.on_loaded("", Ok(fleet(&["a"])));
-    let _ = m.poll(start);
-    m.on_reconciled("a", Outcome::InSync, start);
+    let _ = first_pass(&mut m, start);
+    m.on_reconciled("a", Outcome::InSync, None, start);
     m.on_pass(Some(PassSummary::default()));
     assert_eq!(m.next_wake(), start + RESYNC);
     let (passes, _) = split(m.poll(start + RESYNC));
@@ -239,10 +323,12 @@ fn pass_requests_coalesce_and_a_full_one_wins() {
     let now = Instant::now();
     let mut m = machine(now);
     m.on_loaded("", Ok(fleet(&["a"])));
-    let _ = m.poll(now); // the full pass runs
+    let _ = first_pass(&mut m, now);
+    m.on_relist();
+    let _ = m.poll(now); // a pass runs
     m.on_relist();
     m.on_relist();
-    m.on_reconciled("a", Outcome::Changed, now);
+    m.on_reconciled("a", Outcome::Changed, None, now);
     assert!(split(m.poll(now)).0.is_empty(), "one pass at a time");
     m.on_pass(None); // the host could not be read
     let (passes, _) = split(m.poll(now));
@@ -254,11 +340,11 @@ fn a_failing_tenant_backs_off_and_a_conflict_waits_for_a_hint() {
     let now = Instant::now();
     let mut m = machine(now);
     m.on_loaded("", Ok(fleet(&["bad", "blocked"])));
-    let _ = m.poll(now);
+    let _ = first_pass(&mut m, now);
     m.on_pass(Some(PassSummary::default()));
-    assert!(m.on_reconciled("bad", Outcome::Failed, now));
-    assert!(!m.on_reconciled("blocked", Outcome::Blocked, now));
-    m.on_event("bad"); // events do not cut a backoff short
+    assert!(m.on_reconciled("bad", Outcome::Failed, None, now));
+    assert!(!m.on_reconciled("blocked", Outcome::Blocked, None, now));
+    m.on_event(&event("bad")); // events do not cut a backoff short
     assert!(split(m.poll(now)).1.is_empty());
     let retry = m.next_wake();
     assert!(retry > now && retry <= now + Duration::from_secs(1));
@@ -269,6 +355,7 @@ fn a_failing_tenant_backs_off_and_a_conflict_waits_for_a_hint() {
         "the blocked tenant is not retried on a timer"
     );
     m.on_pass(Some(PassSummary {
+        view: HostView::default(),
         out_of_sync: vec!["blocked".into()],
         network: false,
     }));
@@ -280,15 +367,15 @@ fn an_operators_edit_is_never_held_by_the_churn_limiter() {
     let mut now = Instant::now();
     let mut m = machine(now);
     m.on_loaded("", Ok(fleet(&["flappy"])));
-    let _ = m.poll(now);
-    m.on_reconciled("flappy", Outcome::InSync, now);
+    let _ = first_pass(&mut m, now);
+    m.on_reconciled("flappy", Outcome::InSync, None, now);
     m.on_pass(Some(PassSummary::default()));
     let mut held = false;
     for _ in 0..10 {
         now += Duration::from_secs(1);
-        m.on_event("flappy");
+        m.on_event(&event("flappy"));
         if !split(m.poll(now)).1.is_empty() {
-            held = m.on_reconciled("flappy", Outcome::Changed, now);
+            held = m.on_reconciled("flappy", Outcome::Changed, None, now);
         }
         m.on_pass(Some(PassSummary::default()));
     }
@@ -308,12 +395,12 @@ fn a_tenant_that_left_is_not_reconciled_even_if_an_event_names_it() {
     let now = Instant::now();
     let mut m = machine(now);
     m.on_loaded("", Ok(fleet(&["a", "b"])));
-    let _ = m.poll(now);
-    m.on_reconciled("a", Outcome::InSync, now);
-    m.on_reconciled("b", Outcome::InSync, now);
+    let _ = first_pass(&mut m, now);
+    m.on_reconciled("a", Outcome::InSync, None, now);
+    m.on_reconciled("b", Outcome::InSync, None, now);
     m.on_pass(Some(PassSummary::default()));
     m.on_loaded("", Ok(fleet(&["a"])));
-    m.on_event("b");
+    m.on_event(&event("b"));
     let (_, tenants) = split(m.poll(now));
     assert!(tenants.is_empty());
 }

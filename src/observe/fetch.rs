@@ -5,7 +5,7 @@
 //! its cost does not grow with the fleet.
 
 use super::convert::{container_from_summary, details_from_inspect, labels_of};
-use super::{ObservedImage, ObservedState};
+use super::{HostView, ObservedImage, ObservedState};
 use crate::desired::{DesiredState, DesiredTenant};
 use crate::docker::{DockerClient, DockerError};
 use crate::labels::TENANT_LABEL;
@@ -60,13 +60,16 @@ pub async fn observe(
 
 /// Observes what one tenant's reconcile needs to see, whatever the size of
 /// the fleet: its own containers (by label, so strays and another fleet's
-/// namesake too), whatever holds its name or publishes its port, its
-/// volumes, the fleet's network, its image — each by a filtered list —
-/// then an inspect of its own containers. About eight calls.
+/// namesake too), its volumes by name and its image, each freshly, then an
+/// inspect of its own containers. What holds its name or publishes its
+/// port, and the fleet's network, come from `view` when there is one (see
+/// `HostView` for why that is safe), else from filtered lists too.
+/// Four calls with a view, six without, plus an inspect per own container.
 pub async fn observe_tenant(
     docker: &DockerClient,
     desired: &DesiredState,
     tenant: &DesiredTenant,
+    view: Option<&HostView>,
 ) -> Result<ObservedState, DockerError> {
     let list = |filters: HashMap<String, Vec<String>>| {
         docker.call("list_containers", move |d| async move {
@@ -80,11 +83,19 @@ pub async fn observe_tenant(
     };
     let filter = |key: &str, value: String| HashMap::from([(key.to_string(), vec![value])]);
     let volume_names: Vec<String> = tenant.volume_names().map(str::to_string).collect();
-    let (by_label, by_name, by_port, networks, volumes) = tokio::try_join!(
+    let others = async {
+        match view {
+            Some(_) => Ok((Vec::new(), Vec::new(), Vec::new())),
+            None => tokio::try_join!(
+                list(filter("name", format!("^/{}$", tenant.container_name))),
+                list(filter("publish", tenant.port.to_string())),
+                networks_named(docker, &desired.network),
+            ),
+        }
+    };
+    let (by_label, (by_name, by_port, networks), volumes) = tokio::try_join!(
         list(filter("label", format!("{TENANT_LABEL}={}", tenant.name))),
-        list(filter("name", format!("^/{}$", tenant.container_name))),
-        list(filter("publish", tenant.port.to_string())),
-        networks_named(docker, &desired.network),
+        others,
         async {
             if volume_names.is_empty() {
                 return Ok(Vec::new());
@@ -109,6 +120,25 @@ pub async fn observe_tenant(
         .collect();
     let mut state = ObservedState::default();
     fill(&mut state, &containers, &networks, &volumes);
+    if let Some(view) = view {
+        for c in view.holding(&tenant.container_name, tenant.port) {
+            // Its own containers were just listed: the fresh look wins.
+            if c.tenant_label() != Some(tenant.name.as_str()) {
+                state
+                    .containers
+                    .entry(c.name.clone())
+                    .or_insert_with(|| c.clone());
+            }
+        }
+        if let Some(labels) = view.networks.get(&desired.network) {
+            state
+                .networks
+                .insert(desired.network.clone(), labels.clone());
+        }
+        if view.duplicate_networks.contains(&desired.network) {
+            state.duplicate_networks.insert(desired.network.clone());
+        }
+    }
     inspect_images(docker, BTreeSet::from([tenant.image.as_str()]), &mut state).await?;
     inspect_managed(docker, desired, &mut state).await?;
     Ok(state)
@@ -261,7 +291,17 @@ async fn inspect_managed(
         };
         let image_id = inspect.image.clone().unwrap_or_default();
         if !state.images.contains_key(&image_id) {
-            let found = inspect_image(docker, &image_id).await?;
+            // Usually the desired reference, inspected already: same id.
+            let known = state
+                .images
+                .values()
+                .flatten()
+                .find(|i| i.id == image_id)
+                .cloned();
+            let found = match known {
+                Some(image) => Some(image),
+                None => inspect_image(docker, &image_id).await?,
+            };
             state.images.insert(image_id.clone(), found);
         }
         let image_env = state.images[&image_id]

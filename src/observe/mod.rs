@@ -4,9 +4,11 @@
 
 mod convert;
 mod fetch;
+mod view;
 
 pub use convert::{container_from_summary, details_from_inspect, render_port, render_port_numbers};
 pub use fetch::{inspect_image, networks_named, observe, observe_tenant, Detail};
+pub use view::HostView;
 
 use crate::desired::{HealthCheck, Resources};
 use std::collections::{BTreeMap, BTreeSet};

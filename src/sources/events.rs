@@ -7,7 +7,7 @@
 use crate::backoff::backoff;
 use crate::docker::DockerClient;
 use crate::labels::TENANT_LABEL;
-use crate::trigger::Trigger;
+use crate::trigger::{ContainerEvent, EventAction, Trigger};
 use bollard::query_parameters::EventsOptions;
 use futures_util::StreamExt;
 use std::collections::HashMap;
@@ -55,9 +55,23 @@ pub async fn watch_events(docker: DockerClient, tx: UnboundedSender<Trigger>) {
                 Ok(Some(Ok(event))) => {
                     attempt = 0;
                     let labels = event.actor.as_ref().and_then(|a| a.attributes.as_ref());
-                    if let Some(tenant) = labels.and_then(|l| l.get(TENANT_LABEL)) {
-                        tracing::debug!(tenant, action = ?event.action, "docker event");
-                        if tx.send(Trigger::Tenant(tenant.clone())).is_err() {
+                    let tenant = labels.and_then(|l| l.get(TENANT_LABEL));
+                    let action = EventAction::parse(event.action.as_deref().unwrap_or(""));
+                    // A rename names the container's old name apart.
+                    let name_key = if action == EventAction::Rename {
+                        "oldName"
+                    } else {
+                        "name"
+                    };
+                    let container = labels.and_then(|l| l.get(name_key));
+                    if let (Some(tenant), Some(container)) = (tenant, container) {
+                        tracing::debug!(tenant, ?action, "docker event");
+                        let event = ContainerEvent {
+                            tenant: tenant.clone(),
+                            container: container.trim_start_matches('/').to_string(),
+                            action,
+                        };
+                        if tx.send(Trigger::Event(event)).is_err() {
                             return;
                         }
                     }

@@ -1,0 +1,152 @@
+//! A cached view of the host (kube-runtime's reflector, kept small): what a
+//! tenant's reconcile needs to know about objects that are *not* its own —
+//! which containers hold a name or publish a port, and the fleet's network.
+//! Filled by every fleet pass (complete lists) and replaced whole by the
+//! next one (also after the event stream reconnects: it asks for a pass),
+//! updated in between from Docker events and from each reconcile's fresh
+//! look at its own objects.
+//!
+//! A reconcile reads this view and confirms its own objects with targeted
+//! calls (a label-filtered list, its volumes by name, its image, an inspect
+//! of its container), so its cost does not grow with the fleet. What it
+//! takes from the view can only *block* (a conflict) or *create* (the
+//! network, confirmed by a fresh list before creating): removals and
+//! recreates are always decided on a fresh look at the object itself, so a
+//! stale view never causes a destructive action.
+
+use super::{Labels, ObservedContainer, ObservedState};
+use crate::kinds::ContainerState;
+use crate::trigger::{ContainerEvent, EventAction};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostView {
+    /// Every container on the host by name, as listed (no inspect details).
+    pub containers: BTreeMap<String, ObservedContainer>,
+    pub networks: BTreeMap<String, Labels>,
+    pub duplicate_networks: BTreeSet<String>,
+}
+
+impl HostView {
+    /// The view a pass's complete lists give.
+    pub fn from_pass(observed: &ObservedState) -> Self {
+        Self {
+            containers: observed
+                .containers
+                .iter()
+                .map(|(name, c)| {
+                    let mut listed = c.clone();
+                    listed.details = None;
+                    (name.clone(), listed)
+                })
+                .collect(),
+            networks: observed.networks.clone(),
+            duplicate_networks: observed.duplicate_networks.clone(),
+        }
+    }
+
+    /// A Docker event about one of our containers.
+    pub fn on_event(&mut self, event: &ContainerEvent) {
+        let Some(c) = self.containers.get_mut(&event.container) else {
+            return;
+        };
+        match event.action {
+            EventAction::Destroy | EventAction::Rename => {
+                // Renamed: its new name is unknown here; the reconcile the
+                // event triggers (or the next pass) finds it.
+                self.containers.remove(&event.container);
+            }
+            EventAction::Die | EventAction::Stop | EventAction::Oom => {
+                c.state = ContainerState::Exited;
+                c.published_ports.clear();
+            }
+            EventAction::Pause => c.state = ContainerState::Paused,
+            EventAction::Unpause => c.state = ContainerState::Running,
+            EventAction::Update | EventAction::Other => {}
+        }
+    }
+
+    /// A reconcile's fresh look at `tenant`'s own containers (`fresh`
+    /// holds them, and whatever held its name or port) replaces what the
+    /// view had for them.
+    pub fn merge(&mut self, tenant: &str, fresh: &ObservedState) {
+        self.containers.retain(|name, c| {
+            c.tenant_label() != Some(tenant) || fresh.containers.contains_key(name)
+        });
+        for (name, c) in &fresh.containers {
+            let mut listed = c.clone();
+            listed.details = None;
+            self.containers.insert(name.clone(), listed);
+        }
+        for (name, labels) in &fresh.networks {
+            self.networks.insert(name.clone(), labels.clone());
+        }
+    }
+
+    /// Containers that hold `name` or publish `port`, as the view has them.
+    pub fn holding<'a>(
+        &'a self,
+        name: &'a str,
+        port: u16,
+    ) -> impl Iterator<Item = &'a ObservedContainer> + 'a {
+        self.containers
+            .values()
+            .filter(move |c| c.name == name || c.published_ports.contains(&port))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::desired::DesiredTenant;
+    use crate::fixtures::{converged, desired_state};
+
+    fn event(container: &str, action: EventAction) -> ContainerEvent {
+        ContainerEvent {
+            tenant: "acme".into(),
+            container: container.into(),
+            action,
+        }
+    }
+
+    #[test]
+    fn a_pass_fills_it_and_events_update_it() {
+        let desired = desired_state(vec![
+            DesiredTenant::test("acme", 8001),
+            DesiredTenant::test("globex", 8002),
+        ]);
+        let mut view = HostView::from_pass(&converged(&desired));
+        assert!(view.containers.values().all(|c| c.details.is_none()));
+        assert_eq!(
+            view.holding("mai-x", 8001).count(),
+            1,
+            "acme publishes 8001"
+        );
+        view.on_event(&event("mai-acme", EventAction::Die));
+        assert_eq!(view.containers["mai-acme"].state, ContainerState::Exited);
+        assert_eq!(
+            view.holding("mai-x", 8001).count(),
+            0,
+            "no longer published"
+        );
+        view.on_event(&event("mai-acme", EventAction::Destroy));
+        assert!(!view.containers.contains_key("mai-acme"));
+        assert!(view.containers.contains_key("mai-globex"));
+    }
+
+    #[test]
+    fn a_reconciles_fresh_look_replaces_its_own_entries_only() {
+        let desired = desired_state(vec![
+            DesiredTenant::test("acme", 8001),
+            DesiredTenant::test("globex", 8002),
+        ]);
+        let mut view = HostView::from_pass(&converged(&desired));
+        // acme's container was removed by hand; the reconcile saw none.
+        view.merge("acme", &ObservedState::default());
+        assert!(!view.containers.contains_key("mai-acme"));
+        assert!(view.containers.contains_key("mai-globex"));
+        let only_acme = desired_state(vec![DesiredTenant::test("acme", 8001)]);
+        view.merge("acme", &converged(&only_acme));
+        assert!(view.containers.contains_key("mai-acme"));
+    }
+}
