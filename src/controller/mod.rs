@@ -189,7 +189,7 @@ impl Controller {
             Done::Pass(result) => {
                 self.recorder.pass(&result);
                 let summary = result.ok().map(|d| PassSummary::of(&d.plan, d.view));
-                self.machine.on_pass(summary);
+                self.machine.on_pass(summary, Instant::now());
             }
             Done::Tenant(r) => {
                 let outcome = record::outcome(&r);

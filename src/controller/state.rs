@@ -17,8 +17,9 @@
 //!   and reconciles update it in between;
 //! - a reconcile that changed something asks for a list-only pass too (it
 //!   refreshes nginx and the drift metrics), once no tenant is waiting or
-//!   in flight, or at most every `CHANGE_PASS_GAP` while they are: a cold
-//!   start of 1,000 tenants then costs a few dozen passes, not 1,000;
+//!   in flight, or at most every `CHANGE_PASS_GAP` (or ten times as long as
+//!   the last pass took, if more) while they are: a cold start of 1,000
+//!   tenants then costs a few dozen passes, not 1,000;
 //! - a pass queues the tenants it found out of sync (see `WorkQueue` for
 //!   backoff, churn and the error policy);
 //! - an invalid desired state changes nothing.
@@ -94,8 +95,10 @@ impl PassSummary {
 }
 
 /// While reconciles are under way, passes asked for by changes run at most
-/// this often.
+/// this often — or, when passes are slow (listing 1,000 containers keeps
+/// dockerd busy), at most `PASS_SHARE` of the time.
 pub const CHANGE_PASS_GAP: Duration = Duration::from_secs(2);
+const PASS_SHARE: u32 = 10;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Intervals {
@@ -120,6 +123,8 @@ pub struct Machine {
     /// A change was made since the last pass started.
     pass_after_change: bool,
     last_pass: Option<Instant>,
+    /// How long the last completed pass took.
+    pass_took: Duration,
     next_resync: Instant,
     next_verify: Instant,
 }
@@ -137,6 +142,7 @@ impl Machine {
             view: None,
             pass_after_change: false,
             last_pass: None,
+            pass_took: Duration::ZERO,
             next_resync: now + intervals.resync,
             next_verify: now + intervals.verify,
         }
@@ -222,8 +228,11 @@ impl Machine {
     }
 
     /// A pass finished; `None` when the host could not be read.
-    pub fn on_pass(&mut self, summary: Option<PassSummary>) {
+    pub fn on_pass(&mut self, summary: Option<PassSummary>, now: Instant) {
         self.pass_running = false;
+        if let Some(started) = self.last_pass {
+            self.pass_took = now.saturating_duration_since(started);
+        }
         let Some(summary) = summary else { return };
         self.view = Some(Arc::new(summary.view));
         for tenant in &summary.out_of_sync {
@@ -314,13 +323,20 @@ impl Machine {
             wake = wake.min(d);
         }
         if let (true, Some(last)) = (self.pass_after_change, self.last_pass) {
-            wake = wake.min(last + CHANGE_PASS_GAP);
+            wake = wake.min(last + self.change_pass_gap());
         }
         wake
     }
 
+    fn change_pass_gap(&self) -> Duration {
+        CHANGE_PASS_GAP.max(self.pass_took * PASS_SHARE)
+    }
+
     fn change_pass_due(&self, now: Instant) -> bool {
-        self.queue.is_idle() || self.last_pass.is_none_or(|l| now >= l + CHANGE_PASS_GAP)
+        self.queue.is_idle()
+            || self
+                .last_pass
+                .is_none_or(|l| now >= l + self.change_pass_gap())
     }
 
     fn want_pass(&mut self, detail: Detail) {

@@ -60,8 +60,20 @@ fn first_pass(m: &mut Machine, now: Instant) -> Vec<String> {
         "the first pass fills the view"
     );
     assert!(tenants.is_empty(), "no reconcile before the view is filled");
-    m.on_pass(Some(PassSummary::default()));
+    m.on_pass(Some(PassSummary::default()), now);
     split(m.poll(now)).1
+}
+
+/// A machine whose tenants (at most the concurrency, 2) were each
+/// reconciled once and found in sync.
+fn settled(names: &[&str]) -> (Instant, Machine) {
+    let now = Instant::now();
+    let mut m = machine(now);
+    m.on_loaded("", Ok(fleet(names)));
+    for tenant in first_pass(&mut m, now) {
+        m.on_reconciled(&tenant, Outcome::InSync, None, now);
+    }
+    (now, m)
 }
 
 fn refused() -> Result<DesiredState, Diagnostics> {
@@ -105,11 +117,11 @@ fn a_failed_first_pass_reconciles_nobody_until_a_pass_succeeds() {
     let mut m = machine(now);
     m.on_loaded("", Ok(fleet(&["a"])));
     assert_eq!(split(m.poll(now)).0, vec![Detail::ListOnly]);
-    m.on_pass(None); // Docker did not answer
+    m.on_pass(None, now); // Docker did not answer
     assert!(m.poll(now).is_empty());
     let (passes, tenants) = split(m.poll(now + RESYNC));
     assert_eq!((passes, tenants), (vec![Detail::ListOnly], vec![]));
-    m.on_pass(Some(PassSummary::default()));
+    m.on_pass(Some(PassSummary::default()), now);
     assert_eq!(split(m.poll(now + RESYNC)).1, vec!["a"]);
 }
 
@@ -121,10 +133,13 @@ fn events_and_reconciles_keep_the_view_current_between_passes() {
     let desired = fleet(&["a", "b"]);
     m.on_loaded("", Ok(desired.clone()));
     let _ = split(m.poll(now));
-    m.on_pass(Some(PassSummary {
-        view: HostView::from_pass(&crate::fixtures::converged(&desired)),
-        ..Default::default()
-    }));
+    m.on_pass(
+        Some(PassSummary {
+            view: HostView::from_pass(&crate::fixtures::converged(&desired)),
+            ..Default::default()
+        }),
+        now,
+    );
     let view = |m: &mut Machine| match m.poll(now).pop() {
         Some(Command::Reconcile { view, .. }) => view,
         other => panic!("{other:?}"),
@@ -192,24 +207,16 @@ fn an_edit_queues_exactly_the_changed_tenants_and_a_removal_asks_for_a_pass() {
 
 #[test]
 fn the_same_state_again_changes_nothing() {
-    let now = Instant::now();
-    let mut m = machine(now);
-    m.on_loaded("", Ok(fleet(&["a"])));
-    let _ = first_pass(&mut m, now);
-    m.on_reconciled("a", Outcome::InSync, None, now);
-    m.on_pass(Some(PassSummary::default()));
+    let (now, mut m) = settled(&["a"]);
+    m.on_pass(Some(PassSummary::default()), now);
     assert_eq!(m.on_loaded("", Ok(fleet(&["a"]))), Loaded::Unchanged);
     assert!(m.poll(now).is_empty());
 }
 
 #[test]
 fn an_invalid_state_keeps_the_last_good_one_and_is_reported_once() {
-    let now = Instant::now();
-    let mut m = machine(now);
-    m.on_loaded("", Ok(fleet(&["a"])));
-    let _ = first_pass(&mut m, now);
-    m.on_reconciled("a", Outcome::InSync, None, now);
-    m.on_pass(Some(PassSummary::default()));
+    let (now, mut m) = settled(&["a"]);
+    m.on_pass(Some(PassSummary::default()), now);
     assert_eq!(
         m.on_loaded("", refused()),
         Loaded::Refused { repeated: false }
@@ -231,11 +238,14 @@ fn a_pass_queues_what_it_found_out_of_sync_but_not_what_is_in_flight() {
     let mut m = machine(now);
     m.on_loaded("", Ok(fleet(&["a", "b", "c"])));
     let _ = first_pass(&mut m, now); // a, b in flight
-    m.on_pass(Some(PassSummary {
-        view: HostView::default(),
-        out_of_sync: vec!["a".into(), "b".into(), "c".into()],
-        network: false,
-    }));
+    m.on_pass(
+        Some(PassSummary {
+            view: HostView::default(),
+            out_of_sync: vec!["a".into(), "b".into(), "c".into()],
+            network: false,
+        }),
+        now,
+    );
     m.on_reconciled("a", Outcome::Changed, None, now);
     m.on_reconciled("b", Outcome::Changed, None, now);
     let (passes, tenants) = split(m.poll(now));
@@ -268,7 +278,7 @@ fn during_a_cold_start_changes_ask_for_a_pass_at_most_every_gap() {
         let (p, t) = split(m.poll(now));
         passes += p.len();
         for _ in p {
-            m.on_pass(Some(PassSummary::default()));
+            m.on_pass(Some(PassSummary::default()), now);
         }
         now += Duration::from_millis(100);
         for tenant in t {
@@ -287,17 +297,15 @@ fn during_a_cold_start_changes_ask_for_a_pass_at_most_every_gap() {
 
 #[test]
 fn a_missing_network_is_fixed_by_one_reconcile() {
-    let now = Instant::now();
-    let mut m = machine(now);
-    m.on_loaded("", Ok(fleet(&["a", "b"])));
-    let _ = first_pass(&mut m, now);
-    m.on_reconciled("a", Outcome::InSync, None, now);
-    m.on_reconciled("b", Outcome::InSync, None, now);
-    m.on_pass(Some(PassSummary {
-        view: HostView::default(),
-        out_of_sync: vec![],
-        network: true,
-    }));
+    let (now, mut m) = settled(&["a", "b"]);
+    m.on_pass(
+        Some(PassSummary {
+            view: HostView::default(),
+            out_of_sync: vec![],
+            network: true,
+        }),
+        now,
+    );
     let (_, tenants) = split(m.poll(now));
     assert_eq!(tenants, vec!["a"]);
 }
@@ -309,11 +317,11 @@ fn resync_and_verify_timers_ask_for_list_only_and_full_passes() {
     m.on_loaded("", Ok(fleet(&["a"])));
     let _ = first_pass(&mut m, start);
     m.on_reconciled("a", Outcome::InSync, None, start);
-    m.on_pass(Some(PassSummary::default()));
+    m.on_pass(Some(PassSummary::default()), start);
     assert_eq!(m.next_wake(), start + RESYNC);
     let (passes, _) = split(m.poll(start + RESYNC));
     assert_eq!(passes, vec![Detail::ListOnly]);
-    m.on_pass(Some(PassSummary::default()));
+    m.on_pass(Some(PassSummary::default()), start + RESYNC);
     let (passes, _) = split(m.poll(start + VERIFY));
     assert_eq!(passes, vec![Detail::Full]);
 }
@@ -330,7 +338,7 @@ fn pass_requests_coalesce_and_a_full_one_wins() {
     m.on_relist();
     m.on_reconciled("a", Outcome::Changed, None, now);
     assert!(split(m.poll(now)).0.is_empty(), "one pass at a time");
-    m.on_pass(None); // the host could not be read
+    m.on_pass(None, now); // the host could not be read
     let (passes, _) = split(m.poll(now));
     assert_eq!(passes, vec![Detail::ListOnly], "three requests, one pass");
 }
@@ -341,7 +349,7 @@ fn a_failing_tenant_backs_off_and_a_conflict_waits_for_a_hint() {
     let mut m = machine(now);
     m.on_loaded("", Ok(fleet(&["bad", "blocked"])));
     let _ = first_pass(&mut m, now);
-    m.on_pass(Some(PassSummary::default()));
+    m.on_pass(Some(PassSummary::default()), now);
     assert!(m.on_reconciled("bad", Outcome::Failed, None, now));
     assert!(!m.on_reconciled("blocked", Outcome::Blocked, None, now));
     m.on_event(&event("bad")); // events do not cut a backoff short
@@ -354,11 +362,14 @@ fn a_failing_tenant_backs_off_and_a_conflict_waits_for_a_hint() {
         Vec::<String>::new(),
         "the blocked tenant is not retried on a timer"
     );
-    m.on_pass(Some(PassSummary {
-        view: HostView::default(),
-        out_of_sync: vec!["blocked".into()],
-        network: false,
-    }));
+    m.on_pass(
+        Some(PassSummary {
+            view: HostView::default(),
+            out_of_sync: vec!["blocked".into()],
+            network: false,
+        }),
+        now,
+    );
     assert_eq!(split(m.poll(now)).1, vec!["blocked"]);
 }
 
@@ -369,7 +380,7 @@ fn an_operators_edit_is_never_held_by_the_churn_limiter() {
     m.on_loaded("", Ok(fleet(&["flappy"])));
     let _ = first_pass(&mut m, now);
     m.on_reconciled("flappy", Outcome::InSync, None, now);
-    m.on_pass(Some(PassSummary::default()));
+    m.on_pass(Some(PassSummary::default()), now);
     let mut held = false;
     for _ in 0..10 {
         now += Duration::from_secs(1);
@@ -377,7 +388,7 @@ fn an_operators_edit_is_never_held_by_the_churn_limiter() {
         if !split(m.poll(now)).1.is_empty() {
             held = m.on_reconciled("flappy", Outcome::Changed, None, now);
         }
-        m.on_pass(Some(PassSummary::default()));
+        m.on_pass(Some(PassSummary::default()), now);
     }
     assert!(held, "a tenant changed on every event is held");
     let mut edited = fleet(&["flappy"]);
@@ -392,15 +403,32 @@ fn an_operators_edit_is_never_held_by_the_churn_limiter() {
 
 #[test]
 fn a_tenant_that_left_is_not_reconciled_even_if_an_event_names_it() {
-    let now = Instant::now();
-    let mut m = machine(now);
-    m.on_loaded("", Ok(fleet(&["a", "b"])));
-    let _ = first_pass(&mut m, now);
-    m.on_reconciled("a", Outcome::InSync, None, now);
-    m.on_reconciled("b", Outcome::InSync, None, now);
-    m.on_pass(Some(PassSummary::default()));
+    let (now, mut m) = settled(&["a", "b"]);
+    m.on_pass(Some(PassSummary::default()), now);
     m.on_loaded("", Ok(fleet(&["a"])));
     m.on_event(&event("b"));
     let (_, tenants) = split(m.poll(now));
     assert!(tenants.is_empty());
+}
+
+#[test]
+fn slow_passes_are_spaced_further_apart_during_a_cold_start() {
+    let start = Instant::now();
+    let mut m = machine(start);
+    m.on_loaded("", Ok(fleet(&["a", "b", "c"])));
+    let _ = split(m.poll(start));
+    // The first pass took 1 s (a large host): change passes wait 10 s.
+    m.on_pass(Some(PassSummary::default()), start + Duration::from_secs(1));
+    let now = start + Duration::from_secs(1);
+    let (_, tenants) = split(m.poll(now));
+    assert_eq!(tenants, vec!["a", "b"]);
+    m.on_reconciled("a", Outcome::Changed, None, now);
+    assert!(
+        split(m.poll(now + CHANGE_PASS_GAP)).0.is_empty(),
+        "c and b still to do"
+    );
+    assert_eq!(m.next_wake(), start + Duration::from_secs(10));
+    m.on_reconciled("b", Outcome::Changed, None, now);
+    let (passes, _) = split(m.poll(start + Duration::from_secs(10)));
+    assert_eq!(passes, vec![Detail::ListOnly]);
 }

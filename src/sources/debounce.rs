@@ -32,6 +32,12 @@ impl Debounce {
         self.due
     }
 
+    /// Forgets a burst whose first read found nothing new.
+    pub fn cancel(&mut self) {
+        self.first = None;
+        self.due = None;
+    }
+
     /// Whether a burst is being coalesced (a trailing read is pending).
     pub fn pending(&self) -> bool {
         self.due.is_some()
@@ -70,6 +76,10 @@ mod tests {
         assert_eq!(d.due_at(), Some(t0 + Debounce::MAX_WAIT));
         assert!(d.take_due(t0 + Debounce::MAX_WAIT));
         assert_eq!(d.due_at(), None);
+        let mut fresh = Debounce::default();
+        assert!(fresh.touch(t0));
+        fresh.cancel();
+        assert!(fresh.touch(t0), "a cancelled burst: the next change leads");
         let after = t0 + Debounce::MAX_WAIT;
         assert!(!d.touch(after), "right after a trailing read: same burst");
         assert!(d.take_due(after + Debounce::QUIET));

@@ -63,7 +63,10 @@ pub async fn run_file(file: PathBuf, poll: Duration, tx: UnboundedSender<Trigger
         };
         if eager {
             match source.read_eager().await {
-                Eager::Sent | Eager::Same => {}
+                Eager::Sent => {}
+                // Nothing changed (say, an editor's temp file appeared
+                // next to it): no burst began, the next change reads at once.
+                Eager::Same => debounce.cancel(),
                 Eager::Doubtful => {
                     debounce.touch(Instant::now());
                 }
