@@ -39,16 +39,19 @@ pub fn docker(args: &[&str]) -> String {
 
 /// Whether `GET /path` on the port answers `want_status` (and `body`).
 pub fn http_ok(port: u16, path: &str, body: Option<&str>) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+    // Short timeouts, so a poll is retried rather than waited out: a poll
+    // that reaches a published port while the container's network is still
+    // being set up has its SYN retransmitted after TCP's initial 1 s
+    // timeout (at connect when Docker's NAT rule is in place first, at
+    // read when docker-proxy accepts first). Only a tool whose containers
+    // start while the poller runs (the controller) can hit that window;
+    // `docker run` and `docker-compose up` return before polling starts.
+    // With blocking connects and a 2 s read it cost tenantctl a second in
+    // most S3/S4 samples.
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(250)) else {
         return false;
     };
-    // Short, so a poll is retried rather than waited out: a poll that
-    // reaches the published port while the container's network is still
-    // being set up has its connection to the container retransmitted after
-    // TCP's initial 1 s timeout. Only a tool whose containers start while
-    // the poller runs (the controller) can hit that window; `docker run`
-    // and `docker-compose up` return before polling starts. With 2 s here
-    // it cost tenantctl a second in about half of the S3/S4 samples.
     let _ = s.set_read_timeout(Some(Duration::from_millis(250)));
     if write!(s, "GET {path} HTTP/1.0\r\n\r\n").is_err() {
         return false;
