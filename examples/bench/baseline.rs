@@ -166,7 +166,7 @@ fn run_args(id: &str, i: usize, port: u16, name: &str) -> Vec<String> {
         "--health-cmd",
         "curl -f http://localhost:8080/health",
         "--health-interval",
-        "10s",
+        &measure::health_interval(),
         "--health-timeout",
         "2s",
         "--health-retries",

@@ -79,6 +79,7 @@ fn main() {
         let mut samples = Samples::new();
         let mut calls: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         let mut peak_rss = 0u64;
+        measure::set_fleet_size(n);
         let runs = if n > COMPOSE_MAX {
             args.big_runs
         } else {

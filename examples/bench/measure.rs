@@ -9,6 +9,28 @@ use std::time::{Duration, Instant};
 
 pub const LABEL: &str = "tenantctl-bench.run";
 
+/// Docker's health-check interval for every tool alike: 10 s, or N/10 s
+/// past 100 tenants. Each check is a `docker exec`; 1,000 containers
+/// checked every 10 s are 100 execs a second, which on this 2-core machine
+/// drove the load average to 75 and slowed everything (any tool) to a
+/// crawl. Set per fleet size by `main`.
+static HEALTH_INTERVAL_SECS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(10);
+
+pub fn set_fleet_size(n: usize) {
+    HEALTH_INTERVAL_SECS.store(
+        (n as u64 / 10).max(10),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+/// `"10s"` style, for tenants.toml and `docker run`.
+pub fn health_interval() -> String {
+    format!(
+        "{}s",
+        HEALTH_INTERVAL_SECS.load(std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
 pub fn require_tools() {
     for (tool, hint) in [
         ("docker", "a running Docker Engine"),

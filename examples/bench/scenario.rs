@@ -20,8 +20,9 @@ fn tenantctl_bin() -> PathBuf {
 fn write_fleet(file: &Path, id: &str, ports: &[u16], edited: Option<&str>) {
     let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/mai");
     let mut text = format!(
-        "name_prefix = \"{id}\"\nnetwork = \"{id}-net\"\nlabels = {{ \"{LABEL}\" = \"{id}\" }}\n\n[defaults]\nchart = \"{}\"\nimage = \"tenantctl-standin:latest\"\nresources = {{ cpus = 0.25, memory = \"64M\", memory_reservation = \"32M\" }}\nhealth = {{ interval = \"10s\", timeout = \"2s\", start_period = \"1s\" }}\n",
-        chart.display()
+        "name_prefix = \"{id}\"\nnetwork = \"{id}-net\"\nlabels = {{ \"{LABEL}\" = \"{id}\" }}\n\n[defaults]\nchart = \"{}\"\nimage = \"tenantctl-standin:latest\"\nresources = {{ cpus = 0.25, memory = \"64M\", memory_reservation = \"32M\" }}\nhealth = {{ interval = \"{}\", timeout = \"2s\", start_period = \"1s\" }}\n",
+        chart.display(),
+        measure::health_interval()
     );
     for (i, port) in ports.iter().enumerate() {
         let name = if i == 0 { edited.unwrap_or("t0") } else { "" };
