@@ -35,6 +35,7 @@ pub async fn run_file(file: PathBuf, poll: Duration, tx: UnboundedSender<Trigger
         file,
         tx,
         last: None,
+        last_good: None,
     };
     if !source.read().await {
         return;
@@ -89,6 +90,9 @@ struct FileSource {
     tx: UnboundedSender<Trigger>,
     /// What was sent last, to send only changes.
     last: Option<Loaded>,
+    /// The tenants of the last valid state sent: what "dropping tenants"
+    /// is judged by (an invalid read in between does not reset it).
+    last_good: Option<std::collections::BTreeSet<String>>,
 }
 
 impl FileSource {
@@ -111,10 +115,10 @@ impl FileSource {
         if same(self.last.as_ref(), &loaded) {
             return Eager::Same;
         }
-        let doubtful = match (&loaded, &self.last) {
+        let doubtful = match (&loaded, &self.last_good) {
             (Err(_), _) => true,
-            (Ok(new), Some(Ok(old))) => old.tenants.keys().any(|t| !new.tenants.contains_key(t)),
-            (Ok(_), _) => false,
+            (Ok(new), Some(old)) => old.iter().any(|t| !new.tenants.contains_key(t)),
+            (Ok(_), None) => false,
         };
         if doubtful {
             return Eager::Doubtful;
@@ -134,6 +138,9 @@ impl FileSource {
     }
 
     fn send(&mut self, loaded: Loaded) -> bool {
+        if let Ok(good) = &loaded {
+            self.last_good = Some(good.tenants.keys().cloned().collect());
+        }
         self.last = Some(loaded.clone());
         self.tx
             .send(Trigger::Loaded {
