@@ -122,7 +122,7 @@ fn with_work<'a>(
 ) -> Vec<(&'a DesiredTenant, &'a TenantPlan)> {
     let mut work = Vec::new();
     for t in &plan.tenants {
-        if t.actionable().is_empty() && t.conflicts.is_empty() {
+        if !t.has_work() {
             continue;
         }
         if let Some(d) = desired.tenants.get(&t.tenant) {

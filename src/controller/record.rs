@@ -103,12 +103,7 @@ impl Recorder {
         self.readiness.docker_ok.store(true, Ordering::Relaxed);
         let m = &self.metrics;
         m.set_all_drift(done.plan.drift_by_tenant());
-        let out_of_sync = done
-            .plan
-            .tenants
-            .iter()
-            .filter(|t| !t.actionable().is_empty() || !t.conflicts.is_empty())
-            .count();
+        let out_of_sync = done.plan.tenants.iter().filter(|t| t.has_work()).count();
         if out_of_sync == 0 {
             m.last_successful_reconcile.set(unix_now());
         }

@@ -86,7 +86,7 @@ impl PassSummary {
             out_of_sync: plan
                 .tenants
                 .iter()
-                .filter(|t| !t.actionable().is_empty() || !t.conflicts.is_empty())
+                .filter(|t| t.has_work())
                 .map(|t| t.tenant.clone())
                 .collect(),
             network: plan.create_network.is_some() || plan.repair_network.is_some(),

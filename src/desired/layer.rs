@@ -10,14 +10,6 @@ use crate::spec::{RawChart, RawHealth, RawResources, RawTenant, Spanned};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
-/// The restart policies a file may name, for error messages.
-pub const RESTART_POLICIES: [&str; 4] = [
-    crate::kinds::RestartPolicy::No.as_str(),
-    crate::kinds::RestartPolicy::Always.as_str(),
-    crate::kinds::RestartPolicy::UnlessStopped.as_str(),
-    crate::kinds::RestartPolicy::OnFailure.as_str(),
-];
-
 #[derive(Debug, Clone, Default)]
 pub struct Layer {
     pub chart: Option<(String, Range<usize>)>,
@@ -155,7 +147,9 @@ impl Ctx<'_> {
                     format!(
                         "restart `{}` is not a Docker restart policy; use one of {}",
                         r.get_ref(),
-                        RESTART_POLICIES.join(", ")
+                        crate::kinds::RestartPolicy::ALL
+                            .map(|p| p.as_str())
+                            .join(", ")
                     ),
                 );
             }

@@ -63,6 +63,12 @@ impl TenantPlan {
         }
     }
 
+    /// Steps apply will run, or conflicts to report: apply, a pass and a
+    /// reconcile all treat such a tenant as out of sync.
+    pub fn has_work(&self) -> bool {
+        !self.actionable().is_empty() || !self.conflicts.is_empty()
+    }
+
     pub fn in_sync(&self) -> bool {
         self.steps.is_empty() && self.conflicts.is_empty()
     }
@@ -195,10 +201,7 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.create_network.is_none()
             && self.repair_network.is_none()
-            && self
-                .tenants
-                .iter()
-                .all(|t| t.actionable().is_empty() && t.conflicts.is_empty())
+            && self.tenants.iter().all(|t| !t.has_work())
             && (!self.prune || self.orphans.is_empty())
             && self.proxy.as_ref().is_none_or(ProxyPlan::is_empty)
     }
