@@ -49,6 +49,9 @@ impl DesiredTenant {
                 source: MountSource::Volume(format!("mai-{name}-data")),
             }],
             restart: crate::kinds::RestartPolicy::UnlessStopped,
+            extra_hosts: vec![],
+            extra_networks: vec![],
+            own_labels: BTreeMap::new(),
             resources: Resources {
                 nano_cpus: 2_000_000_000,
                 memory: 4 << 30,
@@ -122,6 +125,7 @@ impl DesiredTenant {
             health: Some(crate::kinds::Health::Healthy),
             image_id: IMAGE_ID.into(),
             published_ports: [self.port].into(),
+            mounts: self.mounts.iter().map(|m| m.to_string()).collect(),
             details: Some(ContainerDetails {
                 env: self
                     .env
@@ -131,6 +135,7 @@ impl DesiredTenant {
                 ports: [render_port(&self.host_ip, &self.port.to_string(), "8080")].into(),
                 mounts: self.mounts.iter().map(|m| m.to_string()).collect(),
                 networks: [self.network.clone()].into(),
+                extra_hosts: self.extra_hosts.iter().cloned().collect(),
                 restart: self.restart,
                 resources: self.resources,
                 health: Some(HealthCheck {
@@ -194,9 +199,10 @@ pub fn converged(desired: &DesiredState) -> ObservedState {
             .containers
             .insert(t.container_name.clone(), t.matching_container());
         for v in t.volume_names() {
-            observed
-                .volumes
-                .insert(v.to_string(), crate::labels::volume_labels(&t.labels));
+            observed.volumes.insert(
+                v.to_string(),
+                crate::labels::volume_labels(&t.labels, &t.own_labels),
+            );
         }
         observed.images.insert(
             t.image.clone(),

@@ -35,11 +35,17 @@ pub fn container_labels(
 }
 
 /// A tenant's volume labels: its container's, minus what describes one
-/// container (a volume outlives every container that mounts it).
-pub fn volume_labels(container_labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+/// container (a volume outlives every container that mounts it), and
+/// minus the tenant's own container labels (`own`: a proxy's routing
+/// labels, say, mean nothing on a volume).
+pub fn volume_labels(
+    container_labels: &BTreeMap<String, String>,
+    own: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
     container_labels
         .iter()
         .filter(|(k, _)| k.as_str() != SPEC_HASH_LABEL && k.as_str() != SECRET_ENV_LABEL)
+        .filter(|(k, _)| !own.contains_key(k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

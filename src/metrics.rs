@@ -31,6 +31,7 @@ pub struct Metrics {
     pub tenant_memory_bytes: prometheus::GaugeVec,
     pub git_last_pull_success: Gauge,
     pub git_pull_failures: prometheus::IntCounter,
+    pub adoption_downtime: prometheus::GaugeVec,
     drift_now: Mutex<BTreeMap<String, BTreeSet<Drift>>>,
     proxy_drift_now: Mutex<BTreeSet<String>>,
     cpu_seen: Mutex<BTreeMap<String, f64>>,
@@ -162,6 +163,14 @@ impl Metrics {
                 "Failed git fetches (GitOps mode).",
             ))
             .unwrap(),
+            adoption_downtime: prometheus::GaugeVec::new(
+                opts(
+                    "adoption_downtime_seconds",
+                    "Downtime of the tenant's adoption (`--adopt`): its old container stopped until the new one was healthy.",
+                ),
+                &["tenant"],
+            )
+            .unwrap(),
             registry,
             drift_now: Mutex::default(),
             proxy_drift_now: Mutex::default(),
@@ -185,6 +194,7 @@ impl Metrics {
             Box::new(m.tenant_memory_bytes.clone()),
             Box::new(m.git_last_pull_success.clone()),
             Box::new(m.git_pull_failures.clone()),
+            Box::new(m.adoption_downtime.clone()),
         ];
         for c in collectors {
             m.registry.register(c).expect("metric names are unique");
@@ -279,6 +289,7 @@ impl Metrics {
         let _ = self.tenant_up.remove_label_values(&[tenant]);
         let _ = self.tenant_cpu_seconds.remove_label_values(&[tenant]);
         let _ = self.tenant_memory_bytes.remove_label_values(&[tenant]);
+        let _ = self.adoption_downtime.remove_label_values(&[tenant]);
         self.cpu_seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -382,6 +393,7 @@ mod tests {
             .inc();
         m.observe_usage("t", 1.0, 2.0);
         m.reconcile_duration.observe(0.1);
+        m.adoption_downtime.with_label_values(&["t"]).set(1.5);
         let got: Vec<String> = m
             .registry
             .gather()
@@ -404,6 +416,7 @@ mod tests {
             .collect();
         let want = [
             "tenantctl_actions_total COUNTER [action,result]",
+            "tenantctl_adoption_downtime_seconds GAUGE [tenant]",
             "tenantctl_config_info GAUGE [revision,sha256]",
             "tenantctl_config_valid GAUGE []",
             "tenantctl_docker_requests_total COUNTER [operation]",

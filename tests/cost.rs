@@ -20,13 +20,15 @@ fn calls_for_one_reconcile(
             &desired,
             tenantctl::observe::Detail::ListOnly,
             false,
+            None,
         )
         .await
         .expect("pass")
         .view;
         let before = docker.requests().snapshot();
         let r =
-            tenantctl::controller::reconcile_tenant(&docker, &desired, tenant, Some(&view)).await;
+            tenantctl::controller::reconcile_tenant(&docker, &desired, tenant, Some(&view), None)
+                .await;
         assert!(r.error.is_none(), "{:?}", r.error);
         assert!(
             r.done.is_empty(),

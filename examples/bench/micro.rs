@@ -22,7 +22,7 @@ pub fn noop_resync(file: &Path, iterations: usize) -> (Duration, u64) {
             let start = Instant::now();
             // Exactly the controller's resync pass: observe, plan, execute
             // the fleet-level part (nothing to do here).
-            let done = tenantctl::controller::pass(&docker, &desired, Detail::ListOnly, true)
+            let done = tenantctl::controller::pass(&docker, &desired, Detail::ListOnly, true, None)
                 .await
                 .expect("pass");
             let plan = done.plan;

@@ -45,7 +45,7 @@ pub fn create_body(t: &DesiredTenant) -> ContainerCreateBody {
         .mounts
         .iter()
         .map(|m| match &m.source {
-            MountSource::Volume(name) => Mount {
+            MountSource::Volume(name) | MountSource::Named(name) => Mount {
                 typ: Some(MountType::VOLUME),
                 source: Some(name.clone()),
                 target: Some(m.target.clone()),
@@ -87,6 +87,7 @@ pub fn create_body(t: &DesiredTenant) -> ContainerCreateBody {
             memory_reservation: nonzero(t.resources.memory_reservation),
             nano_cpus: nonzero(t.resources.nano_cpus),
             network_mode: Some(t.network.clone()),
+            extra_hosts: (!t.extra_hosts.is_empty()).then(|| t.extra_hosts.clone()),
             ..Default::default()
         }),
         ..Default::default()

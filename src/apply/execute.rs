@@ -78,6 +78,7 @@ pub async fn execute(
                             network: network.clone(),
                             reason: reason.clone(),
                         }),
+                        downtime: None,
                     })
                     .collect();
                 return report;
@@ -86,7 +87,14 @@ pub async fn execute(
     }
     // Futures built before the stream: a stream of closures over borrowed
     // plans is not `Send` enough for a spawned controller task.
-    let futures: Vec<_> = work
+    // Adoptions go one at a time, after the rest: each takes a client
+    // down for seconds, and never two at once.
+    let (adopting, rest): (Vec<_>, Vec<_>) = work.into_iter().partition(|(_, p)| {
+        p.actionable()
+            .iter()
+            .any(|s| matches!(s, crate::plan::Step::Adopt { .. }))
+    });
+    let futures: Vec<_> = rest
         .into_iter()
         .map(|(tenant, tenant_plan)| apply_tenant(docker, tenant, tenant_plan))
         .collect();
@@ -94,6 +102,11 @@ pub async fn execute(
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
+    for (tenant, tenant_plan) in adopting {
+        report
+            .tenants
+            .push(apply_tenant(docker, tenant, tenant_plan).await);
+    }
     report.tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
     if plan.prune {
         for orphan in &plan.orphans {

@@ -3,12 +3,15 @@
 //! others. Every step is idempotent, and a crash between any two steps is
 //! healed by the next plan (which is recomputed from what exists).
 
+mod adopt;
 mod container_spec;
 mod execute;
+mod health_gate;
 mod network;
 mod redact;
 mod replace;
 
+pub use adopt::pre_adopt_name;
 pub use container_spec::{create_body, update_body};
 pub use execute::{execute, ApplyReport};
 pub use network::{dedupe_network, ensure_network};
@@ -17,7 +20,7 @@ pub use redact::redact;
 use crate::desired::DesiredTenant;
 use crate::docker::{DockerClient, DockerError};
 use crate::plan::{Step, TenantPlan};
-use bollard::models::VolumeCreateRequest;
+use bollard::models::{NetworkConnectRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, RemoveContainerOptions, RenameContainerOptions,
     StopContainerOptions,
@@ -38,6 +41,8 @@ pub enum ApplyError {
     Network { network: String, reason: String },
     #[error("container {container} is not running after start (exit code {exit_code})")]
     NotRunning { container: String, exit_code: i64 },
+    #[error("container {container} is not healthy: {why}")]
+    Unhealthy { container: String, why: String },
     /// A replacement failed; the old container was put back and runs.
     #[error("{0}; the old container was put back and runs as before")]
     RolledBack(Box<ApplyError>),
@@ -54,6 +59,7 @@ impl ApplyError {
             ApplyError::Conflict(_) => "conflict",
             ApplyError::Network { .. } => "network",
             ApplyError::NotRunning { .. } => "not_running",
+            ApplyError::Unhealthy { .. } => "unhealthy",
             ApplyError::RolledBack(_) => "rolled_back",
             ApplyError::Redacted { kind, .. } => kind,
         }
@@ -69,6 +75,8 @@ pub struct TenantOutcome {
     /// The step that failed, if one did (a conflict fails before any step).
     pub failed: Option<&'static str>,
     pub error: Option<ApplyError>,
+    /// An adoption's downtime: the old container stopped → ours healthy.
+    pub downtime: Option<Duration>,
 }
 
 /// Converges one tenant; stops at its first failed step.
@@ -83,6 +91,7 @@ pub async fn apply_tenant(
         done: vec![],
         failed: None,
         error: None,
+        downtime: None,
     };
     if !plan.conflicts.is_empty() {
         let msg = plan
@@ -100,7 +109,11 @@ pub async fn apply_tenant(
             .await
             .map_err(|e| redact(tenant, e));
         match result {
-            Ok(()) => {
+            Ok(downtime) => {
+                if let Some(d) = downtime {
+                    tracing::info!(container = %tenant.container_name, downtime_seconds = d.as_secs_f64(), "adopted");
+                    outcome.downtime = Some(d);
+                }
                 tracing::info!(action = step.action(), container = %tenant.container_name, "done");
                 outcome.done.push(step.action());
             }
@@ -120,7 +133,7 @@ async fn run_step(
     tenant: &DesiredTenant,
     step: &Step,
     image_present: bool,
-) -> Result<(), ApplyError> {
+) -> Result<Option<Duration>, ApplyError> {
     match step {
         Step::CreateVolume { name } => create_volume(docker, tenant, name).await?,
         Step::Create => {
@@ -168,8 +181,14 @@ async fn run_step(
                 .await?;
         }
         Step::Start { .. } => start(docker, &tenant.container_name).await?,
+        Step::Adopt { adoption, .. } => {
+            if !image_present {
+                ensure_image(docker, &tenant.image).await?;
+            }
+            return adopt::adopt(docker, tenant, *adoption).await.map(Some);
+        }
     }
-    Ok(())
+    Ok(None)
 }
 
 async fn create_volume(
@@ -177,7 +196,7 @@ async fn create_volume(
     tenant: &DesiredTenant,
     name: &str,
 ) -> Result<(), DockerError> {
-    let labels = crate::labels::volume_labels(&tenant.labels);
+    let labels = crate::labels::volume_labels(&tenant.labels, &tenant.own_labels);
     let request = VolumeCreateRequest {
         name: Some(name.to_string()),
         labels: Some(labels.into_iter().collect()),
@@ -234,7 +253,7 @@ async fn create_named(
         })
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(_) => connect_extra_networks(docker, tenant, name, &[]).await,
         Err(e) if e.is_conflict() => {
             let owned = name.to_string();
             let existing = docker
@@ -255,13 +274,44 @@ async fn create_named(
                     container = name,
                     "the container already exists (an earlier run created it); using it"
                 );
-                Ok(())
+                let joined: Vec<String> = existing
+                    .network_settings
+                    .and_then(|n| n.networks)
+                    .map(|n| n.into_keys().collect())
+                    .unwrap_or_default();
+                connect_extra_networks(docker, tenant, name, &joined).await
             } else {
                 Err(e)
             }
         }
         Err(e) => Err(e),
     }
+}
+
+/// Joins the networks the tenant names besides the fleet's (Docker's
+/// create takes one network; API 1.41 has no way to give it more), before
+/// the container starts. `joined` are the ones it is on already.
+async fn connect_extra_networks(
+    docker: &DockerClient,
+    tenant: &DesiredTenant,
+    name: &str,
+    joined: &[String],
+) -> Result<(), DockerError> {
+    for network in tenant.extra_networks.iter().filter(|n| !joined.contains(n)) {
+        let (network, request) = (
+            network.clone(),
+            NetworkConnectRequest {
+                container: name.to_string(),
+                endpoint_config: None,
+            },
+        );
+        docker
+            .call("connect_network", |d| async move {
+                d.connect_network(&network, request).await
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 async fn rename(docker: &DockerClient, from: &str, to: &str) -> Result<(), DockerError> {

@@ -12,14 +12,20 @@ use tenantctl::observe::{observe, Detail};
 /// next plan sees, so apply plans again after one, at most this often.
 const MAX_ROUNDS: usize = 3;
 
-pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration) -> ExitCode {
+pub async fn run(
+    file: &Path,
+    prune: bool,
+    adopt: Option<tenantctl::plan::Adoption>,
+    concurrency: usize,
+    timeout: Duration,
+) -> ExitCode {
     let (desired, docker, mut observed) = match super::load_and_observe(file, timeout).await {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let mut reports: Vec<ApplyReport> = Vec::new();
     for round in 0..MAX_ROUNDS {
-        let plan = match super::host_plan(&desired, &observed, prune) {
+        let plan = match super::host_plan(&desired, &observed, prune, adopt) {
             Ok(plan) => plan,
             Err(code) => return code,
         };
@@ -69,7 +75,15 @@ pub async fn run(file: &Path, prune: bool, concurrency: usize, timeout: Duration
 fn print_report(report: &ApplyReport, last: bool) {
     for t in &report.tenants {
         match &t.error {
-            None => say!("ok   {}: {}", t.tenant, t.done.join(", ")),
+            None => match t.downtime {
+                Some(d) => say!(
+                    "ok   {}: {} (downtime {:.1}s: old container stopped -> new one healthy)",
+                    t.tenant,
+                    t.done.join(", "),
+                    d.as_secs_f64()
+                ),
+                None => say!("ok   {}: {}", t.tenant, t.done.join(", ")),
+            },
             Some(e) if last => say!(
                 "FAIL {}: {e}{}",
                 t.tenant,

@@ -43,6 +43,32 @@ pub struct Cli {
     docker_timeout: Duration,
 }
 
+/// `--adopt` and its settings, on plan, apply and run alike.
+#[derive(Debug, Clone, clap::Args)]
+struct AdoptArgs {
+    /// Take over a container tenantctl did not create when it has the
+    /// tenant's container name and exactly its data mounts: it is replaced
+    /// by a managed one on the same data, gated on health, put back if the
+    /// new one fails.
+    #[arg(long)]
+    adopt: bool,
+    /// Keep each adopted container, stopped, as `<name>-pre-adopt`.
+    #[arg(long, requires = "adopt")]
+    keep_old: bool,
+    /// How long an adopted tenant's new container has to pass its health check.
+    #[arg(long, default_value = "120s", value_parser = parse_duration, requires = "adopt")]
+    adopt_deadline: Duration,
+}
+
+impl AdoptArgs {
+    fn adoption(&self) -> Option<tenantctl::plan::Adoption> {
+        self.adopt.then(|| tenantctl::plan::Adoption {
+            keep_old: self.keep_old,
+            deadline_secs: self.adopt_deadline.as_secs().max(1),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LogFormat {
     Human,
@@ -73,6 +99,8 @@ enum Command {
         /// Count removal of containers whose tenant left the file.
         #[arg(long)]
         prune: bool,
+        #[command(flatten)]
+        adopt: AdoptArgs,
     },
     /// Converge the host once; exit 1 if any tenant failed.
     Apply {
@@ -92,6 +120,8 @@ enum Command {
         /// Wait up to this long for the host lock instead of refusing.
         #[arg(long, value_parser = parse_duration)]
         wait_lock: Option<Duration>,
+        #[command(flatten)]
+        adopt: AdoptArgs,
     },
     /// The controller: keep the host equal to the file, continuously.
     Run {
@@ -146,6 +176,8 @@ enum Command {
         /// hosts where a proxy blocks the event stream).
         #[arg(long)]
         no_events: bool,
+        #[command(flatten)]
+        adopt: AdoptArgs,
     },
     /// One row per tenant: desired, running, healthy, in sync, drift.
     Status {
@@ -165,13 +197,15 @@ pub async fn run(cli: Cli) -> ExitCode {
             json,
             exit_code,
             prune,
-        } => plan::run(&file, json, exit_code, prune, timeout).await,
+            adopt,
+        } => plan::run(&file, json, exit_code, prune, adopt.adoption(), timeout).await,
         Command::Apply {
             file,
             prune,
             concurrency,
             lock_file,
             wait_lock,
+            adopt,
         } => {
             let lock_path = lock_file.unwrap_or_else(tenantctl::lock::default_lock_path);
             let wait = wait_lock.unwrap_or(Duration::ZERO);
@@ -183,7 +217,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            apply::run(&file, prune, concurrency, timeout).await
+            apply::run(&file, prune, adopt.adoption(), concurrency, timeout).await
         }
         Command::Status { file, json } => status::run(&file, json, timeout).await,
         Command::Run {
@@ -202,6 +236,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             lock_file,
             no_events,
             stats_interval,
+            adopt,
         } => {
             let git = git.map(|url| {
                 let checkout = checkout.unwrap_or_else(|| {
@@ -240,6 +275,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 intervals: tenantctl::controller::Intervals { resync, verify },
                 concurrency,
                 prune,
+                adopt: adopt.adoption(),
                 stats_interval,
                 shutdown_grace: Duration::from_secs(10),
             };
@@ -327,6 +363,7 @@ fn host_plan(
     desired: &DesiredState,
     observed: &tenantctl::observe::ObservedState,
     prune: bool,
+    adopt: Option<tenantctl::plan::Adoption>,
 ) -> Result<tenantctl::plan::Plan, ExitCode> {
     let current = tenantctl::proxy::current_files(desired).map_err(|e| {
         eprintln!("error: {e}");
@@ -334,6 +371,7 @@ fn host_plan(
     })?;
     let options = tenantctl::plan::Options {
         prune,
+        adopt,
         proxy: tenantctl::plan::ProxyView::AfterApply,
     };
     Ok(tenantctl::plan::plan_host(

@@ -9,13 +9,14 @@ pub async fn run(
     json: bool,
     exit_code: bool,
     prune: bool,
+    adopt: Option<tenantctl::plan::Adoption>,
     timeout: Duration,
 ) -> ExitCode {
     let (desired, _docker, observed) = match super::load_and_observe(file, timeout).await {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let plan = match super::host_plan(&desired, &observed, prune) {
+    let plan = match super::host_plan(&desired, &observed, prune, adopt) {
         Ok(plan) => plan,
         Err(code) => return code,
     };

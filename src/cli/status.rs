@@ -60,6 +60,7 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
                     Step::Start { state } => drift.push(format!("container {state}")),
                     Step::Unpause => drift.push("container paused".into()),
                     Step::Recover { .. } => drift.push("container under another name".into()),
+                    Step::Adopt { .. } => drift.push("container not managed (adoptable)".into()),
                 }
             }
             Row {

@@ -35,6 +35,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// Remove our containers whose tenant left the file (volumes are kept).
     pub prune: bool,
+    /// Take over containers tenantctl did not create (`run --adopt`).
+    pub adopt: Option<crate::plan::Adoption>,
     /// How often per-tenant CPU/memory is read from Docker stats.
     pub stats_interval: Duration,
     /// How long in-flight Docker work may take to finish on shutdown.
@@ -162,20 +164,22 @@ impl Controller {
         let docker = self.docker.clone();
         match command {
             Command::Pass { desired, detail } => {
-                let prune = self.settings.prune;
-                workers
-                    .spawn(async move { Done::Pass(pass(&docker, &desired, detail, prune).await) });
+                let (prune, adopt) = (self.settings.prune, self.settings.adopt);
+                workers.spawn(async move {
+                    Done::Pass(pass(&docker, &desired, detail, prune, adopt).await)
+                });
             }
             Command::Reconcile {
                 desired,
                 tenant,
                 view,
             } => {
+                let adopt = self.settings.adopt;
                 let span = tracing::info_span!("reconcile", tenant = %tenant, revision = %self.machine.revision());
                 workers.spawn(
                     async move {
                         Done::Tenant(
-                            reconcile_tenant(&docker, &desired, &tenant, Some(&view)).await,
+                            reconcile_tenant(&docker, &desired, &tenant, Some(&view), adopt).await,
                         )
                     }
                     .instrument(span),

@@ -11,7 +11,7 @@ use crate::apply::{execute, ApplyError, ApplyReport};
 use crate::desired::DesiredState;
 use crate::docker::{DockerClient, DockerError};
 use crate::observe::{observe, observe_tenant, Detail, HostView};
-use crate::plan::{plan, plan_host, Options, Plan, ProxyView, TenantPlan};
+use crate::plan::{plan_adopting, plan_host, Adoption, Options, Plan, ProxyView, TenantPlan};
 use std::time::{Duration, Instant};
 
 /// What one reconcile saw and did.
@@ -25,6 +25,8 @@ pub struct Reconciled {
     /// The step that failed, if any.
     pub failed: Option<&'static str>,
     pub error: Option<ApplyError>,
+    /// An adoption's downtime (old stopped → new healthy).
+    pub downtime: Option<Duration>,
     /// The container is restarting over and over; reported, not fought.
     pub crash_looping: bool,
     /// Its fresh look at its own objects (for the cached host view).
@@ -39,6 +41,7 @@ pub async fn reconcile_tenant(
     desired: &DesiredState,
     tenant: &str,
     view: Option<&HostView>,
+    adopt: Option<Adoption>,
 ) -> Reconciled {
     let started = Instant::now();
     let mut result = Reconciled {
@@ -47,6 +50,7 @@ pub async fn reconcile_tenant(
         done: vec![],
         failed: None,
         error: None,
+        downtime: None,
         crash_looping: false,
         observed: None,
         duration: Duration::ZERO,
@@ -56,7 +60,7 @@ pub async fn reconcile_tenant(
         match observe_tenant(docker, &subset, wanted, view).await {
             Err(e) => result.error = Some(e.into()),
             Ok(observed) => {
-                let plan = plan(&subset, &observed, false);
+                let plan = plan_adopting(&subset, &observed, false, adopt);
                 let report = execute(docker, &subset, &plan, 1).await;
                 if report.network_repaired {
                     result.done.push("repair_network");
@@ -68,6 +72,7 @@ pub async fn reconcile_tenant(
                     result.done.extend(outcome.done);
                     result.failed = outcome.failed;
                     result.error = outcome.error;
+                    result.downtime = outcome.downtime;
                 }
                 let tenant_plan = plan.tenants.into_iter().next();
                 result.crash_looping = tenant_plan.as_ref().is_some_and(|p| {
@@ -101,12 +106,14 @@ pub async fn pass(
     desired: &DesiredState,
     detail: Detail,
     prune: bool,
+    adopt: Option<Adoption>,
 ) -> Result<PassDone, DockerError> {
     let observed = observe(docker, desired, detail).await?;
     // Unreadable files count as none: the sync reads again and reports it.
     let current = crate::proxy::current_files(desired).unwrap_or_default();
     let options = Options {
         prune,
+        adopt,
         proxy: ProxyView::AsObserved,
     };
     let plan = plan_host(desired, &observed, &current, options);

@@ -152,6 +152,11 @@ impl Recorder {
             Outcome::Changed => "changed",
         };
         m.reconcile_total.with_label_values(&[result_label]).inc();
+        if let Some(d) = r.downtime {
+            m.adoption_downtime
+                .with_label_values(&[&r.tenant])
+                .set(d.as_secs_f64());
+        }
         if let Some(plan) = &r.plan {
             // After a successful apply only what apply leaves alone remains.
             let drift = if r.error.is_none() && !plan.paused {

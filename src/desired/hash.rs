@@ -21,6 +21,14 @@ struct Hashed<'a> {
     health: &'a HealthCheck,
     stop_timeout_secs: i64,
     extra_labels: &'a BTreeMap<String, String>,
+    // Added later: left out when unused, so a fleet that does not use
+    // them keeps its hashes (and its containers) across the upgrade.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    own_labels: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    extra_hosts: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    extra_networks: &'a [String],
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -51,6 +59,9 @@ pub fn spec_hash(tenant: &DesiredTenant, extra_labels: &BTreeMap<String, String>
         health: &tenant.health,
         stop_timeout_secs: tenant.stop_timeout_secs,
         extra_labels,
+        own_labels: &tenant.own_labels,
+        extra_hosts: &tenant.extra_hosts,
+        extra_networks: &tenant.extra_networks,
     };
     let json = serde_json::to_vec(&hashed).expect("plain data always serializes");
     sha256_hex(&json)

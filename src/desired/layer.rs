@@ -30,6 +30,12 @@ pub struct Layer {
     pub container_port: Option<u16>,
     pub health: HealthLayer,
     pub stop_timeout: Option<i64>,
+    /// Host name → IP or `host-gateway`; merged key by key like env.
+    pub extra_hosts: BTreeMap<String, String>,
+    /// Container labels (templates unrendered); merged key by key.
+    pub labels: BTreeMap<String, String>,
+    /// Extra networks; a layer that names them replaces the list below it.
+    pub networks: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -184,6 +190,88 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// `extra_hosts`, `labels` and `networks`: the same keys and rules in
+    /// a chart, `[defaults]` and a tenant.
+    fn container_extras(
+        &mut self,
+        layer: &mut Layer,
+        extra_hosts: &Option<SpannedMap>,
+        labels: &Option<SpannedMap>,
+        networks: &Option<Vec<Spanned<String>>>,
+    ) {
+        for (host, target) in extra_hosts.iter().flatten() {
+            let h = host.get_ref();
+            let host_ok = !h.is_empty()
+                && h.len() <= 253
+                && h.to_ascii_lowercase()
+                    .split('.')
+                    .all(crate::spec::rules::is_dns_label);
+            if !host_ok {
+                self.err(
+                    host.span(),
+                    format!(
+                        "extra_hosts name {h:?} is not a hostname (letters, digits, `-` and dots)"
+                    ),
+                );
+                continue;
+            }
+            let t = target.get_ref();
+            if t != "host-gateway" && t.parse::<std::net::IpAddr>().is_err() {
+                self.err(
+                    target.span(),
+                    format!(
+                        "extra_hosts `{h}` must map to an IP address or `host-gateway`, not {t:?}"
+                    ),
+                );
+                continue;
+            }
+            layer.extra_hosts.insert(h.to_ascii_lowercase(), t.clone());
+        }
+        for (key, value) in labels.iter().flatten() {
+            let k = key.get_ref();
+            if k.starts_with("tenantctl.") {
+                self.err(
+                    key.span(),
+                    format!(
+                        "label `{k}` is reserved: `tenantctl.*` labels are set by tenantctl itself"
+                    ),
+                );
+            } else if k.is_empty() || k.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                self.err(
+                    key.span(),
+                    "label keys must be non-empty and hold no spaces",
+                );
+            } else if value.get_ref().contains('\0') {
+                self.err(value.span(), format!("label `{k}` holds a NUL byte"));
+            } else {
+                layer.labels.insert(k.clone(), value.get_ref().clone());
+            }
+        }
+        if let Some(list) = networks {
+            let mut names = Vec::new();
+            for n in list {
+                if crate::spec::rules::is_docker_name(n.get_ref()) {
+                    if !names.contains(n.get_ref()) {
+                        names.push(n.get_ref().clone());
+                    }
+                } else {
+                    self.err(
+                        n.span(),
+                        format!(
+                            "network {:?} is not a Docker name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)",
+                            n.get_ref()
+                        ),
+                    );
+                }
+            }
+            layer.networks = Some(names);
+        }
+    }
+}
+
+type SpannedMap = BTreeMap<Spanned<String>, Spanned<String>>;
+
 trait ToText {
     fn to_text(&self) -> String;
 }
@@ -246,20 +334,26 @@ pub fn tenant_layer(file: &SourceFile, raw: &RawTenant, diags: &mut Vec<Diagnost
     }
     for (key, path) in raw.volumes.iter().flatten() {
         let p = path.get_ref();
-        if !p.starts_with('/') || p.split('/').any(|c| c == "..") {
+        let source = if p.starts_with('/') && !p.split('/').any(|c| c == "..") {
+            normalize_host_path(p)
+        } else if !p.starts_with('/') && crate::spec::rules::is_docker_name(p) {
+            // The name of a Docker volume (one that already exists, say).
+            p.clone()
+        } else {
             cx.err(
                 path.span(),
                 format!(
-                    "volume `{}` must be an absolute host path without `..`",
+                    "volume `{}` must be an absolute host path without `..` (a bind mount) or the name of a Docker volume like `mai_dev_data`",
                     key.get_ref()
                 ),
             );
             continue;
-        }
+        };
         layer
             .volumes
-            .insert(key.get_ref().clone(), (normalize_host_path(p), key.span()));
+            .insert(key.get_ref().clone(), (source, key.span()));
     }
+    cx.container_extras(&mut layer, &raw.extra_hosts, &raw.labels, &raw.networks);
     cx.restart(&mut layer, &raw.restart);
     if let Some(h) = &raw.health {
         layer.health = cx.health(h);
@@ -310,6 +404,7 @@ pub fn chart_layer(file: &SourceFile, raw: &RawChart, diags: &mut Vec<Diagnostic
         }
     }
     cx.restart(&mut layer, &raw.restart);
+    cx.container_extras(&mut layer, &raw.extra_hosts, &raw.labels, &raw.networks);
     layer.health = cx.health(&raw.health);
     if let Some(t) = &raw.stop_timeout {
         if (0..=3600).contains(t.get_ref()) {

@@ -85,6 +85,13 @@ pub struct DesiredTenant {
     pub paused: bool,
     /// HTTPS for the tenant's domain (its own, or the proxy's wildcard).
     pub tls: Option<Tls>,
+    /// `host:IP` lines for /etc/hosts (`HostConfig.ExtraHosts`), sorted.
+    pub extra_hosts: Vec<String>,
+    /// Networks joined besides `network` (they must exist), sorted.
+    pub extra_networks: Vec<String>,
+    /// The operator's own labels for this container (templates rendered):
+    /// on the container only, never on its volumes.
+    pub own_labels: BTreeMap<String, String>,
     /// All labels the container must carry, ours included.
     pub labels: BTreeMap<String, String>,
     /// Hash of everything that needs a recreate to change (see `hash.rs`).
@@ -103,12 +110,10 @@ impl DesiredTenant {
         format!("{}--old", self.container_name)
     }
 
-    /// Volumes tenantctl must create (bind mounts are the operator's).
+    /// Docker volumes the tenant mounts, its own and named ones (bind
+    /// mounts are the operator's directories).
     pub fn volume_names(&self) -> impl Iterator<Item = &str> {
-        self.mounts.iter().filter_map(|m| match &m.source {
-            MountSource::Volume(name) => Some(name.as_str()),
-            MountSource::Bind(_) => None,
-        })
+        self.mounts.iter().filter_map(|m| m.source.volume_name())
     }
 
     /// `KEY=VALUE` lines for Docker, secrets included (never log these).
@@ -159,12 +164,28 @@ pub enum MountSource {
     Volume(String),
     /// A host directory the operator owns.
     Bind(String),
+    /// A Docker volume the file names (`volumes = { data = "mai_dev_data" }`),
+    /// as compose's named volumes: used, created when missing, never
+    /// removed, and not required to carry our labels (it predates us).
+    Named(String),
+}
+
+impl MountSource {
+    /// The Docker volume behind the mount; `None` for a bind mount.
+    pub fn volume_name(&self) -> Option<&str> {
+        match self {
+            MountSource::Volume(name) | MountSource::Named(name) => Some(name),
+            MountSource::Bind(_) => None,
+        }
+    }
 }
 
 impl fmt::Display for DesiredMount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.source {
-            MountSource::Volume(v) => write!(f, "volume {v} -> {}", self.target),
+            MountSource::Volume(v) | MountSource::Named(v) => {
+                write!(f, "volume {v} -> {}", self.target)
+            }
             MountSource::Bind(p) => write!(f, "bind {p} -> {}", self.target),
         }
     }

@@ -375,7 +375,8 @@ impl Merge<'_> {
                 key: key.clone(),
                 target: target.clone(),
                 source: match overrides.get(key) {
-                    Some((host_path, _)) => MountSource::Bind(host_path.clone()),
+                    Some((path, _)) if path.starts_with('/') => MountSource::Bind(path.clone()),
+                    Some((volume, _)) => MountSource::Named(volume.clone()),
                     None => MountSource::Volume(format!("{}-{name}-{key}", self.fleet.prefix)),
                 },
             })
@@ -398,10 +399,38 @@ impl Merge<'_> {
             retries: health_pick(|l| l.health.retries).unwrap_or(3),
         };
 
+        let render = |v: &str| {
+            v.replace("{display_name}", &display_name)
+                .replace("{tenant}", &name)
+                .replace("{domain}", domain.as_deref().unwrap_or(""))
+                .replace("{port}", &port.to_string())
+        };
+        let mut extra_hosts = BTreeMap::new();
+        let mut own_labels = BTreeMap::new();
+        for layer in [chart, defaults, own] {
+            extra_hosts.extend(layer.extra_hosts.clone());
+            own_labels.extend(layer.labels.iter().map(|(k, v)| (k.clone(), render(v))));
+        }
+        let extra_networks: BTreeSet<String> = own
+            .networks
+            .clone()
+            .or(defaults.networks.clone())
+            .or(chart.networks.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| *n != self.fleet.network)
+            .collect();
+
         if self.diags.len() > before {
             return None;
         }
         let mut tenant = DesiredTenant {
+            extra_hosts: extra_hosts
+                .iter()
+                .map(|(host, ip)| format!("{host}:{ip}"))
+                .collect(),
+            extra_networks: extra_networks.into_iter().collect(),
+            own_labels,
             fleet: self.fleet.id.clone(),
             container_name: format!("{}-{name}", self.fleet.prefix),
             image,
@@ -432,6 +461,8 @@ impl Merge<'_> {
             name,
         };
         tenant.spec_hash = spec_hash(&tenant, &self.fleet.extra_labels);
+        let mut operator_labels = self.fleet.extra_labels.clone();
+        operator_labels.extend(tenant.own_labels.clone());
         let secret_keys: Vec<&str> = tenant
             .env
             .iter()
@@ -439,7 +470,7 @@ impl Merge<'_> {
             .map(|(k, _)| k.as_str())
             .collect();
         tenant.labels = container_labels(
-            &self.fleet.extra_labels,
+            &operator_labels,
             &self.fleet.id,
             &tenant.name,
             &tenant.spec_hash,

@@ -31,6 +31,23 @@ pub fn render_port_numbers(host_ip: &str, host_port: u16, container_port: u16) -
     format!("{host_ip}:{host_port}->{container_port}/tcp")
 }
 
+/// `volume NAME -> /target` or `bind PATH -> /target` (`tmpfs …` etc. for
+/// other kinds): one spelling for desired, inspected and listed mounts.
+pub fn render_mount(m: &bollard::models::MountPoint) -> String {
+    let target = m.destination.as_deref().unwrap_or_default();
+    match m.typ.as_deref() {
+        Some("volume") => format!(
+            "volume {} -> {target}",
+            m.name.as_deref().unwrap_or_default()
+        ),
+        other => format!(
+            "{} {} -> {target}",
+            other.unwrap_or("bind"),
+            m.source.as_deref().unwrap_or_default()
+        ),
+    }
+}
+
 /// A listed container. `None` for entries without id or name (never seen,
 /// but the API marks every field optional).
 pub fn container_from_summary(summary: &ContainerSummary) -> Option<ObservedContainer> {
@@ -70,6 +87,7 @@ pub fn container_from_summary(summary: &ContainerSummary) -> Option<ObservedCont
         health,
         image_id: summary.image_id.clone().unwrap_or_default(),
         published_ports,
+        mounts: summary.mounts.iter().flatten().map(render_mount).collect(),
         details: None,
     })
 }
@@ -105,24 +123,7 @@ pub fn details_from_inspect(
             })
         })
         .collect();
-    let mounts = inspect
-        .mounts
-        .iter()
-        .flatten()
-        .map(|m| {
-            let target = m.destination.clone().unwrap_or_default();
-            match m.typ.as_deref() {
-                Some("volume") => {
-                    format!("volume {} -> {target}", m.name.clone().unwrap_or_default())
-                }
-                other => format!(
-                    "{} {} -> {target}",
-                    other.unwrap_or("bind"),
-                    m.source.clone().unwrap_or_default()
-                ),
-            }
-        })
-        .collect();
+    let mounts = inspect.mounts.iter().flatten().map(render_mount).collect();
     let networks = inspect
         .network_settings
         .as_ref()
@@ -158,6 +159,7 @@ pub fn details_from_inspect(
         ports,
         mounts,
         networks,
+        extra_hosts: host.extra_hosts.iter().flatten().cloned().collect(),
         restart,
         resources: Resources {
             nano_cpus: host.nano_cpus.unwrap_or(0),

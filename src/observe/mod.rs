@@ -84,6 +84,9 @@ pub struct ObservedContainer {
     pub image_id: String,
     /// Host ports this container publishes right now (running ones only).
     pub published_ports: BTreeSet<u16>,
+    /// `volume NAME -> /target` or `bind PATH -> /target`, as listed:
+    /// what adoption compares for a container that is not ours yet.
+    pub mounts: BTreeSet<String>,
     /// Field-level view from an inspect; `None` when only listed.
     pub details: Option<ContainerDetails>,
 }
@@ -110,6 +113,8 @@ pub struct ContainerDetails {
     /// `volume NAME -> /target` or `bind PATH -> /target`.
     pub mounts: BTreeSet<String>,
     pub networks: BTreeSet<String>,
+    /// `host:IP` lines of `HostConfig.ExtraHosts`.
+    pub extra_hosts: BTreeSet<String>,
     pub restart: crate::kinds::RestartPolicy,
     pub resources: Resources,
     /// `None` when the container has no health check of its own.

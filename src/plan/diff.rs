@@ -131,6 +131,23 @@ pub fn container_changes(
             tenant.network.clone(),
         );
     }
+    for extra in &tenant.extra_networks {
+        if !d.networks.contains(extra) {
+            let have = d.networks.iter().cloned().collect::<Vec<_>>().join(", ");
+            push(
+                &mut recreate,
+                "networks",
+                if have.is_empty() { NONE.into() } else { have },
+                format!("joins {extra}"),
+            );
+        }
+    }
+    if d.extra_hosts.len() != tenant.extra_hosts.len()
+        || !tenant.extra_hosts.iter().all(|h| d.extra_hosts.contains(h))
+    {
+        let want: BTreeSet<String> = tenant.extra_hosts.iter().cloned().collect();
+        set_change(&mut recreate, "extra_hosts", &d.extra_hosts, &want);
+    }
     let health_equal = d.health.as_ref().is_some_and(|h| {
         h.command == tenant.health.command
             && h.interval_ns == tenant.health.interval_ns
@@ -199,7 +216,7 @@ fn was_secret(c: &ObservedContainer, key: &str) -> bool {
 /// is the desired mount; compared in place, without formatting one.
 fn mount_matches(have: &str, want: &DesiredMount) -> bool {
     let (kind, source) = match &want.source {
-        MountSource::Volume(name) => ("volume ", name.as_str()),
+        MountSource::Volume(name) | MountSource::Named(name) => ("volume ", name.as_str()),
         MountSource::Bind(path) => ("bind ", path.as_str()),
     };
     have.strip_prefix(kind)

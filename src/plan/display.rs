@@ -64,6 +64,25 @@ impl fmt::Display for Plan {
                         "> {lead}: unpause container {} (now paused)",
                         t.container
                     )?,
+                    Step::Adopt {
+                        id,
+                        mounts,
+                        adoption,
+                    } => {
+                        writeln!(
+                            f,
+                            "~ {lead}: adopt container {} ({id}, not created by tenantctl): replaced by a managed one on the same data, old one {}",
+                            t.container,
+                            if adoption.keep_old {
+                                format!("kept stopped as {}-pre-adopt", t.container)
+                            } else {
+                                "removed once the new one is healthy".into()
+                            }
+                        )?;
+                        for m in mounts {
+                            writeln!(f, "    keeps {m}")?;
+                        }
+                    }
                     Step::Recover { rename, remove } => {
                         if let Some(from) = rename {
                             writeln!(
@@ -100,9 +119,14 @@ impl fmt::Display for Plan {
                 writeln!(f, "    {line}")?;
             }
         }
+        let adopt = if counts.adopt > 0 {
+            format!("{} to adopt, ", counts.adopt)
+        } else {
+            String::new()
+        };
         write!(
             f,
-            "Plan: {} to create, {} to recreate, {} to update in place, {} to start, {} to remove; {} blocked by conflicts, {} paused, {} of {} tenants in sync.",
+            "Plan: {adopt}{} to create, {} to recreate, {} to update in place, {} to start, {} to remove; {} blocked by conflicts, {} paused, {} of {} tenants in sync.",
             counts.create,
             counts.recreate,
             counts.update,
@@ -119,6 +143,7 @@ impl fmt::Display for Plan {
 #[derive(Default)]
 struct Counts {
     create: usize,
+    adopt: usize,
     recreate: usize,
     update: usize,
     start: usize,
@@ -137,6 +162,7 @@ impl Counts {
             Step::Update { .. } => self.update += 1,
             Step::Start { .. } | Step::Unpause => self.start += 1,
             Step::Recover { .. } => self.recreate += 1,
+            Step::Adopt { .. } => self.adopt += 1,
         }
     }
 }

@@ -88,9 +88,10 @@ impl TenantPlan {
             drift.insert(match step {
                 Step::CreateVolume { .. } => Drift::new(Resource::Volume, Reason::Missing),
                 Step::Create => Drift::new(Resource::Container, Reason::Missing),
-                Step::Recreate { .. } | Step::Update { .. } | Step::Recover { .. } => {
-                    Drift::new(Resource::Container, Reason::Changed)
-                }
+                Step::Recreate { .. }
+                | Step::Update { .. }
+                | Step::Recover { .. }
+                | Step::Adopt { .. } => Drift::new(Resource::Container, Reason::Changed),
                 Step::Start { .. } | Step::Unpause => {
                     Drift::new(Resource::Container, Reason::Stopped)
                 }
@@ -127,6 +128,35 @@ pub enum Step {
         rename: Option<String>,
         remove: Vec<String>,
     },
+    /// Take over a container tenantctl did not create (`--adopt`): same
+    /// name, same data mounts. It is replaced by one of ours on the same
+    /// mounts, gated on health; a failed replacement puts it back.
+    Adopt {
+        /// The container's id, so the review shows what is taken over.
+        id: String,
+        /// The mounts both share (the data that stays where it is).
+        mounts: Vec<String>,
+        #[serde(flatten)]
+        adoption: Adoption,
+    },
+}
+
+/// How `--adopt` takes a container over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Adoption {
+    /// Keep the old container, stopped, as `<name>-pre-adopt`.
+    pub keep_old: bool,
+    /// How long the new container has to pass its health check.
+    pub deadline_secs: u64,
+}
+
+impl Default for Adoption {
+    fn default() -> Self {
+        Adoption {
+            keep_old: false,
+            deadline_secs: 120,
+        }
+    }
 }
 
 impl Step {
@@ -140,6 +170,7 @@ impl Step {
             Step::Start { .. } => "start",
             Step::Unpause => "unpause",
             Step::Recover { .. } => "recover",
+            Step::Adopt { .. } => "adopt",
         }
     }
 }
@@ -238,6 +269,17 @@ impl Plan {
 
 /// Computes the plan. `observed` must come from complete lists.
 pub fn plan(desired: &DesiredState, observed: &ObservedState, prune: bool) -> Plan {
+    plan_adopting(desired, observed, prune, None)
+}
+
+/// [`plan`], taking over containers tenantctl did not create when
+/// `adopt` is given (see [`Step::Adopt`]).
+pub fn plan_adopting(
+    desired: &DesiredState,
+    observed: &ObservedState,
+    prune: bool,
+    adopt: Option<Adoption>,
+) -> Plan {
     let create_network = match observed.networks.get(&desired.network) {
         None => Some(desired.network.clone()),
         Some(_) => None,
@@ -266,7 +308,7 @@ pub fn plan(desired: &DesiredState, observed: &ObservedState, prune: bool) -> Pl
                 .filter(|c| c.name != t.container_name)
                 .copied()
                 .collect();
-            plan_tenant(t, observed, &publishers, &strays)
+            plan_tenant(t, observed, &publishers, &strays, adopt)
         })
         .collect();
     Plan {
@@ -284,6 +326,8 @@ pub fn plan(desired: &DesiredState, observed: &ObservedState, prune: bool) -> Pl
 pub struct Options {
     /// Remove our containers whose tenant left the file.
     pub prune: bool,
+    /// Take over containers tenantctl did not create (`--adopt`).
+    pub adopt: Option<Adoption>,
     pub proxy: ProxyView,
 }
 
@@ -296,7 +340,7 @@ pub fn plan_host(
     current_proxy: &BTreeMap<String, String>,
     options: Options,
 ) -> Plan {
-    let mut plan = plan(desired, observed, options.prune);
+    let mut plan = plan_adopting(desired, observed, options.prune, options.adopt);
     plan.proxy = plan_proxy(desired, observed, current_proxy, options.proxy);
     plan
 }
@@ -306,22 +350,37 @@ fn plan_tenant(
     observed: &ObservedState,
     publishers: &[(u16, &str)],
     strays: &[&ObservedContainer],
+    adopt: Option<Adoption>,
 ) -> TenantPlan {
     let mut steps = Vec::new();
     let mut conflicts = Vec::new();
+    let current = observed.containers.get(&tenant.container_name);
+    // A container of the tenant's name that nobody owns, on exactly the
+    // tenant's mounts: what `--adopt` takes over (with it, the volumes it
+    // mounts are the tenant's too, labelled or not).
+    let adoptable = current
+        .filter(|c| owner(&c.labels, &tenant.fleet) == Owner::Foreign && same_mounts(tenant, c));
+    let adopting = adopt.is_some() && adoptable.is_some();
     if let Some(why) = observed.image_errors.get(&tenant.image) {
         conflicts.push(Conflict {
             resource: ConflictKind::Image,
             message: format!("image `{}` cannot be used: {why}", tenant.image),
         });
     }
-    for volume in tenant.volume_names() {
+    for mount in &tenant.mounts {
+        let Some(volume) = mount.source.volume_name() else {
+            continue;
+        };
+        // A volume the file names may be anyone's that is not another
+        // tenant's: compose made the seed's `mai_dev_data` without labels.
+        let named = matches!(mount.source, crate::desired::MountSource::Named(_));
         let message = match observed.volumes.get(volume).map(|l| owner(l, &tenant.fleet)) {
             None => {
                 steps.push(Step::CreateVolume { name: volume.to_string() });
                 continue;
             }
             Some(Owner::Fleet { tenant: t }) if t == tenant.name => continue,
+            Some(Owner::Foreign) if named || adopting => continue,
             Some(Owner::Fleet { tenant: t }) => {
                 format!("volume `{volume}` belongs to tenant `{t}`")
             }
@@ -338,7 +397,6 @@ fn plan_tenant(
             message,
         });
     }
-    let current = observed.containers.get(&tenant.container_name);
     let first = publishers.partition_point(|(p, _)| *p < tenant.port);
     let same_port = publishers[first..]
         .iter()
@@ -364,9 +422,25 @@ fn plan_tenant(
                 steps.push(recover(tenant, Some(c), strays));
             }
         }
+        Some((c, Owner::Foreign)) if adopting => steps.push(Step::Adopt {
+            id: c.id.chars().take(12).collect(),
+            mounts: tenant.mounts.iter().map(|m| m.to_string()).collect(),
+            adoption: adopt.unwrap_or_default(),
+        }),
         Some((c, other)) => conflicts.push(Conflict {
             resource: ConflictKind::Container,
             message: match other {
+                Owner::Foreign if adoptable.is_some() => format!(
+                    "container `{}` exists but is not managed by tenantctl (no {} label); it is left alone (it has the tenant's name and data mounts: `--adopt` takes it over)",
+                    c.name,
+                    crate::labels::TENANT_LABEL
+                ),
+                Owner::Foreign if adopt.is_some() => format!(
+                    "container `{}` exists but is not managed by tenantctl and is not adopted: its mounts ({}) are not the tenant's ({}); it is left alone",
+                    c.name,
+                    shown_list(c.mounts.iter().cloned()),
+                    shown_list(tenant.mounts.iter().map(|m| m.to_string())),
+                ),
                 Owner::Foreign => format!(
                     "container `{}` exists but is not managed by tenantctl (no {} label); it is left alone",
                     c.name,
@@ -392,6 +466,26 @@ fn plan_tenant(
             .images
             .get(&tenant.image)
             .is_some_and(Option::is_some),
+    }
+}
+
+/// Whether a container mounts exactly the tenant's volumes and bind
+/// paths at the tenant's targets: adopting it keeps every byte of data
+/// where it is, and drops no mount the old container had.
+fn same_mounts(tenant: &DesiredTenant, c: &ObservedContainer) -> bool {
+    c.mounts.len() == tenant.mounts.len()
+        && tenant
+            .mounts
+            .iter()
+            .all(|m| c.mounts.contains(&m.to_string()))
+}
+
+fn shown_list(items: impl Iterator<Item = String>) -> String {
+    let all: Vec<String> = items.collect();
+    if all.is_empty() {
+        "none".into()
+    } else {
+        all.join(", ")
     }
 }
 
@@ -465,6 +559,8 @@ fn orphans(desired: &DesiredState, observed: &ObservedState) -> Vec<Orphan> {
         .collect()
 }
 
+#[cfg(test)]
+mod adopt_tests;
 #[cfg(test)]
 mod ownership_tests;
 #[cfg(test)]

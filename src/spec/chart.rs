@@ -32,6 +32,10 @@ pub struct RawChart {
     pub resources: RawResources,
     #[serde(default)]
     pub health: RawHealth,
+    /// As the tenant keys of the same names (`RawTenant`).
+    pub extra_hosts: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    pub labels: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    pub networks: Option<Vec<Spanned<String>>>,
 }
 
 /// Parses a chart file, reporting syntax and unknown-key errors with positions.

@@ -112,6 +112,14 @@ pub struct RawTenant {
     pub container_port: Option<Spanned<i64>>,
     pub health: Option<RawHealth>,
     pub tls: Option<RawTls>,
+    /// `host -> IP` lines for the container's /etc/hosts (`host-gateway`
+    /// is Docker's name for the host seen from the container).
+    pub extra_hosts: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    /// Labels on the container, with the env templates (`{tenant}`,
+    /// `{domain}`, `{port}`, `{display_name}`).
+    pub labels: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
+    /// Networks the container joins besides the fleet's (they must exist).
+    pub networks: Option<Vec<Spanned<String>>>,
 }
 
 /// The whole tenants file. Built by `parse_tenants_file`, not by serde
