@@ -14,6 +14,7 @@ pub mod docker;
 pub mod drift;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod import;
 pub mod kinds;
 pub mod labels;
 pub mod load;
