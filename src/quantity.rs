@@ -25,6 +25,10 @@ pub fn parse_memory(text: &str) -> Result<i64, String> {
         }
     };
     let bytes = (number * factor).round();
+    if bytes == 0.0 {
+        // No limit, as Docker reads 0 (the seed's dev instance has none).
+        return Ok(0);
+    }
     const MIN: f64 = 6.0 * 1024.0 * 1024.0;
     if bytes < MIN {
         return Err(format!("memory `{text}` is below Docker's minimum of 6M"));
@@ -41,8 +45,13 @@ pub fn parse_cpus(text: &str) -> Result<i64, String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{text}` is not a CPU count; write it like `2` or `0.5`"))?;
+    if cpus == 0.0 {
+        return Ok(0);
+    }
     if !(0.01..=1024.0).contains(&cpus) {
-        return Err(format!("cpus `{text}` must be between 0.01 and 1024"));
+        return Err(format!(
+            "cpus `{text}` must be between 0.01 and 1024 (or 0 for no limit)"
+        ));
     }
     Ok((cpus * 1e9).round() as i64)
 }
@@ -124,7 +133,11 @@ mod tests {
         assert_eq!(parse_cpus("2"), Ok(2_000_000_000));
         assert_eq!(parse_cpus("0.5"), Ok(500_000_000));
         assert!(parse_cpus("two").is_err());
-        assert!(parse_cpus("0").is_err());
+        assert!(parse_cpus("0.001").is_err());
+        // 0 is "no limit", as in Docker.
+        assert_eq!(parse_cpus("0"), Ok(0));
+        assert_eq!(parse_memory("0"), Ok(0));
+        assert!(parse_memory("1M").is_err());
     }
 
     #[test]

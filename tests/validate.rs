@@ -370,3 +370,65 @@ fn proxy_settings_cannot_inject_nginx_directives() {
     let ok = load_ok(&format!("{proxy}listen = \"127.0.0.1:8080\"\n[tenants.a]\nport = 8001\ndomain = \"a.example.com\"\n"));
     assert_eq!(ok.proxy.unwrap().listen, "127.0.0.1:8080");
 }
+
+#[test]
+fn the_bundled_dev_instance_is_the_seeds() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let desired = load_desired(&root.join("desired-state/dev.toml")).unwrap();
+    let dev = &desired.tenants["dev"];
+    assert_eq!(dev.container_name, "mai-dev");
+    assert_eq!(dev.image, "mai-dev:latest");
+    assert_eq!(dev.port, 3002);
+    assert_eq!(
+        dev.env["OLLAMA_BASE_URL"].value,
+        "http://host.docker.internal:11434"
+    );
+    assert_eq!(dev.extra_hosts, ["host.docker.internal:host-gateway"]);
+    assert!(dev
+        .mounts
+        .iter()
+        .any(|m| m.source == MountSource::Named("mai_dev_data".into())
+            && m.target == "/app/backend/data"));
+    assert_eq!(dev.resources.nano_cpus, 0);
+    assert_eq!(dev.resources.memory, 0);
+    // Its own fleet: it shares a host and a prefix with the production file.
+    assert_eq!(desired.fleet, "mai-dev");
+}
+
+#[test]
+fn extra_hosts_labels_and_networks_are_checked() {
+    assert_error(
+        "[tenants.a]\nport = 8001\nextra_hosts = { \"db\" = \"not-an-ip\" }\n",
+        "3:24",
+        "IP address or `host-gateway`",
+    );
+    assert_error(
+        "[tenants.a]\nport = 8001\nlabels = { \"tenantctl.tenant\" = \"b\" }\n",
+        "3:12",
+        "reserved",
+    );
+    assert_error(
+        "[tenants.a]\nport = 8001\nnetworks = [\"web net\"]\n",
+        "3:13",
+        "not a Docker name",
+    );
+    assert_error(
+        "[tenants.a]\nport = 8001\nvolumes = { data = \"./data\" }\n",
+        "3:20",
+        "absolute host path",
+    );
+}
+
+#[test]
+fn labels_take_the_env_templates_and_stay_off_the_volumes() {
+    let desired = load_ok(
+        "[tenants.a]\nport = 8001\ndomain = \"a.example.com\"\nlabels = { caddy = \"{domain}\", \"caddy.reverse_proxy\" = \"{{upstreams 8080}}\" }\nnetworks = [\"web\"]\n",
+    );
+    let a = &desired.tenants["a"];
+    assert_eq!(a.labels["caddy"], "a.example.com");
+    assert_eq!(a.labels["caddy.reverse_proxy"], "{{upstreams 8080}}");
+    assert_eq!(a.extra_networks, ["web"]);
+    let volume = tenantctl::labels::volume_labels(&a.labels, &a.own_labels);
+    assert!(!volume.contains_key("caddy"));
+    assert_eq!(volume["tenantctl.tenant"], "a");
+}

@@ -6,6 +6,8 @@
 //!   `GET /health` answers 200 (or 503 when told to fail);
 //! - data under `/app/backend/data`: `PUT /data/NAME` writes a file there,
 //!   `GET /data/NAME` reads it back, so tests can prove volumes survive;
+//! - `GET /hosts` returns the container's /etc/hosts (Docker's
+//!   `extra_hosts` entries), for tests of host name mapping;
 //! - failing health on demand: env `STANDIN_FAIL_HEALTH=1` at start, or
 //!   `POST /health/fail` and `POST /health/ok` at run time;
 //! - a `curl -f URL` subset (when invoked as `curl`), because Docker health

@@ -106,6 +106,12 @@ fn route(method: &str, path: &str, body: Vec<u8>, state: &State) -> (u16, String
             state.fail_health.store(false, Ordering::Relaxed);
             (200, "health will pass\n".into())
         }
+        // What the container's resolver sees for names set by Docker
+        // (`extra_hosts`): a FROM scratch image has no shell to ask.
+        ("GET", "/hosts") => match std::fs::read_to_string("/etc/hosts") {
+            Ok(text) => (200, text),
+            Err(err) => (500, format!("{err}\n")),
+        },
         (method, path) if path.starts_with("/data/") => data(method, &path[6..], body, state),
         _ => (404, "not found\n".into()),
     }
