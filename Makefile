@@ -11,7 +11,7 @@ DEMO_FILE := desired-state/tenants.toml
 # One host lock for the demo's apply, run and teardown, so they never race.
 DEMO_LOCK := $(CURDIR)/target/tenantctl-demo.lock
 
-.PHONY: build image demo demo-run demo-status demo-down test lint bench
+.PHONY: build image demo demo-run demo-status demo-down test lint bench adopt-bench
 
 build:
 	$(CARGO) build --release --bin tenantctl
@@ -56,3 +56,10 @@ test: lint
 BENCH_ARGS ?= --n 20,100,1000 --runs 3 --big-runs 1
 bench: build image
 	$(CARGO) run --release --features fixtures --example bench -- $(BENCH_ARGS)
+
+## The take-over measured: N (default 20) clients started by docker-compose
+## the seed's way, imported and adopted; each client's downtime as tenantctl
+## reports it and as a 50 ms prober saw it (figures in BENCHMARKS.md).
+ADOPT_N ?= 20
+adopt-bench: build image
+	scripts/adopt-bench.sh $(ADOPT_N) $(TENANTCTL)
