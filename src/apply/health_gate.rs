@@ -26,24 +26,7 @@ pub async fn wait_healthy(
     let until = Instant::now() + deadline;
     let host = crate::probe::probe_host(tenant);
     loop {
-        let owned = name.to_string();
-        let inspect = docker
-            .call("inspect_container", |d| async move {
-                d.inspect_container(&owned, None).await
-            })
-            .await?;
-        let state = inspect.state.unwrap_or_default();
-        if state.running != Some(true) || state.restarting == Some(true) {
-            return Err(ApplyError::NotRunning {
-                container: name.to_string(),
-                exit_code: state.exit_code.unwrap_or_default(),
-            });
-        }
-        let docker_health = state
-            .health
-            .and_then(|h| h.status)
-            .and_then(|s| Health::parse(s.as_ref()));
-        if docker_health == Some(Health::Unhealthy) {
+        if running(docker, name).await? == Some(Health::Unhealthy) {
             return Err(ApplyError::Unhealthy {
                 container: name.to_string(),
                 why: "Docker reports its health check failing".into(),
@@ -65,4 +48,29 @@ pub async fn wait_healthy(
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Fails unless the container runs (and is not restarting); its Docker
+/// health status, when it has a health check.
+pub(super) async fn running(
+    docker: &DockerClient,
+    name: &str,
+) -> Result<Option<Health>, ApplyError> {
+    let owned = name.to_string();
+    let inspect = docker
+        .call("inspect_container", |d| async move {
+            d.inspect_container(&owned, None).await
+        })
+        .await?;
+    let state = inspect.state.unwrap_or_default();
+    if state.running != Some(true) || state.restarting == Some(true) {
+        return Err(ApplyError::NotRunning {
+            container: name.to_string(),
+            exit_code: state.exit_code.unwrap_or_default(),
+        });
+    }
+    Ok(state
+        .health
+        .and_then(|h| h.status)
+        .and_then(|s| Health::parse(s.as_ref())))
 }

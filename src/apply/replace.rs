@@ -1,77 +1,93 @@
 //! Recreating a container by replacement, so that a failed recreate never
 //! leaves a tenant down: the new container is made under a temporary name
-//! and must be running before the old one (kept aside, stopped) goes.
+//! and must pass a [`Gate`] before the old one (kept aside, stopped) goes.
 //!
 //! 1. create `<name>--new` (the old container still serves);
-//! 2. stop the old one and rename it `<name>--old`;
-//! 3. start the new one and pass [`ready`] — if either fails, remove the
+//! 2. stop the old one and rename it aside (`<name>--old`);
+//! 3. start the new one and pass the gate — if either fails, remove the
 //!    new one, rename the old one back and start it;
-//! 4. remove the old one, rename the new one `<name>`.
+//! 4. remove the old one (unless kept), rename the new one `<name>`.
 //!
 //! A crash between any two steps leaves containers that carry the
 //! tenant's labels under the names above; the next plan finds them
 //! (`ObservedState::by_tenant`) and finishes or undoes the step
-//! (`Step::Recover`).
+//! (`Step::Recover`). Adoption (`adopt.rs`) is the same swap with the old
+//! container set aside as `<name>-pre-adopt` and a health gate.
 
+use super::health_gate::{running, wait_healthy};
 use super::{create_named, force_remove, rename, start, ApplyError};
 use crate::desired::DesiredTenant;
 use crate::docker::DockerClient;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// What a new container must pass before the old one is removed.
+#[derive(Debug, Clone, Copy)]
+pub enum Gate {
+    /// Still running a moment after start (a port taken or a binary that
+    /// exits at once fails here). The rollouts work adds the health check
+    /// and `min_ready` for recreates.
+    Running,
+    /// Answering its health path within the deadline (`health_gate`).
+    Healthy(Duration),
+}
 
 /// Replaces the tenant's container (see the module docs).
 pub async fn replace(docker: &DockerClient, tenant: &DesiredTenant) -> Result<(), ApplyError> {
-    let (name, new, old) = (
-        tenant.container_name.as_str(),
-        tenant.replacement_name(),
-        tenant.aside_name(),
-    );
+    swap(docker, tenant, &tenant.aside_name(), Gate::Running, false)
+        .await
+        .map(|_| ())
+}
+
+/// Swaps the container named for the tenant (ours or not) for a new one
+/// of the tenant's spec, the old one set aside as `aside` meanwhile. `Ok`
+/// holds the downtime: the old one stopped until the new one passed.
+pub async fn swap(
+    docker: &DockerClient,
+    tenant: &DesiredTenant,
+    aside: &str,
+    gate: Gate,
+    keep_old: bool,
+) -> Result<Duration, ApplyError> {
+    let (name, new) = (tenant.container_name.as_str(), tenant.replacement_name());
     // A replacement left over from an earlier failed try is never started.
     force_remove(docker, &new).await?;
     create_named(docker, tenant, &new).await?;
+    let down = Instant::now();
     if let Err(e) = super::stop(docker, name, tenant.stop_timeout_secs).await {
         force_remove(docker, &new).await?;
         return Err(e.into());
     }
-    if let Err(e) = rename(docker, name, &old).await {
+    if let Err(e) = rename(docker, name, aside).await {
         force_remove(docker, &new).await?;
         let _ = start(docker, name).await;
         return Err(e.into());
     }
-    let started = match start(docker, &new).await {
-        Ok(()) => ready(docker, &new).await,
+    let passed = match start(docker, &new).await {
+        Ok(()) => match gate {
+            Gate::Running => ready(docker, &new).await,
+            Gate::Healthy(deadline) => wait_healthy(docker, tenant, &new, deadline).await,
+        },
         Err(e) => Err(e.into()),
     };
-    if let Err(e) = started {
-        tracing::warn!(container = name, error = %e, "the new container did not start; putting the old one back");
+    if let Err(e) = passed {
+        tracing::warn!(container = name, error = %e, "the new container did not pass; putting the old one back");
         force_remove(docker, &new).await?;
-        rename(docker, &old, name).await?;
+        rename(docker, aside, name).await?;
         start(docker, name).await?;
         return Err(ApplyError::RolledBack(Box::new(e)));
     }
-    force_remove(docker, &old).await?;
+    let downtime = down.elapsed();
+    if keep_old {
+        tracing::info!(container = %aside, "the old container is kept, stopped; remove it when you no longer need it");
+    } else {
+        force_remove(docker, aside).await?;
+    }
     rename(docker, &new, name).await?;
-    Ok(())
+    Ok(downtime)
 }
 
-/// The gate a replacement must pass before the old container is removed:
-/// today, still running a moment after start (a port taken or a binary
-/// that exits at once fails here). The rollouts work adds the health
-/// check and `min_ready` to this one function.
+/// [`Gate::Running`]: still running a moment after start.
 async fn ready(docker: &DockerClient, name: &str) -> Result<(), ApplyError> {
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let owned = name.to_string();
-    let inspect = docker
-        .call("inspect_container", |d| async move {
-            d.inspect_container(&owned, None).await
-        })
-        .await?;
-    let state = inspect.state.unwrap_or_default();
-    if state.running == Some(true) && state.restarting != Some(true) {
-        Ok(())
-    } else {
-        Err(ApplyError::NotRunning {
-            container: name.to_string(),
-            exit_code: state.exit_code.unwrap_or_default(),
-        })
-    }
+    running(docker, name).await.map(|_| ())
 }

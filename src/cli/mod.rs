@@ -182,27 +182,7 @@ enum Command {
     },
     /// Read a server run with one docker-compose.yml per client (and its
     /// nginx sites) into a tenants file; changes nothing on the host.
-    Import {
-        /// The directory holding one directory per client, each with a
-        /// docker-compose.yml (or .yaml, or compose.yml).
-        #[arg(long)]
-        compose_root: PathBuf,
-        /// An nginx sites directory (or file) mapping domains to ports; repeatable.
-        #[arg(long)]
-        nginx: Vec<PathBuf>,
-        /// The chart the tenants use (a directory with chart.toml).
-        #[arg(long, default_value = "charts/mai")]
-        chart: PathBuf,
-        /// Where tenants.toml, env/ and import-report.md are written.
-        #[arg(long, default_value = "imported")]
-        out: PathBuf,
-        /// Write what can be carried over even when something cannot.
-        #[arg(long)]
-        allow_partial: bool,
-        /// Containers are named `<prefix>-<tenant>`.
-        #[arg(long, default_value = "mai")]
-        name_prefix: String,
-    },
+    Import(import::ImportArgs),
     /// One row per tenant: desired, running, healthy, in sync, drift.
     Status {
         #[arg(short = 'f', long = "file")]
@@ -216,21 +196,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let timeout = cli.docker_timeout;
     match cli.command {
         Command::Validate { file } => validate::run(&file),
-        Command::Import {
-            compose_root,
-            nginx,
-            chart,
-            out,
-            allow_partial,
-            name_prefix,
-        } => import::run_import(&tenantctl::import::Options {
-            compose_root,
-            nginx,
-            chart,
-            out,
-            allow_partial,
-            name_prefix,
-        }),
+        Command::Import(args) => import::run_import(args.into()),
         Command::Plan {
             file,
             json,
