@@ -170,6 +170,10 @@ pub fn parse(path: &Path, text: &str, read_env: EnvFileReader) -> (Vec<Service>,
                 }
                 "extra_hosts" => s.extra_hosts = cx.pairs(&at, value, ':'),
                 "labels" => s.labels = cx.pairs(&at, value, '='),
+                // Version 2's service-level limits.
+                "cpus" => s.cpus = cx.string(&at, value),
+                "mem_limit" => s.memory = cx.string(&at, value),
+                "mem_reservation" => s.memory_reservation = cx.string(&at, value),
                 "stop_grace_period" => {
                     s.stop_grace_secs = cx
                         .string(&at, value)
@@ -255,7 +259,7 @@ impl Cx<'_> {
 
     fn string(&mut self, at: &[&str], value: &Value) -> Option<String> {
         match scalar(value) {
-            Some(s) => Some(s),
+            Some(s) => self.literal(at, s),
             None => {
                 self.unmapped(at, format!("`{}` must be a string", at[at.len() - 1]));
                 None
@@ -270,6 +274,40 @@ impl Cx<'_> {
         }
     }
 
+    /// A value as compose would use it: `$$` is a literal `$`; `${VAR}`
+    /// and `$VAR` come from the shell or `.env` at `up` time, which import
+    /// cannot know, so such a value is reported, not guessed.
+    fn literal(&mut self, at: &[&str], text: String) -> Option<String> {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'$' {
+                match bytes.get(i + 1) {
+                    Some(b'$') => i += 1,
+                    Some(b'{') => return self.interpolated(at, &text),
+                    Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {
+                        return self.interpolated(at, &text)
+                    }
+                    _ => {}
+                }
+            }
+            i += 1;
+        }
+        Some(text.replace("$$", "$"))
+    }
+
+    fn interpolated(&mut self, at: &[&str], _text: &str) -> Option<String> {
+        // The value is not echoed: it may sit next to a secret.
+        self.unmapped(
+            at,
+            format!(
+                "`{}` uses `${{…}}` interpolation, which compose fills in from the shell or .env at `up` time; write the value itself",
+                at[at.len() - 1]
+            ),
+        );
+        None
+    }
+
     /// A list of `k<sep>v` strings or a mapping (environment, labels,
     /// extra_hosts all come in both forms).
     fn pairs(&mut self, at: &[&str], value: &Value, sep: char) -> BTreeMap<String, String> {
@@ -278,7 +316,9 @@ impl Cx<'_> {
             Value::Mapping(m) => {
                 for (k, v) in m {
                     if let (Some(k), v) = (scalar(k), scalar(v).unwrap_or_default()) {
-                        out.insert(k, v);
+                        if let Some(v) = self.literal(at, v) {
+                            out.insert(k, v);
+                        }
                     }
                 }
             }
@@ -286,7 +326,10 @@ impl Cx<'_> {
                 for item in items {
                     let Some(text) = scalar(item) else { continue };
                     match text.split_once(sep) {
-                        Some((k, v)) => out.insert(k.trim().to_string(), v.to_string()),
+                        Some((k, v)) => match self.literal(at, v.to_string()) {
+                            Some(v) => out.insert(k.trim().to_string(), v),
+                            None => None,
+                        },
                         // `- KEY` alone passes the caller's variable: not ours to know.
                         None => {
                             self.unmapped(at, format!("`{text}` has no value here (compose takes it from the shell that ran it); give it one"));

@@ -358,3 +358,98 @@ fn map_env(s: &Service, chart: &Chart, t: &mut Tenant, note: &mut impl FnMut(Sev
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::compose::{Mount, Port};
+    use std::path::PathBuf;
+
+    fn chart() -> Chart {
+        Chart {
+            image: "mai-production:latest".into(),
+            container_port: 8080,
+            restart: "unless-stopped".into(),
+            stop_timeout_secs: 10,
+            env: BTreeMap::from([
+                ("WEBUI_NAME".into(), "mAI - {display_name}".into()),
+                ("ENV".into(), "prod".into()),
+            ]),
+            volumes: BTreeMap::from([("data".into(), "/app/backend/data".into())]),
+            memory: 4 << 30,
+            ..Chart::default()
+        }
+    }
+
+    fn service() -> Service {
+        Service {
+            file: PathBuf::from("/opt/clients/mai-abc/docker-compose.yml"),
+            line: 3,
+            name: "mai-abc".into(),
+            image: Some("mai-production:latest".into()),
+            container_name: Some("mai-abc".into()),
+            ports: vec![Port {
+                host_ip: String::new(),
+                host_port: 8001,
+                container_port: 8080,
+            }],
+            env: BTreeMap::from([
+                ("WEBUI_NAME".into(), "mAI - Company ABC".into()),
+                ("ENV".into(), "prod".into()),
+                ("OPENROUTER_API_KEY".into(), "sk-1".into()),
+                ("LOG_LEVEL".into(), "debug".into()),
+            ]),
+            mounts: vec![Mount {
+                from: MountFrom::Bind("/opt/clients/mai-abc/data".into()),
+                target: "/app/backend/data".into(),
+            }],
+            restart: Some("unless-stopped".into()),
+            memory: Some("4G".into()),
+            networks: vec!["mai-network".into()],
+            ..Service::default()
+        }
+    }
+
+    #[test]
+    fn only_what_differs_from_the_chart_and_secrets_apart() {
+        let site = Site {
+            file: PathBuf::from("/etc/nginx/sites-available/mai"),
+            line: 9,
+            domain: "abc.example.com".into(),
+            aliases: vec![],
+            port: 8001,
+            tls: None,
+        };
+        let mut findings = Vec::new();
+        let fleet = map(&[service()], &[site], &chart(), "mai", &mut findings);
+        assert!(
+            findings.iter().all(|f| f.severity == Severity::Note),
+            "{findings:?}"
+        );
+        assert_eq!(fleet.network, "mai-network");
+        assert_eq!(fleet.host_ip, "0.0.0.0");
+        let t = &fleet.tenants[0];
+        assert_eq!(t.name, "abc");
+        assert_eq!(t.display_name.as_deref(), Some("Company ABC"));
+        assert_eq!(t.domain.as_deref(), Some("abc.example.com"));
+        assert_eq!(
+            t.env,
+            BTreeMap::from([("LOG_LEVEL".into(), "debug".into())])
+        );
+        assert_eq!(t.secrets["OPENROUTER_API_KEY"], "sk-1");
+        assert_eq!(t.volumes["data"], "/opt/clients/mai-abc/data");
+        assert!(t.resources.is_empty() && t.restart.is_none() && t.image.is_none());
+    }
+
+    #[test]
+    fn a_container_not_named_prefix_tenant_is_not_carried_over() {
+        let mut s = service();
+        s.container_name = Some("companyabc".into());
+        let mut findings = Vec::new();
+        let fleet = map(&[s], &[], &chart(), "mai", &mut findings);
+        assert!(fleet.tenants.is_empty());
+        assert!(findings
+            .iter()
+            .any(|f| f.severity == Severity::Unmapped && f.message.contains("mai-<tenant>")));
+    }
+}

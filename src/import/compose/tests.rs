@@ -137,3 +137,18 @@ fn unknown_keys_and_bad_yaml_name_their_line() {
         .to_string()
         .starts_with("/c/b/docker-compose.yml:"));
 }
+
+#[test]
+fn version_2_limits_and_interpolation() {
+    let text = "version: '2.4'\nservices:\n  mai-a:\n    image: x\n    container_name: mai-a\n    mem_limit: 4g\n    mem_reservation: 2g\n    cpus: 1.5\n    environment:\n      PRICE: \"$$5\"\n      TOKEN: ${OPENROUTER_TOKEN}\n";
+    let (services, findings) = parse(Path::new("/c/a/docker-compose.yml"), text, &no_env);
+    let s = &services[0];
+    assert_eq!(s.memory.as_deref(), Some("4g"));
+    assert_eq!(s.memory_reservation.as_deref(), Some("2g"));
+    assert_eq!(s.cpus.as_deref(), Some("1.5"));
+    assert_eq!(s.env["PRICE"], "$5");
+    assert!(!s.env.contains_key("TOKEN"));
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert!(findings[0].message.contains("interpolation"));
+    assert!(!findings[0].message.contains("OPENROUTER_TOKEN"));
+}
