@@ -432,3 +432,16 @@ fn labels_take_the_env_templates_and_stay_off_the_volumes() {
     assert!(!volume.contains_key("caddy"));
     assert_eq!(volume["tenantctl.tenant"], "a");
 }
+
+#[test]
+fn a_tenant_may_set_its_own_stop_timeout() {
+    let desired =
+        load_ok("[tenants.a]\nport = 8001\nstop_timeout = 60\n\n[tenants.b]\nport = 8002\n");
+    assert_eq!(desired.tenants["a"].stop_timeout_secs, 60);
+    assert_eq!(desired.tenants["b"].stop_timeout_secs, 10);
+    assert_error(
+        "[tenants.a]\nport = 8001\nstop_timeout = 7200\n",
+        "3:16",
+        "0-3600",
+    );
+}

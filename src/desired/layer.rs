@@ -270,6 +270,19 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// Seconds between SIGTERM and SIGKILL (compose's `stop_grace_period`).
+    fn stop_timeout(&mut self, value: &Option<Spanned<i64>>) -> Option<i64> {
+        let t = value.as_ref()?;
+        if (0..=3600).contains(t.get_ref()) {
+            Some(*t.get_ref())
+        } else {
+            self.err(t.span(), "stop_timeout is in seconds, 0-3600");
+            None
+        }
+    }
+}
+
 type SpannedMap = BTreeMap<Spanned<String>, Spanned<String>>;
 
 trait ToText {
@@ -358,6 +371,7 @@ pub fn tenant_layer(file: &SourceFile, raw: &RawTenant, diags: &mut Vec<Diagnost
     if let Some(h) = &raw.health {
         layer.health = cx.health(h);
     }
+    layer.stop_timeout = cx.stop_timeout(&raw.stop_timeout);
     layer
 }
 
@@ -406,12 +420,6 @@ pub fn chart_layer(file: &SourceFile, raw: &RawChart, diags: &mut Vec<Diagnostic
     cx.restart(&mut layer, &raw.restart);
     cx.container_extras(&mut layer, &raw.extra_hosts, &raw.labels, &raw.networks);
     layer.health = cx.health(&raw.health);
-    if let Some(t) = &raw.stop_timeout {
-        if (0..=3600).contains(t.get_ref()) {
-            layer.stop_timeout = Some(*t.get_ref());
-        } else {
-            cx.err(t.span(), "stop_timeout is in seconds, 0-3600");
-        }
-    }
+    layer.stop_timeout = cx.stop_timeout(&raw.stop_timeout);
     layer
 }

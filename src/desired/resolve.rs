@@ -453,7 +453,11 @@ impl Merge<'_> {
                 .unwrap_or_default(),
             resources,
             health,
-            stop_timeout_secs: chart.stop_timeout.unwrap_or(10),
+            stop_timeout_secs: own
+                .stop_timeout
+                .or(defaults.stop_timeout)
+                .or(chart.stop_timeout)
+                .unwrap_or(10),
             paused: own.paused.or(defaults.paused).unwrap_or(false),
             tls: None,
             labels: BTreeMap::new(),

@@ -78,6 +78,9 @@ fn tenant_table(out: &mut String, t: &Tenant) {
     if let Some(r) = &t.restart {
         let _ = writeln!(out, "restart = {}", s(r));
     }
+    if let Some(secs) = t.stop_timeout {
+        let _ = writeln!(out, "stop_timeout = {secs}");
+    }
     if !t.volumes.is_empty() {
         let _ = writeln!(out, "volumes = {}", inline(&t.volumes));
     }

@@ -32,6 +32,8 @@ pub struct Tenant {
     pub extra_hosts: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
     pub networks: Vec<String>,
+    /// Seconds from SIGTERM to SIGKILL, when not the chart's.
+    pub stop_timeout: Option<i64>,
 }
 
 /// The whole import: file-level settings and the tenants.
@@ -238,8 +240,10 @@ pub fn map(
                 t.health = Some(h.clone());
             }
         }
-        if s.stop_grace_secs.unwrap_or(10) != chart.stop_timeout_secs {
-            note(Severity::Unmapped, format!("stop_grace_period {}s differs from the chart's stop_timeout ({}s), which every tenant of the chart shares", s.stop_grace_secs.unwrap_or(10), chart.stop_timeout_secs));
+        // Compose's default grace period is 10 s, as the resolver's.
+        let grace = s.stop_grace_secs.unwrap_or(10);
+        if grace != chart.stop_timeout_secs {
+            t.stop_timeout = Some(grace);
         }
         t.extra_hosts = s.extra_hosts.clone();
         for (k, v) in &s.labels {
@@ -439,6 +443,11 @@ mod tests {
         assert_eq!(t.secrets["OPENROUTER_API_KEY"], "sk-1");
         assert_eq!(t.volumes["data"], "/opt/clients/mai-abc/data");
         assert!(t.resources.is_empty() && t.restart.is_none() && t.image.is_none());
+        assert_eq!(t.stop_timeout, None);
+        let mut slow = service();
+        slow.stop_grace_secs = Some(60);
+        let fleet = map(&[slow], &[], &chart(), "mai", &mut findings);
+        assert_eq!(fleet.tenants[0].stop_timeout, Some(60));
     }
 
     #[test]

@@ -120,6 +120,8 @@ pub struct RawTenant {
     pub labels: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     /// Networks the container joins besides the fleet's (they must exist).
     pub networks: Option<Vec<Spanned<String>>>,
+    /// Seconds between SIGTERM and SIGKILL; overrides the chart's.
+    pub stop_timeout: Option<Spanned<i64>>,
 }
 
 /// The whole tenants file. Built by `parse_tenants_file`, not by serde
