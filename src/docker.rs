@@ -153,6 +153,11 @@ impl DockerClient {
         &self.requests
     }
 
+    /// An error of a call driven by hand (a stream), mapped as [`call`]'s.
+    pub fn error(&self, operation: &'static str, source: bollard::errors::Error) -> DockerError {
+        map_error(operation, source)
+    }
+
     pub fn timeout(&self) -> Duration {
         self.timeout
     }

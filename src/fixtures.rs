@@ -51,6 +51,8 @@ impl DesiredTenant {
             restart: crate::kinds::RestartPolicy::UnlessStopped,
             extra_hosts: vec![],
             extra_networks: vec![],
+            backup_volumes: vec!["data".into()],
+            consistency: crate::kinds::Consistency::Pause,
             own_labels: BTreeMap::new(),
             resources: Resources {
                 nano_cpus: 2_000_000_000,
@@ -183,6 +185,7 @@ pub fn desired_state(tenants: Vec<DesiredTenant>) -> DesiredState {
         network: "mai-network".into(),
         extra_labels: BTreeMap::new(),
         proxy: None,
+        backup: Default::default(),
         tenants: tenants.into_iter().map(|t| (t.name.clone(), t)).collect(),
     }
 }

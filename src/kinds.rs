@@ -149,3 +149,33 @@ mod tests {
         );
     }
 }
+
+/// How a backup reads a tenant's data while the tenant runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Consistency {
+    /// Read while it runs (the app must cope with a torn copy).
+    None,
+    /// `docker pause` while the archive is read: writes wait, nothing
+    /// restarts; SQLite sees a copy as of one instant.
+    #[default]
+    Pause,
+    /// Stop the container while the archive is read, start it after.
+    Stop,
+}
+
+impl Consistency {
+    pub const ALL: [Consistency; 3] = [Self::None, Self::Pause, Self::Stop];
+
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == word)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Pause => "pause",
+            Self::Stop => "stop",
+        }
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod backoff;
+pub mod backup;
 pub mod controller;
 pub mod desired;
 pub mod diagnostic;
@@ -14,6 +15,7 @@ pub mod docker;
 pub mod drift;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod hold;
 pub mod import;
 pub mod kinds;
 pub mod labels;

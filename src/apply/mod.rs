@@ -14,6 +14,7 @@ mod replace;
 pub use adopt::pre_adopt_name;
 pub use container_spec::{create_body, update_body};
 pub use execute::{execute, ApplyReport};
+pub use health_gate::wait_healthy;
 pub use network::{dedupe_network, ensure_network};
 pub use redact::redact;
 
@@ -46,6 +47,9 @@ pub enum ApplyError {
     /// A replacement failed; the old container was put back and runs.
     #[error("{0}; the old container was put back and runs as before")]
     RolledBack(Box<ApplyError>),
+    /// A backup or restore of the tenant runs in another process.
+    #[error(transparent)]
+    Held(#[from] crate::hold::HoldError),
     /// An error whose text held a secret, masked (see `redact`).
     #[error("{message}")]
     Redacted { kind: &'static str, message: String },
@@ -61,6 +65,7 @@ impl ApplyError {
             ApplyError::NotRunning { .. } => "not_running",
             ApplyError::Unhealthy { .. } => "unhealthy",
             ApplyError::RolledBack(_) => "rolled_back",
+            ApplyError::Held(_) => "held",
             ApplyError::Redacted { kind, .. } => kind,
         }
     }
@@ -104,6 +109,20 @@ pub async fn apply_tenant(
         outcome.error = Some(ApplyError::Conflict(msg));
         return outcome;
     }
+    // A backup or restore of this tenant (another process) must not be
+    // undone under it; the work waits for the next try (see `hold`).
+    let _hold = match plan.actionable().is_empty() {
+        true => None,
+        false => match crate::hold::hold(&tenant.fleet, &tenant.name) {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::info!(error = %e, "not converging the tenant now");
+                outcome.failed = plan.actionable().first().map(Step::action);
+                outcome.error = Some(e.into());
+                return outcome;
+            }
+        },
+    };
     for step in plan.actionable() {
         let result = run_step(docker, tenant, step, plan.image_present)
             .await

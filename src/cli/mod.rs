@@ -14,6 +14,7 @@ macro_rules! say {
 }
 
 mod apply;
+mod backup;
 mod import;
 mod plan;
 mod run;
@@ -183,6 +184,16 @@ enum Command {
     /// Read a server run with one docker-compose.yml per client (and its
     /// nginx sites) into a tenants file; changes nothing on the host.
     Import(import::ImportArgs),
+    /// Back up tenants' data (the chart's backup volumes) into `[backup] dir`.
+    Backup(backup::BackupArgs),
+    /// List or verify backups.
+    Backups {
+        #[command(subcommand)]
+        command: backup::BackupsCommand,
+    },
+    /// Make a tenant's data exactly a backup's content; it must then pass
+    /// its health check, or its previous data is put back.
+    Restore(backup::RestoreArgs),
     /// One row per tenant: desired, running, healthy, in sync, drift.
     Status {
         #[arg(short = 'f', long = "file")]
@@ -197,6 +208,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Validate { file } => validate::run(&file),
         Command::Import(args) => import::run_import(args.into()),
+        Command::Backup(args) => backup::run_backup(args, timeout).await,
+        Command::Backups { command } => backup::run_backups(command),
+        Command::Restore(args) => backup::run_restore(args, timeout).await,
         Command::Plan {
             file,
             json,

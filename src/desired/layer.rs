@@ -36,6 +36,9 @@ pub struct Layer {
     pub labels: BTreeMap<String, String>,
     /// Extra networks; a layer that names them replaces the list below it.
     pub networks: Option<Vec<String>>,
+    pub consistency: Option<crate::kinds::Consistency>,
+    /// Chart only: the volume keys a backup archives.
+    pub backup_volumes: Option<Vec<(String, Range<usize>)>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -271,6 +274,27 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
+    fn consistency(
+        &mut self,
+        value: &Option<Spanned<String>>,
+    ) -> Option<crate::kinds::Consistency> {
+        let v = value.as_ref()?;
+        let parsed = crate::kinds::Consistency::parse(v.get_ref());
+        if parsed.is_none() {
+            self.err(
+                v.span(),
+                format!(
+                    "consistency `{}` is not one of {}",
+                    v.get_ref(),
+                    crate::kinds::Consistency::ALL
+                        .map(|c| c.as_str())
+                        .join(", ")
+                ),
+            );
+        }
+        parsed
+    }
+
     /// Seconds between SIGTERM and SIGKILL (compose's `stop_grace_period`).
     fn stop_timeout(&mut self, value: &Option<Spanned<i64>>) -> Option<i64> {
         let t = value.as_ref()?;
@@ -372,6 +396,7 @@ pub fn tenant_layer(file: &SourceFile, raw: &RawTenant, diags: &mut Vec<Diagnost
         layer.health = cx.health(h);
     }
     layer.stop_timeout = cx.stop_timeout(&raw.stop_timeout);
+    layer.consistency = cx.consistency(&raw.consistency);
     layer
 }
 
@@ -419,7 +444,21 @@ pub fn chart_layer(file: &SourceFile, raw: &RawChart, diags: &mut Vec<Diagnostic
     }
     cx.restart(&mut layer, &raw.restart);
     cx.container_extras(&mut layer, &raw.extra_hosts, &raw.labels, &raw.networks);
+    layer.backup_volumes = raw.backup_volumes.as_ref().map(|keys| {
+        keys.iter()
+            .map(|k| (k.get_ref().clone(), k.span()))
+            .collect()
+    });
+    for (key, span) in layer.backup_volumes.clone().into_iter().flatten() {
+        if !layer.volumes.contains_key(&key) {
+            cx.err(
+                span,
+                format!("backup_volumes names `{key}`, which is not one of the chart's volumes"),
+            );
+        }
+    }
     layer.health = cx.health(&raw.health);
     layer.stop_timeout = cx.stop_timeout(&raw.stop_timeout);
+    layer.consistency = cx.consistency(&raw.consistency);
     layer
 }

@@ -2,11 +2,13 @@
 //! chart ← `[defaults]` ← tenant, merged into one `DesiredTenant` each.
 //! Pure: file contents come in through [`Inputs`], nothing here does IO.
 
+mod backup;
 mod hash;
 mod layer;
 mod proxy;
 mod resolve;
 
+pub use backup::{BackupSpec, Retention, DEFAULT_DIR as DEFAULT_BACKUP_DIR};
 pub use hash::sha256_hex;
 pub use proxy::{ProxySpec, Tls};
 
@@ -29,6 +31,8 @@ pub struct DesiredState {
     pub extra_labels: BTreeMap<String, String>,
     /// The reverse proxy to keep in step, when `[proxy]` is configured.
     pub proxy: Option<ProxySpec>,
+    /// Where backups go and how many are kept (`[backup]`).
+    pub backup: BackupSpec,
     pub tenants: BTreeMap<String, DesiredTenant>,
 }
 
@@ -55,6 +59,7 @@ impl DesiredState {
             network: self.network.clone(),
             extra_labels: self.extra_labels.clone(),
             proxy: self.proxy.clone(),
+            backup: self.backup.clone(),
             tenants: BTreeMap::new(),
         }
     }
@@ -89,6 +94,9 @@ pub struct DesiredTenant {
     pub extra_hosts: Vec<String>,
     /// Networks joined besides `network` (they must exist), sorted.
     pub extra_networks: Vec<String>,
+    /// Chart volume keys a backup archives (`backup_volumes`, default `data`).
+    pub backup_volumes: Vec<String>,
+    pub consistency: crate::kinds::Consistency,
     /// The operator's own labels for this container (templates rendered):
     /// on the container only, never on its volumes.
     pub own_labels: BTreeMap<String, String>,

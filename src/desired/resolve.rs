@@ -51,6 +51,8 @@ pub fn resolve(
         .proxy
         .as_ref()
         .and_then(|p| super::proxy::resolve_proxy(file, &inputs.base_dir, p, &mut diags));
+    let backup =
+        super::backup::resolve_backup(file, &inputs.base_dir, raw.backup.as_ref(), &mut diags);
     let default_tls = raw
         .defaults
         .tls
@@ -183,6 +185,7 @@ pub fn resolve(
         network: fleet.network,
         extra_labels: fleet.extra_labels,
         proxy,
+        backup,
         tenants,
     })
 }
@@ -430,6 +433,16 @@ impl Merge<'_> {
                 .map(|(host, ip)| format!("{host}:{ip}"))
                 .collect(),
             extra_networks: extra_networks.into_iter().collect(),
+            backup_volumes: match &chart.backup_volumes {
+                Some(keys) => keys.iter().map(|(k, _)| k.clone()).collect(),
+                None if chart.volumes.contains_key("data") => vec!["data".into()],
+                None => vec![],
+            },
+            consistency: own
+                .consistency
+                .or(defaults.consistency)
+                .or(chart.consistency)
+                .unwrap_or_default(),
             own_labels,
             fleet: self.fleet.id.clone(),
             container_name: format!("{}-{name}", self.fleet.prefix),

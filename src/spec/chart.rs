@@ -36,6 +36,10 @@ pub struct RawChart {
     pub extra_hosts: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub labels: Option<BTreeMap<Spanned<String>, Spanned<String>>>,
     pub networks: Option<Vec<Spanned<String>>>,
+    /// How a backup reads a live tenant: `none`, `pause` (default), `stop`.
+    pub consistency: Option<Spanned<String>>,
+    /// The volume keys a backup archives (default: `data`).
+    pub backup_volumes: Option<Vec<Spanned<String>>>,
 }
 
 /// Parses a chart file, reporting syntax and unknown-key errors with positions.

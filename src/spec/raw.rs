@@ -122,6 +122,21 @@ pub struct RawTenant {
     pub networks: Option<Vec<Spanned<String>>>,
     /// Seconds between SIGTERM and SIGKILL; overrides the chart's.
     pub stop_timeout: Option<Spanned<i64>>,
+    /// How a backup reads a live tenant: `none`, `pause` or `stop`.
+    pub consistency: Option<Spanned<String>>,
+}
+
+/// `[backup]`: where archives go and how many are kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    pub dir: Option<Spanned<String>>,
+    pub keep_last: Option<Spanned<i64>>,
+    pub keep_daily: Option<Spanned<i64>>,
+    pub keep_weekly: Option<Spanned<i64>>,
+    pub keep_monthly: Option<Spanned<i64>>,
+    pub concurrency: Option<Spanned<i64>>,
+    pub after_command: Option<Spanned<Vec<String>>>,
 }
 
 /// The whole tenants file. Built by `parse_tenants_file`, not by serde
@@ -137,6 +152,7 @@ pub struct RawFile {
     pub labels: BTreeMap<Spanned<String>, Spanned<String>>,
     pub defaults: RawTenant,
     pub proxy: Option<RawProxy>,
+    pub backup: Option<RawBackup>,
     /// Tenants in file order, each with the span of its name; `None` when
     /// the tenant's table could not be read (its error is reported).
     pub tenants: Vec<(Spanned<String>, Option<RawTenant>)>,

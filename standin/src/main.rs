@@ -8,7 +8,8 @@
 //!   `GET /data/NAME` reads it back, so tests can prove volumes survive;
 //! - `GET /hosts` returns the container's /etc/hosts (Docker's
 //!   `extra_hosts` entries), for tests of host name mapping;
-//! - failing health on demand: env `STANDIN_FAIL_HEALTH=1` at start, or
+//! - failing health on demand: a file `FAIL_HEALTH` in the data, env
+//!   `STANDIN_FAIL_HEALTH=1` at start, or
 //!   `POST /health/fail` and `POST /health/ok` at run time;
 //! - a `curl -f URL` subset (when invoked as `curl`), because Docker health
 //!   checks in the mAI chart run `curl` inside the container and a

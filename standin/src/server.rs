@@ -94,7 +94,11 @@ fn handle(stream: TcpStream, state: &State) -> std::io::Result<()> {
 fn route(method: &str, path: &str, body: Vec<u8>, state: &State) -> (u16, String) {
     match (method, path) {
         ("GET", "/") => (200, format!("{}\n", state.name)),
-        ("GET", "/health") if state.fail_health.load(Ordering::Relaxed) => {
+        // A marker in the data fails health too: a restore test's bad backup.
+        ("GET", "/health")
+            if state.fail_health.load(Ordering::Relaxed)
+                || state.data_dir.join("FAIL_HEALTH").exists() =>
+        {
             (503, "{\"status\":false}\n".into())
         }
         ("GET", "/health") => (200, "{\"status\":true}\n".into()),

@@ -1,0 +1,104 @@
+//! `[backup]` resolved: where archives go, how many are kept, what runs
+//! after each one. Pure: the directory is only named here.
+
+use crate::diagnostic::{Diagnostic, SourceFile};
+use crate::spec::RawBackup;
+use std::path::{Path, PathBuf};
+
+/// How many archives of a tenant are kept (restic/borg style): the newest
+/// `last`, and the newest of each of the last `daily` days, `weekly` ISO
+/// weeks and `monthly` months. All zero keeps everything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Retention {
+    pub last: u32,
+    pub daily: u32,
+    pub weekly: u32,
+    pub monthly: u32,
+}
+
+impl Retention {
+    pub fn keeps_everything(&self) -> bool {
+        *self == Retention::default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupSpec {
+    /// One folder per tenant below it.
+    pub dir: PathBuf,
+    pub keep: Retention,
+    /// Tenants backed up at once by `backup --all`.
+    pub concurrency: usize,
+    /// Run with the archive's path appended, for off-site copies.
+    pub after_command: Option<Vec<String>>,
+}
+
+pub const DEFAULT_DIR: &str = "/var/lib/tenantctl/backups";
+
+impl Default for BackupSpec {
+    fn default() -> Self {
+        BackupSpec {
+            dir: PathBuf::from(DEFAULT_DIR),
+            keep: Retention::default(),
+            concurrency: 2,
+            after_command: None,
+        }
+    }
+}
+
+pub fn resolve_backup(
+    file: &SourceFile,
+    base_dir: &Path,
+    raw: Option<&RawBackup>,
+    diags: &mut Vec<Diagnostic>,
+) -> BackupSpec {
+    let mut spec = BackupSpec::default();
+    let Some(raw) = raw else { return spec };
+    if let Some(dir) = &raw.dir {
+        if dir.get_ref().is_empty() {
+            diags.push(file.diag(Some(dir.span()), "backup dir must not be empty"));
+        } else {
+            spec.dir = base_dir.join(dir.get_ref());
+        }
+    }
+    let mut count = |value: &Option<crate::spec::Spanned<i64>>, what: &str| -> u32 {
+        match value {
+            None => 0,
+            Some(v) if (0..=10_000).contains(v.get_ref()) => *v.get_ref() as u32,
+            Some(v) => {
+                diags.push(file.diag(
+                    Some(v.span()),
+                    format!("{what} must be between 0 and 10000"),
+                ));
+                0
+            }
+        }
+    };
+    spec.keep = Retention {
+        last: count(&raw.keep_last, "keep_last"),
+        daily: count(&raw.keep_daily, "keep_daily"),
+        weekly: count(&raw.keep_weekly, "keep_weekly"),
+        monthly: count(&raw.keep_monthly, "keep_monthly"),
+    };
+    if let Some(c) = &raw.concurrency {
+        if (1..=64).contains(c.get_ref()) {
+            spec.concurrency = *c.get_ref() as usize;
+        } else {
+            diags.push(file.diag(
+                Some(c.span()),
+                "backup concurrency must be between 1 and 64",
+            ));
+        }
+    }
+    if let Some(cmd) = &raw.after_command {
+        if cmd.get_ref().is_empty() || cmd.get_ref()[0].is_empty() {
+            diags.push(file.diag(
+                Some(cmd.span()),
+                "after_command is a program and its arguments, e.g. [\"rclone\", \"copy\"]; the archive's path is appended",
+            ));
+        } else {
+            spec.after_command = Some(cmd.get_ref().clone());
+        }
+    }
+    spec
+}

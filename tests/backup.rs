@@ -1,0 +1,200 @@
+//! Backups and restores on the real Docker Engine (issue 13): data written
+//! through the stand-in, archived through the Engine's archive API, and
+//! restored into the tenant's volume on this host.
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn get(port: u16, name: &str) -> Option<String> {
+    match http("GET", port, &format!("/data/{name}"), "") {
+        Some((200, body)) => Some(body),
+        _ => None,
+    }
+}
+
+fn put(port: u16, name: &str, body: &str) {
+    let (status, _) = http("PUT", port, &format!("/data/{name}"), body).unwrap();
+    assert_eq!(status, 200);
+}
+
+/// A fleet of one tenant `a` with its backups under the fleet's folder.
+fn fleet_with_backups(extra: &str) -> (Fleet, u16, PathBuf) {
+    let f = Fleet::new();
+    let port = free_port();
+    let dir = f.dir.join("backups");
+    let mut text = f.header();
+    text.push_str(&format!("\n[tenants.a]\nport = {port}\n{extra}\n"));
+    text.push_str(&format!("\n[backup]\ndir = \"{}\"\n", path_str(&dir)));
+    f.write_raw(&text);
+    f.apply();
+    wait_http_ok(port, "/health");
+    (f, port, dir)
+}
+
+fn ids(f: &Fleet) -> Vec<String> {
+    let out = f.tenantctl_expect(&["backups", "list", "a", "--json"], 0);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_restore_makes_the_data_exactly_the_backup_and_verify_checks_it() {
+    let (f, port, dir) = fleet_with_backups("");
+    put(port, "one.txt", "v1");
+    put(port, "two.txt", "v2");
+    // The app's SQLite database, as Open WebUI keeps it.
+    let volume = format!("{}-a-data", f.run_id);
+    let mountpoint = docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", &volume]);
+    let db = rusqlite::Connection::open(PathBuf::from(&mountpoint).join("webui.db")).unwrap();
+    db.execute_batch("CREATE TABLE chat(id INTEGER PRIMARY KEY, body TEXT); INSERT INTO chat(body) VALUES ('hello');")
+        .unwrap();
+    drop(db);
+    let out = f.tenantctl_expect(&["backup", "a"], 0);
+    contains(&out, "ok   a: backup ");
+    contains(&out, "3 files");
+    let list = f.tenantctl_expect(&["backups", "list", "a"], 0);
+    contains(&list, "verified");
+    assert_eq!(ids(&f).len(), 1);
+
+    // Changed, and a file that did not exist at backup time (a stale -wal).
+    put(port, "one.txt", "changed");
+    put(port, "webui.db-wal", "stale");
+    let out = f.tenantctl_expect(&["restore", "a", "--latest"], 0);
+    contains(&out, "ok   a: restored backup ");
+    wait_http_ok(port, "/health");
+    assert_eq!(get(port, "one.txt").as_deref(), Some("v1"));
+    assert_eq!(get(port, "two.txt").as_deref(), Some("v2"));
+    assert_eq!(
+        get(port, "webui.db-wal"),
+        None,
+        "a file newer than the backup survived"
+    );
+    // Nothing of the restore's own bookkeeping stays in the volume.
+    let names: Vec<String> = std::fs::read_dir(&mountpoint)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".tenantctl")),
+        "{names:?}"
+    );
+
+    let out = f.tenantctl_expect(&["backups", "verify", "a"], 0);
+    contains(&out, "ok   a ");
+    contains(&out, "3 files, 1 SQLite database(s) pass integrity_check");
+    contains(&f.tenantctl_expect(&["backups", "list", "a"], 0), " ok ");
+
+    // A damaged archive: refused before the data is touched.
+    put(port, "one.txt", "after");
+    let archive = std::fs::read_dir(dir.join("a"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".tar.zst"))
+        .unwrap();
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&archive, &bytes).unwrap();
+    let out = f.tenantctl_expect(&["restore", "a", "--latest"], 1);
+    contains(&out, "damaged");
+    contains(&out, "nothing was changed");
+    assert_eq!(get(port, "one.txt").as_deref(), Some("after"));
+    let out = f.tenantctl_expect(&["backups", "verify", "a"], 1);
+    contains(&out, "FAIL a ");
+}
+
+#[test]
+fn a_restore_that_fails_its_health_check_puts_the_previous_data_back() {
+    let (f, port, _) = fleet_with_backups("");
+    put(port, "one.txt", "good");
+    f.tenantctl_expect(&["backup", "a"], 0);
+    // The stand-in fails its health check while this file is in its data.
+    put(port, "FAIL_HEALTH", "x");
+    f.tenantctl_expect(&["backup", "a"], 0);
+    let all = ids(&f);
+    assert_eq!(all.len(), 2, "{all:?}");
+    // Back to the good one: the marker, newer than that backup, goes.
+    f.tenantctl_expect(&["restore", "a", &all[0]], 0);
+    wait_http_ok(port, "/health");
+    assert_eq!(get(port, "FAIL_HEALTH"), None);
+    put(port, "now.txt", "current");
+    // The bad one: restored, unhealthy, rolled back to what ran before.
+    let out = f.tenantctl_expect(&["restore", "a", &all[1], "--health-deadline", "5s"], 1);
+    contains(&out, "previous data was put back");
+    wait_http_ok(port, "/health");
+    assert_eq!(get(port, "now.txt").as_deref(), Some("current"));
+    assert_eq!(get(port, "FAIL_HEALTH"), None);
+}
+
+#[test]
+fn a_restore_under_a_running_controller_is_not_undone() {
+    let (f, port, _) = fleet_with_backups("");
+    put(port, "one.txt", "v1");
+    f.tenantctl_expect(&["backup", "a"], 0);
+    put(port, "one.txt", "v2");
+    let mut ctl = f.start_controller(&["--resync", "1s"]);
+    std::thread::sleep(Duration::from_secs(2));
+    f.tenantctl_expect(&["restore", "a", "--latest"], 0);
+    // Several resyncs later the restored data is still there and the
+    // container is the same one (not recreated), running.
+    let id = f.container_id("a").unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(get(port, "one.txt").as_deref(), Some("v1"));
+    assert_eq!(f.container_id("a").unwrap(), id);
+    assert_eq!(f.inspect("a", "{{.State.Status}}"), "running");
+    ctl.terminate(Duration::from_secs(15));
+}
+
+#[test]
+fn retention_keeps_the_newest_and_after_command_gets_each_archive() {
+    let (f, port, dir) = fleet_with_backups("");
+    let log = f.dir.join("after-command.log");
+    let mut text = std::fs::read_to_string(&f.file).unwrap();
+    text.push_str(&format!(
+        "keep_last = 2\nafter_command = [\"sh\", \"-c\", \"echo \\\"$0\\\" >> {}\"]\n",
+        path_str(&log)
+    ));
+    f.write_raw(&text);
+    for i in 0..3 {
+        put(port, "n.txt", &i.to_string());
+        f.tenantctl_expect(&["backup", "a"], 0);
+    }
+    let kept = ids(&f);
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    let archives = std::fs::read_dir(dir.join("a"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .to_string_lossy()
+                .ends_with(".tar.zst")
+        })
+        .count();
+    assert_eq!(archives, 2, "an archive of a removed backup is left");
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(calls.lines().count(), 3, "{calls}");
+    assert!(calls.lines().all(|l| l.ends_with(".tar.zst")), "{calls}");
+}
+
+#[test]
+fn a_tenant_without_a_container_is_a_clear_error_and_nothing_is_written() {
+    let f = Fleet::new();
+    let dir = f.dir.join("backups");
+    let mut text = f.header();
+    text.push_str(&format!("\n[tenants.a]\nport = {}\n", free_port()));
+    text.push_str(&format!("\n[backup]\ndir = \"{}\"\n", path_str(&dir)));
+    f.write_raw(&text);
+    let out = f.tenantctl_expect(&["backup", "a"], 1);
+    contains(&out, "has no container");
+    assert!(!dir.join("a").exists() || std::fs::read_dir(dir.join("a")).unwrap().count() == 0);
+    let out = f.tenantctl_expect(&["restore", "a", "--latest"], 1);
+    contains(&out, "no such backup");
+}
