@@ -32,6 +32,11 @@ pub struct Metrics {
     pub git_last_pull_success: Gauge,
     pub git_pull_failures: prometheus::IntCounter,
     pub adoption_downtime: prometheus::GaugeVec,
+    pub backup_last_success: prometheus::GaugeVec,
+    pub backup_size: prometheus::GaugeVec,
+    pub backup_duration: Histogram,
+    pub backup_pause: Histogram,
+    pub backup_failures: IntCounterVec,
     drift_now: Mutex<BTreeMap<String, BTreeSet<Drift>>>,
     proxy_drift_now: Mutex<BTreeSet<String>>,
     cpu_seen: Mutex<BTreeMap<String, f64>>,
@@ -171,6 +176,42 @@ impl Metrics {
                 &["tenant"],
             )
             .unwrap(),
+            backup_last_success: prometheus::GaugeVec::new(
+                opts(
+                    "backup_last_success_timestamp_seconds",
+                    "When the tenant's newest backup was taken (from the backup folder).",
+                ),
+                &["tenant"],
+            )
+            .unwrap(),
+            backup_size: prometheus::GaugeVec::new(
+                opts("backup_size_bytes", "Size of the tenant's newest backup (compressed)."),
+                &["tenant"],
+            )
+            .unwrap(),
+            backup_duration: Histogram::with_opts(
+                prometheus::HistogramOpts::new(
+                    "backup_duration_seconds",
+                    "How long one tenant's backup took.",
+                )
+                .namespace("tenantctl")
+                .buckets(vec![0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0]),
+            )
+            .unwrap(),
+            backup_pause: Histogram::with_opts(
+                prometheus::HistogramOpts::new(
+                    "backup_pause_seconds",
+                    "How long a tenant was frozen (or stopped) while its backup was read.",
+                )
+                .namespace("tenantctl")
+                .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0]),
+            )
+            .unwrap(),
+            backup_failures: IntCounterVec::new(
+                opts("backup_failures_total", "Scheduled backups that failed."),
+                &["tenant"],
+            )
+            .unwrap(),
             registry,
             drift_now: Mutex::default(),
             proxy_drift_now: Mutex::default(),
@@ -195,6 +236,11 @@ impl Metrics {
             Box::new(m.git_last_pull_success.clone()),
             Box::new(m.git_pull_failures.clone()),
             Box::new(m.adoption_downtime.clone()),
+            Box::new(m.backup_last_success.clone()),
+            Box::new(m.backup_size.clone()),
+            Box::new(m.backup_duration.clone()),
+            Box::new(m.backup_pause.clone()),
+            Box::new(m.backup_failures.clone()),
         ];
         for c in collectors {
             m.registry.register(c).expect("metric names are unique");
@@ -290,6 +336,8 @@ impl Metrics {
         let _ = self.tenant_cpu_seconds.remove_label_values(&[tenant]);
         let _ = self.tenant_memory_bytes.remove_label_values(&[tenant]);
         let _ = self.adoption_downtime.remove_label_values(&[tenant]);
+        let _ = self.backup_last_success.remove_label_values(&[tenant]);
+        let _ = self.backup_size.remove_label_values(&[tenant]);
         self.cpu_seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -394,6 +442,11 @@ mod tests {
         m.observe_usage("t", 1.0, 2.0);
         m.reconcile_duration.observe(0.1);
         m.adoption_downtime.with_label_values(&["t"]).set(1.5);
+        m.backup_last_success.with_label_values(&["t"]).set(1.0);
+        m.backup_size.with_label_values(&["t"]).set(1.0);
+        m.backup_duration.observe(1.0);
+        m.backup_pause.observe(0.1);
+        m.backup_failures.with_label_values(&["t"]).inc();
         let got: Vec<String> = m
             .registry
             .gather()
@@ -417,6 +470,11 @@ mod tests {
         let want = [
             "tenantctl_actions_total COUNTER [action,result]",
             "tenantctl_adoption_downtime_seconds GAUGE [tenant]",
+            "tenantctl_backup_duration_seconds HISTOGRAM []",
+            "tenantctl_backup_failures_total COUNTER [tenant]",
+            "tenantctl_backup_last_success_timestamp_seconds GAUGE [tenant]",
+            "tenantctl_backup_pause_seconds HISTOGRAM []",
+            "tenantctl_backup_size_bytes GAUGE [tenant]",
             "tenantctl_config_info GAUGE [revision,sha256]",
             "tenantctl_config_valid GAUGE []",
             "tenantctl_docker_requests_total COUNTER [operation]",

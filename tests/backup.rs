@@ -25,10 +25,8 @@ fn fleet_with_backups(extra: &str) -> (Fleet, u16, PathBuf) {
     let f = Fleet::new();
     let port = free_port();
     let dir = f.dir.join("backups");
-    let mut text = f.header();
-    text.push_str(&format!("\n[tenants.a]\nport = {port}\n{extra}\n"));
-    text.push_str(&format!("\n[backup]\ndir = \"{}\"\n", path_str(&dir)));
-    f.write_raw(&text);
+    // The header's [backup] table names this folder.
+    f.write(&[("a", port, extra)]);
     f.apply();
     wait_http_ok(port, "/health");
     (f, port, dir)
@@ -156,11 +154,13 @@ fn a_restore_under_a_running_controller_is_not_undone() {
 fn retention_keeps_the_newest_and_after_command_gets_each_archive() {
     let (f, port, dir) = fleet_with_backups("");
     let log = f.dir.join("after-command.log");
-    let mut text = std::fs::read_to_string(&f.file).unwrap();
-    text.push_str(&format!(
-        "keep_last = 2\nafter_command = [\"sh\", \"-c\", \"echo \\\"$0\\\" >> {}\"]\n",
-        path_str(&log)
-    ));
+    let text = std::fs::read_to_string(&f.file).unwrap().replace(
+        "[backup]\n",
+        &format!(
+            "[backup]\nkeep_last = 2\nafter_command = [\"sh\", \"-c\", \"echo \\\"$0\\\" >> {}\"]\n",
+            path_str(&log)
+        ),
+    );
     f.write_raw(&text);
     for i in 0..3 {
         put(port, "n.txt", &i.to_string());
@@ -188,13 +188,82 @@ fn retention_keeps_the_newest_and_after_command_gets_each_archive() {
 fn a_tenant_without_a_container_is_a_clear_error_and_nothing_is_written() {
     let f = Fleet::new();
     let dir = f.dir.join("backups");
-    let mut text = f.header();
-    text.push_str(&format!("\n[tenants.a]\nport = {}\n", free_port()));
-    text.push_str(&format!("\n[backup]\ndir = \"{}\"\n", path_str(&dir)));
-    f.write_raw(&text);
+    f.write(&[("a", free_port(), "")]);
     let out = f.tenantctl_expect(&["backup", "a"], 1);
     contains(&out, "has no container");
     assert!(!dir.join("a").exists() || std::fs::read_dir(dir.join("a")).unwrap().count() == 0);
     let out = f.tenantctl_expect(&["restore", "a", "--latest"], 1);
     contains(&out, "no such backup");
+}
+
+#[test]
+fn an_upgrade_under_run_is_backed_up_first() {
+    let (f, port, _) = fleet_with_backups("");
+    put(port, "one.txt", "written by v1");
+    let old_image = f.inspect("a", "{{.Image}}");
+    // "v2": the same stand-in under a new tag with a label, so a new id.
+    let v2 = format!("{}-app:v2", f.run_id);
+    let build = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "printf 'FROM {STANDIN_IMAGE}\\nLABEL v=2\\n' | docker build -q -t {v2} -"
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    f.track_image(&v2);
+    let mut ctl = f.start_controller(&["--resync", "1s"]);
+    f.write(&[("a", port, &format!("image = \"{v2}\""))]);
+    time_until("the upgrade", Duration::from_secs(60), || {
+        let name = f.container_name("a");
+        let out = docker(&["inspect", "-f", "{{.Config.Image}}", &name]);
+        String::from_utf8_lossy(&out.stdout).trim() == v2
+    });
+    ctl.terminate(Duration::from_secs(15));
+    let out = f.tenantctl_expect(&["backups", "list", "a", "--json"], 0);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let first = &list.as_array().unwrap()[0];
+    assert_eq!(first["reason"], "pre-upgrade", "{out}");
+    assert_eq!(first["image_id"], old_image.as_str(), "{out}");
+    assert_eq!(first["image"], STANDIN_IMAGE, "{out}");
+    assert_eq!(get(port, "one.txt").as_deref(), Some("written by v1"));
+}
+
+#[test]
+fn run_takes_scheduled_backups_and_exports_them() {
+    let f = Fleet::new();
+    let port = free_port();
+    let text = f.header().replace(
+        "[backup]\n",
+        "[backup]\nschedule = \"*/2 * * * * *\"\nkeep_last = 3\n",
+    );
+    f.write_raw(&format!("{text}\n[tenants.a]\nport = {port}\n"));
+    let mut ctl = f.start_controller(&["--resync", "1s"]);
+    wait_http_ok(port, "/health");
+    put(port, "one.txt", "scheduled");
+    time_until("three scheduled backups", Duration::from_secs(60), || {
+        ids(&f).len() >= 3
+    });
+    // The folder is read for the metrics at least every minute.
+    time_until("the backup metric", Duration::from_secs(70), || {
+        metric(
+            ctl.listen,
+            "tenantctl_backup_last_success_timestamp_seconds{",
+        )
+        .is_some()
+    });
+    let exported = metric(
+        ctl.listen,
+        "tenantctl_backup_last_success_timestamp_seconds{",
+    )
+    .unwrap();
+    contains(&exported, "tenant=\"a\"");
+    ctl.terminate(Duration::from_secs(15));
+    // Retention ran after each: never more than keep_last.
+    assert!(ids(&f).len() <= 3, "{:?}", ids(&f));
+    assert_eq!(get(port, "one.txt").as_deref(), Some("scheduled"));
 }

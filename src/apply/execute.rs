@@ -96,7 +96,7 @@ pub async fn execute(
     });
     let futures: Vec<_> = rest
         .into_iter()
-        .map(|(tenant, tenant_plan)| apply_tenant(docker, tenant, tenant_plan))
+        .map(|(tenant, tenant_plan)| apply_tenant(docker, tenant, tenant_plan, &desired.backup))
         .collect();
     report.tenants = futures_util::stream::iter(futures)
         .buffer_unordered(concurrency.max(1))
@@ -105,7 +105,7 @@ pub async fn execute(
     for (tenant, tenant_plan) in adopting {
         report
             .tenants
-            .push(apply_tenant(docker, tenant, tenant_plan).await);
+            .push(apply_tenant(docker, tenant, tenant_plan, &desired.backup).await);
     }
     report.tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
     if plan.prune {

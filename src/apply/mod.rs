@@ -47,6 +47,9 @@ pub enum ApplyError {
     /// A replacement failed; the old container was put back and runs.
     #[error("{0}; the old container was put back and runs as before")]
     RolledBack(Box<ApplyError>),
+    /// The backup taken before an upgrade failed: the tenant was not upgraded.
+    #[error("the backup before the upgrade failed, so the tenant was not upgraded: {0}")]
+    BackupFirst(String),
     /// A backup or restore of the tenant runs in another process.
     #[error(transparent)]
     Held(#[from] crate::hold::HoldError),
@@ -66,6 +69,7 @@ impl ApplyError {
             ApplyError::Unhealthy { .. } => "unhealthy",
             ApplyError::RolledBack(_) => "rolled_back",
             ApplyError::Held(_) => "held",
+            ApplyError::BackupFirst(_) => "backup",
             ApplyError::Redacted { kind, .. } => kind,
         }
     }
@@ -90,6 +94,7 @@ pub async fn apply_tenant(
     docker: &DockerClient,
     tenant: &DesiredTenant,
     plan: &TenantPlan,
+    backups: &crate::desired::BackupSpec,
 ) -> TenantOutcome {
     let mut outcome = TenantOutcome {
         tenant: tenant.name.clone(),
@@ -124,6 +129,27 @@ pub async fn apply_tenant(
         },
     };
     for step in plan.actionable() {
+        if is_upgrade(step) && !tenant.backup_volumes.is_empty() {
+            // The data as the old version left it, before the new one may
+            // migrate it: no backup, no upgrade.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let reason = crate::backup::Reason::PreUpgrade;
+            match crate::backup::backup_held(docker, backups, tenant, now, reason).await {
+                Ok(m) => {
+                    tracing::info!(backup = %m.id, image = %m.image, "backed up before the upgrade");
+                    let _ = crate::backup::prune(&backups.dir, &tenant.name, &backups.keep);
+                    outcome.done.push("backup");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the backup before the upgrade failed; not upgrading");
+                    outcome.failed = Some("backup");
+                    outcome.error = Some(ApplyError::BackupFirst(e.to_string()));
+                    break;
+                }
+            }
+        }
         let result = run_step(docker, tenant, step, plan.image_present)
             .await
             .map_err(|e| redact(tenant, e));
@@ -145,6 +171,11 @@ pub async fn apply_tenant(
         }
     }
     outcome
+}
+
+/// A recreate onto another image: the app's version changes.
+fn is_upgrade(step: &Step) -> bool {
+    matches!(step, Step::Recreate { changes } if changes.iter().any(|c| c.field == "image"))
 }
 
 async fn run_step(

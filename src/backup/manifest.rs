@@ -52,6 +52,8 @@ pub struct Manifest {
     pub volumes: Vec<VolumeArchive>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verified: Option<Verification>,
+    #[serde(default)]
+    pub reason: super::take::Reason,
 }
 
 impl Manifest {

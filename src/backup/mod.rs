@@ -10,6 +10,7 @@
 mod manifest;
 mod restore;
 mod retention;
+mod schedule;
 mod store;
 mod take;
 mod verify;
@@ -17,8 +18,9 @@ mod verify;
 pub use manifest::{id_at, shown_time, Manifest, Verification, VolumeArchive};
 pub use restore::{restore_tenant, RestoreOptions, Restored};
 pub use retention::keep;
+pub use schedule::{after_command, run_scheduler};
 pub use store::{list, tenants};
-pub use take::backup_tenant;
+pub use take::{backup_held, backup_tenant, Reason};
 pub use verify::verify_backup;
 
 use std::path::Path;

@@ -8,7 +8,7 @@
 use super::manifest::{id_at, Manifest, VolumeArchive};
 use super::store;
 use super::BackupError;
-use crate::desired::{DesiredState, DesiredTenant};
+use crate::desired::{BackupSpec, DesiredTenant};
 use crate::docker::DockerClient;
 use crate::kinds::Consistency;
 use bollard::query_parameters::DownloadFromContainerOptions;
@@ -22,18 +22,43 @@ use std::time::{Duration, Instant};
 /// core, and a third of gzip's CPU for a similar ratio on SQLite pages.
 const ZSTD_LEVEL: i32 = 3;
 
-/// Backs up `tenant` (see the module docs); the new manifest.
+/// Why a backup was taken (in its manifest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// `tenantctl backup`.
+    #[default]
+    Manual,
+    /// Before a recreate onto another image: the data of the version that
+    /// ran until then (the rollout work restores it with that image).
+    PreUpgrade,
+}
+
+/// Backs up `tenant` (see the module docs); the new manifest. Takes the
+/// tenant's hold, waiting for a reconcile in flight.
 pub async fn backup_tenant(
     docker: &DockerClient,
-    desired: &DesiredState,
+    spec: &BackupSpec,
     tenant: &DesiredTenant,
     now_unix: i64,
+) -> Result<Manifest, BackupError> {
+    let _hold =
+        crate::hold::hold_waiting(&tenant.fleet, &tenant.name, Duration::from_secs(60)).await?;
+    backup_held(docker, spec, tenant, now_unix, Reason::Manual).await
+}
+
+/// [`backup_tenant`] for a caller that holds the tenant already (apply,
+/// before an upgrade).
+pub async fn backup_held(
+    docker: &DockerClient,
+    spec: &BackupSpec,
+    tenant: &DesiredTenant,
+    now_unix: i64,
+    reason: Reason,
 ) -> Result<Manifest, BackupError> {
     if tenant.backup_volumes.is_empty() {
         return Err(BackupError::Nothing(tenant.name.clone()));
     }
-    let _hold =
-        crate::hold::hold_waiting(&tenant.fleet, &tenant.name, Duration::from_secs(60)).await?;
     let name = tenant.container_name.clone();
     let inspect = match docker
         .call("inspect_container", |d| async move {
@@ -54,9 +79,9 @@ pub async fn backup_tenant(
     if !crate::labels::belongs_to(&labels, &tenant.fleet, &tenant.name) {
         return Err(BackupError::NotOurs(tenant.container_name.clone()));
     }
-    let folder = store::tenant_dir(&desired.backup.dir, &tenant.name);
+    let folder = store::tenant_dir(&spec.dir, &tenant.name);
     std::fs::create_dir_all(&folder).map_err(|e| BackupError::io(&folder, e))?;
-    store::sweep(&desired.backup.dir, &tenant.name).map_err(BackupError::Store)?;
+    store::sweep(&spec.dir, &tenant.name).map_err(BackupError::Store)?;
     let mut id = id_at(now_unix);
     let mut n = 1;
     while folder.join(Manifest::file_name(&id)).exists() {
@@ -160,7 +185,12 @@ pub async fn backup_tenant(
         tenant: tenant.name.clone(),
         fleet: tenant.fleet.clone(),
         created_unix: now_unix,
-        image: tenant.image.clone(),
+        // What ran (not what the file now wants: before an upgrade they differ).
+        image: inspect
+            .config
+            .as_ref()
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default(),
         image_id: inspect.image.clone().unwrap_or_default(),
         spec_hash: labels
             .get(crate::labels::SPEC_HASH_LABEL)
@@ -172,8 +202,9 @@ pub async fn backup_tenant(
         duration_seconds: started.elapsed().as_secs_f64(),
         volumes,
         verified: None,
+        reason,
     };
-    store::save(&desired.backup.dir, &manifest).map_err(|e| BackupError::io(&folder, e))?;
+    store::save(&spec.dir, &manifest).map_err(|e| BackupError::io(&folder, e))?;
     Ok(manifest)
 }
 

@@ -120,7 +120,7 @@ pub async fn run_backup(args: BackupArgs, timeout: Duration) -> ExitCode {
         async move {
             (
                 t,
-                backup::backup_tenant(docker, desired, t, now_unix()).await,
+                backup::backup_tenant(docker, &desired.backup, t, now_unix()).await,
             )
         }
     });
@@ -182,27 +182,9 @@ async fn after_command(cmd: &[String], dir: &std::path::Path, m: &Manifest, tena
     let mut failed = 0;
     for v in &m.volumes {
         let path = dir.join(tenant).join(&v.file);
-        let status = tokio::process::Command::new(&cmd[0])
-            .args(&cmd[1..])
-            .arg(&path)
-            .status()
-            .await;
-        match status {
-            Ok(s) if s.success() => {}
-            Ok(s) => {
-                failed += 1;
-                say!(
-                    "FAIL {tenant}: after_command exited {s} for {} (the backup is kept)",
-                    path.display()
-                );
-            }
-            Err(e) => {
-                failed += 1;
-                say!(
-                    "FAIL {tenant}: after_command `{}`: {e} (the backup is kept)",
-                    cmd[0]
-                );
-            }
+        if let Err(e) = backup::after_command(cmd, &path).await {
+            failed += 1;
+            say!("FAIL {tenant}: {e} (the backup is kept)");
         }
     }
     failed

@@ -18,6 +18,8 @@ struct Row {
     /// Whether GET <health path> answers 2xx from the host right now.
     probe: bool,
     in_sync: bool,
+    /// When the newest backup was taken (`backups list` has them all).
+    last_backup_unix: Option<i64>,
     drift: Vec<String>,
 }
 
@@ -74,6 +76,9 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
                     .map_or_else(|| "-".into(), |h| h.to_string()),
                 probe: probes.get(&t.tenant).copied().unwrap_or(false),
                 in_sync: t.in_sync(),
+                last_backup_unix: tenantctl::backup::list(&desired.backup.dir, &t.tenant)
+                    .ok()
+                    .and_then(|all| all.last().map(|m| m.created_unix)),
                 drift,
             }
         })
@@ -86,18 +91,19 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     say!(
-        "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} DRIFT",
+        "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} {:<21} DRIFT",
         "TENANT",
         "PORT",
         "DESIRED",
         "STATE",
         "HEALTH",
         "PROBE",
-        "IN SYNC"
+        "IN SYNC",
+        "LAST BACKUP"
     );
     for r in &rows {
         say!(
-            "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} {}",
+            "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} {:<21} {}",
             r.tenant,
             r.port,
             if r.paused { "paused" } else { "running" },
@@ -105,6 +111,8 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
             r.health,
             if r.probe { "up" } else { "down" },
             if r.in_sync { "yes" } else { "no" },
+            r.last_backup_unix
+                .map_or_else(|| "-".to_string(), tenantctl::backup::shown_time),
             if r.drift.is_empty() {
                 "-".to_string()
             } else {

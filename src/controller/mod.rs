@@ -96,8 +96,13 @@ impl Controller {
         background.spawn(crate::stats::run_stats(
             self.docker.clone(),
             self.desired_tx.subscribe(),
-            metrics,
+            Arc::clone(&metrics),
             self.settings.stats_interval,
+        ));
+        background.spawn(crate::backup::run_scheduler(
+            self.docker.clone(),
+            self.desired_tx.subscribe(),
+            metrics,
         ));
         let mut workers: JoinSet<Done> = JoinSet::new();
         tokio::pin!(shutdown);

@@ -31,6 +31,8 @@ pub struct BackupSpec {
     pub concurrency: usize,
     /// Run with the archive's path appended, for off-site copies.
     pub after_command: Option<Vec<String>>,
+    /// When `tenantctl run` backs every tenant up: a cron pattern (UTC).
+    pub schedule: Option<String>,
 }
 
 pub const DEFAULT_DIR: &str = "/var/lib/tenantctl/backups";
@@ -42,6 +44,7 @@ impl Default for BackupSpec {
             keep: Retention::default(),
             concurrency: 2,
             after_command: None,
+            schedule: None,
         }
     }
 }
@@ -90,6 +93,12 @@ pub fn resolve_backup(
             ));
         }
     }
+    if let Some(schedule) = &raw.schedule {
+        match cron_pattern(schedule.get_ref()) {
+            Ok(pattern) => spec.schedule = Some(pattern),
+            Err(e) => diags.push(file.diag(Some(schedule.span()), e)),
+        }
+    }
     if let Some(cmd) = &raw.after_command {
         if cmd.get_ref().is_empty() || cmd.get_ref()[0].is_empty() {
             diags.push(file.diag(
@@ -101,4 +110,64 @@ pub fn resolve_backup(
         }
     }
     spec
+}
+
+/// `schedule` as a cron pattern: `"03:00"` and `"daily 03:00"` are
+/// `"0 3 * * *"`; anything else must be a cron expression (5 fields, or
+/// croner's 6 with seconds; `@daily` and friends). Times are UTC.
+pub fn cron_pattern(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let time = t.strip_prefix("daily").map(str::trim).unwrap_or(t);
+    if let Some((h, m)) = time.split_once(':') {
+        if let (Ok(h), Ok(m)) = (h.parse::<u32>(), m.parse::<u32>()) {
+            if h < 24 && m < 60 {
+                return Ok(format!("{m} {h} * * *"));
+            }
+        }
+        return Err(format!(
+            "schedule `{text}`: the time must be HH:MM (UTC), e.g. \"daily 03:00\""
+        ));
+    }
+    use std::str::FromStr;
+    croner::Cron::from_str(t)
+        .map(|_| t.to_string())
+        .map_err(|e| {
+            format!("schedule `{text}` is neither \"daily HH:MM\" nor a cron expression: {e}")
+        })
+}
+
+/// The first time after `unix` (seconds) the pattern fires.
+pub fn next_fire(pattern: &str, unix: i64) -> Option<i64> {
+    use std::str::FromStr;
+    let cron = croner::Cron::from_str(pattern).ok()?;
+    let now = chrono::DateTime::from_timestamp(unix, 0)?;
+    cron.find_next_occurrence(&now, false)
+        .ok()
+        .map(|t| t.timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daily_times_and_cron_expressions() {
+        assert_eq!(cron_pattern("03:00").unwrap(), "0 3 * * *");
+        assert_eq!(cron_pattern("daily 23:45").unwrap(), "45 23 * * *");
+        assert_eq!(cron_pattern("*/15 * * * *").unwrap(), "*/15 * * * *");
+        assert!(
+            cron_pattern("*/3 * * * * *").is_ok(),
+            "croner's seconds field"
+        );
+        assert_eq!(
+            next_fire("*/3 * * * * *", 1_796_090_400),
+            Some(1_796_090_403)
+        );
+        assert!(cron_pattern("daily 25:00").is_err());
+        assert!(cron_pattern("sometimes").is_err());
+        // 2026-12-01 02:00:00 UTC → 03:00 the same day; then the next day.
+        let t = 1_796_090_400;
+        assert_eq!(next_fire("0 3 * * *", t), Some(t + 3600));
+        assert_eq!(next_fire("0 3 * * *", t + 3600), Some(t + 3600 + 86_400));
+    }
 }

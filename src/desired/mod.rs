@@ -8,7 +8,9 @@ mod layer;
 mod proxy;
 mod resolve;
 
-pub use backup::{BackupSpec, Retention, DEFAULT_DIR as DEFAULT_BACKUP_DIR};
+pub use backup::{
+    next_fire as next_backup_fire, BackupSpec, Retention, DEFAULT_DIR as DEFAULT_BACKUP_DIR,
+};
 pub use hash::sha256_hex;
 pub use proxy::{ProxySpec, Tls};
 

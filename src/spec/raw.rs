@@ -137,6 +137,7 @@ pub struct RawBackup {
     pub keep_monthly: Option<Spanned<i64>>,
     pub concurrency: Option<Spanned<i64>>,
     pub after_command: Option<Spanned<Vec<String>>>,
+    pub schedule: Option<Spanned<String>>,
 }
 
 /// The whole tenants file. Built by `parse_tenants_file`, not by serde

@@ -167,6 +167,10 @@ impl Fleet {
 network = "{id}-net"
 labels = {{ "{RUN_LABEL}" = "{id}" }}
 
+# Backups (and the one taken before every upgrade) stay in the test's folder.
+[backup]
+dir = "{backups}"
+
 [defaults]
 chart = "{chart}"
 image = "{STANDIN_IMAGE}"
@@ -175,6 +179,7 @@ health = {{ interval = "1s", timeout = "1s", start_period = "1s" }}
 "#,
             id = self.run_id,
             chart = manifest_dir().join("charts/mai").display(),
+            backups = self.dir.join("backups").display(),
         )
     }
 
