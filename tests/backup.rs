@@ -267,3 +267,36 @@ fn run_takes_scheduled_backups_and_exports_them() {
     assert!(ids(&f).len() <= 3, "{:?}", ids(&f));
     assert_eq!(get(port, "one.txt").as_deref(), Some("scheduled"));
 }
+
+#[test]
+fn purge_deletes_a_departed_tenants_volumes_only_after_a_final_backup() {
+    let (f, port, _) = fleet_with_backups("");
+    put(port, "one.txt", "last words");
+    let volume = format!("{}-a-data", f.run_id);
+    // Still in the file: refused.
+    let out = f.tenantctl_expect(&["purge", "a", "--yes"], 1);
+    contains(&out, "is in the file");
+    // Gone from the file and pruned: its volumes stay until purge.
+    let keep = free_port();
+    f.write(&[("b", keep, "")]);
+    f.tenantctl_expect(&["apply", "--prune"], 0);
+    assert!(f.volume_exists(&volume));
+    let out = f.tenantctl_expect(&["purge", "a", "--yes"], 0);
+    contains(&out, "final backup");
+    assert!(!f.volume_exists(&volume), "{out}");
+    assert!(!f.volume_exists(&format!("{}-a-backups", f.run_id)));
+    assert!(
+        f.volume_exists(&format!("{}-b-data", f.run_id)),
+        "another tenant's volume went"
+    );
+    // The final backup holds the data and verifies.
+    let out = f.tenantctl_expect(&["backups", "verify", "a"], 0);
+    contains(&out, "ok   a ");
+    let list = f.tenantctl_expect(&["backups", "list", "a", "--json"], 0);
+    contains(&list, "\"reason\": \"final\"");
+    // Nothing left to purge.
+    contains(
+        &f.tenantctl_expect(&["purge", "a", "--yes"], 1),
+        "nothing to purge",
+    );
+}

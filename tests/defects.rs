@@ -646,13 +646,11 @@ fn every_type_error_in_one_tenant_table_is_reported() {
     let out = fleet.tenantctl_expect(&["validate"], 1);
     let errors = out.lines().filter(|l| l.contains("tenants.toml:")).count();
     assert!(errors >= 2, "{out}");
-    // The two bad keys are the last two lines of the file.
-    let lines = std::fs::read_to_string(&fleet.file)
-        .unwrap()
-        .lines()
-        .count();
-    contains(&out, &format!(":{}:", lines - 1));
-    contains(&out, &format!(":{lines}:"));
+    // Each bad key at its own line.
+    let text = std::fs::read_to_string(&fleet.file).unwrap();
+    let line_of = |key: &str| text.lines().position(|l| l.starts_with(key)).unwrap() + 1;
+    contains(&out, &format!(":{}:", line_of("paused")));
+    contains(&out, &format!(":{}:", line_of("display_name")));
 }
 
 // 18b

@@ -8,6 +8,7 @@
 //! `take`, `restore` and `verify` do the IO.
 
 mod manifest;
+mod purge;
 mod restore;
 mod retention;
 mod schedule;
@@ -16,6 +17,7 @@ mod take;
 mod verify;
 
 pub use manifest::{id_at, shown_time, Manifest, Verification, VolumeArchive};
+pub use purge::{purge_tenant, Purged};
 pub use restore::{restore_tenant, RestoreOptions, Restored};
 pub use retention::keep;
 pub use schedule::{after_command, run_scheduler};

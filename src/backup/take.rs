@@ -32,6 +32,8 @@ pub enum Reason {
     /// Before a recreate onto another image: the data of the version that
     /// ran until then (the rollout work restores it with that image).
     PreUpgrade,
+    /// `tenantctl purge`: the last copy of a tenant's data.
+    Final,
 }
 
 /// Backs up `tenant` (see the module docs); the new manifest. Takes the
@@ -82,12 +84,7 @@ pub async fn backup_held(
     let folder = store::tenant_dir(&spec.dir, &tenant.name);
     std::fs::create_dir_all(&folder).map_err(|e| BackupError::io(&folder, e))?;
     store::sweep(&spec.dir, &tenant.name).map_err(BackupError::Store)?;
-    let mut id = id_at(now_unix);
-    let mut n = 1;
-    while folder.join(Manifest::file_name(&id)).exists() {
-        n += 1;
-        id = format!("{}-{n}", id_at(now_unix));
-    }
+    let id = new_id(&folder, now_unix);
     let started = Instant::now();
     let state = inspect.state.clone().unwrap_or_default();
     let running = state.running == Some(true) && state.paused != Some(true);
@@ -96,90 +93,29 @@ pub async fn backup_held(
     } else {
         Consistency::None
     };
+    let sources: Vec<(String, String)> = tenant
+        .backup_volumes
+        .iter()
+        .filter_map(|key| {
+            let mount = tenant.mounts.iter().find(|m| &m.key == key)?;
+            Some((key.clone(), mount.target.clone()))
+        })
+        .collect();
     let frozen_at = Instant::now();
     freeze_tenant(docker, tenant, freeze).await?;
-    let mut written = Vec::new();
-    let mut result = Ok(());
-    for key in &tenant.backup_volumes {
-        let Some(mount) = tenant.mounts.iter().find(|m| &m.key == key) else {
-            continue;
-        };
-        let path = folder.join(store::archive_name(&id, key));
-        match download(
-            docker,
-            &tenant.container_name,
-            &mount.target,
-            &store::partial(&path),
-        )
-        .await
-        {
-            Ok((sha256, size, raw_size)) => written.push((
-                key.clone(),
-                mount.target.clone(),
-                path,
-                sha256,
-                size,
-                raw_size,
-            )),
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        }
-    }
+    let (written, result) =
+        download_all(docker, &tenant.container_name, &folder, &id, &sources).await;
     let thawed = thaw_tenant(docker, tenant, freeze).await;
     let pause_seconds = if freeze == Consistency::None {
         0.0
     } else {
         frozen_at.elapsed().as_secs_f64()
     };
-    let cleanup = |written: &[(String, String, PathBuf, String, u64, u64)]| {
-        for (.., path, _, _, _) in written {
-            let _ = std::fs::remove_file(store::partial(path));
-        }
-    };
     if let Err(e) = result.and(thawed) {
-        cleanup(&written);
-        for key in &tenant.backup_volumes {
-            let _ =
-                std::fs::remove_file(store::partial(&folder.join(store::archive_name(&id, key))));
-        }
+        discard(&written);
         return Err(e);
     }
-    let mut volumes = Vec::new();
-    for (key, target, path, sha256, size, raw_size) in &written {
-        let partial = store::partial(path);
-        let files = match count_files(&partial) {
-            Ok(n) => n,
-            Err(e) => {
-                cleanup(&written);
-                return Err(BackupError::Corrupt(format!(
-                    "{}: reading it back: {e}",
-                    partial.display()
-                )));
-            }
-        };
-        volumes.push(VolumeArchive {
-            key: key.clone(),
-            target: target.clone(),
-            file: path
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
-            sha256: sha256.clone(),
-            size: *size,
-            raw_size: *raw_size,
-            files,
-        });
-    }
-    for (.., path, _, _, _) in &written {
-        if let Err(e) = std::fs::rename(store::partial(path), path) {
-            cleanup(&written);
-            return Err(BackupError::io(path, e));
-        }
-    }
-    store::sync_dir(&folder.join("x")).map_err(|e| BackupError::io(&folder, e))?;
+    let volumes = finish(&folder, &written)?;
     let manifest = Manifest {
         id,
         tenant: tenant.name.clone(),
@@ -206,6 +142,100 @@ pub async fn backup_held(
     };
     store::save(&spec.dir, &manifest).map_err(|e| BackupError::io(&folder, e))?;
     Ok(manifest)
+}
+
+/// A fresh backup id for the folder (a second backup within the same
+/// second gets `-2`, `-3`…).
+pub(super) fn new_id(folder: &Path, now_unix: i64) -> String {
+    let mut id = id_at(now_unix);
+    let mut n = 1;
+    while folder.join(Manifest::file_name(&id)).exists() {
+        n += 1;
+        id = format!("{}-{n}", id_at(now_unix));
+    }
+    id
+}
+
+/// One volume's archive as written, not yet under its final name.
+pub(super) struct Written {
+    key: String,
+    target: String,
+    path: PathBuf,
+    sha256: String,
+    size: u64,
+    raw_size: u64,
+}
+
+/// Downloads each `(key, path in the container)` into `.partial` files;
+/// what was written, and whether all of it was.
+pub(super) async fn download_all(
+    docker: &DockerClient,
+    container: &str,
+    folder: &Path,
+    id: &str,
+    sources: &[(String, String)],
+) -> (Vec<Written>, Result<(), BackupError>) {
+    let mut written = Vec::new();
+    for (key, target) in sources {
+        let path = folder.join(store::archive_name(id, key));
+        match download(docker, container, target, &store::partial(&path)).await {
+            Ok((sha256, size, raw_size)) => written.push(Written {
+                key: key.clone(),
+                target: target.clone(),
+                path,
+                sha256,
+                size,
+                raw_size,
+            }),
+            Err(e) => return (written, Err(e)),
+        }
+    }
+    (written, Ok(()))
+}
+
+/// Removes the `.partial` files of a backup that will not be.
+pub(super) fn discard(written: &[Written]) {
+    for w in written {
+        let _ = std::fs::remove_file(store::partial(&w.path));
+    }
+}
+
+/// Reads each archive back whole (a torn write fails here), then gives
+/// it its final name; the manifest's entries.
+pub(super) fn finish(
+    folder: &Path,
+    written: &[Written],
+) -> Result<Vec<VolumeArchive>, BackupError> {
+    let mut volumes = Vec::new();
+    for w in written {
+        let partial = store::partial(&w.path);
+        let files = count_files(&partial).map_err(|e| {
+            discard(written);
+            BackupError::Corrupt(format!("{}: reading it back: {e}", partial.display()))
+        })?;
+        volumes.push(VolumeArchive {
+            key: w.key.clone(),
+            target: w.target.clone(),
+            file: w
+                .path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            sha256: w.sha256.clone(),
+            size: w.size,
+            raw_size: w.raw_size,
+            files,
+        });
+    }
+    for w in written {
+        if let Err(e) = std::fs::rename(store::partial(&w.path), &w.path) {
+            discard(written);
+            return Err(BackupError::io(&w.path, e));
+        }
+    }
+    store::sync_dir(&folder.join("x")).map_err(|e| BackupError::io(folder, e))?;
+    Ok(volumes)
 }
 
 async fn freeze_tenant(

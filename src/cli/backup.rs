@@ -376,3 +376,42 @@ pub async fn run_restore(args: RestoreArgs, timeout: Duration) -> ExitCode {
         }
     }
 }
+
+#[derive(Debug, clap::Args)]
+pub struct PurgeArgs {
+    #[arg(short = 'f', long = "file")]
+    file: PathBuf,
+    /// A tenant that has left the file.
+    tenant: String,
+    /// Yes, delete its volumes (after a final backup).
+    #[arg(long, required = true)]
+    yes: bool,
+}
+
+pub async fn run_purge(args: PurgeArgs, timeout: Duration) -> ExitCode {
+    let desired = match super::load(&args.file) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let docker = match super::connect(timeout).await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    match backup::purge_tenant(&docker, &desired, &args.tenant, now_unix()).await {
+        Ok(p) => {
+            say!(
+                "ok   {}: final backup {} ({}), then removed volumes {}",
+                args.tenant,
+                p.backup.id,
+                size(p.backup.size()),
+                p.volumes.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            say!("FAIL {}: {e}", args.tenant);
+            say!("no volume was removed.");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -194,6 +194,9 @@ enum Command {
     /// Make a tenant's data exactly a backup's content; it must then pass
     /// its health check, or its previous data is put back.
     Restore(backup::RestoreArgs),
+    /// Delete the volumes of a tenant that has left the file, after a
+    /// final backup of them succeeded (nothing else ever deletes them).
+    Purge(backup::PurgeArgs),
     /// One row per tenant: desired, running, healthy, in sync, drift.
     Status {
         #[arg(short = 'f', long = "file")]
@@ -211,6 +214,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Backup(args) => backup::run_backup(args, timeout).await,
         Command::Backups { command } => backup::run_backups(command),
         Command::Restore(args) => backup::run_restore(args, timeout).await,
+        Command::Purge(args) => backup::run_purge(args, timeout).await,
         Command::Plan {
             file,
             json,
