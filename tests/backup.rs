@@ -300,3 +300,158 @@ fn purge_deletes_a_departed_tenants_volumes_only_after_a_final_backup() {
         "nothing to purge",
     );
 }
+
+/// The host directory behind the tenant's data volume (tests run as root).
+fn data_dir(f: &Fleet, tenant: &str) -> PathBuf {
+    let volume = format!("{}-{tenant}-data", f.run_id);
+    PathBuf::from(docker_ok(&[
+        "volume",
+        "inspect",
+        "-f",
+        "{{.Mountpoint}}",
+        &volume,
+    ]))
+}
+
+/// `size` bytes nobody can compress, straight into the volume.
+fn random_file(path: &std::path::Path, size: &str) {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "head -c {size} /dev/urandom > '{}'",
+            path.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+/// A small tmpfs mounted over a folder for the test's life.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(at: PathBuf, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(&at).unwrap();
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&at)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mount tmpfs: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk(at)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).output();
+    }
+}
+
+fn spawn_tenantctl(f: &Fleet, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+        .args(args)
+        .arg("-f")
+        .arg(&f.file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_full_backup_disk_leaves_no_partial_file_older_backups_and_a_running_tenant() {
+    let f = Fleet::new();
+    let port = free_port();
+    let disk = SmallDisk::mount(f.dir.join("backups"), "2m");
+    f.write(&[("a", port, "")]);
+    f.apply();
+    wait_http_ok(port, "/health");
+    put(port, "one.txt", "small");
+    f.tenantctl_expect(&["backup", "a"], 0);
+    random_file(&data_dir(&f, "a").join("big.bin"), "8M");
+    let out = f.tenantctl_expect(&["backup", "a"], 1);
+    contains(&out, "No space left on device");
+    let left: Vec<String> = std::fs::read_dir(disk.0.join("a"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.iter().all(|n| !n.ends_with(".partial")), "{left:?}");
+    assert_eq!(ids(&f).len(), 1);
+    contains(
+        &f.tenantctl_expect(&["backups", "verify", "a"], 0),
+        "ok   a ",
+    );
+    assert_eq!(f.inspect("a", "{{.State.Status}}"), "running");
+    wait_http_ok(port, "/health");
+}
+
+#[test]
+fn a_backup_killed_while_the_tenant_is_frozen_is_undone_by_the_next_apply() {
+    let (f, port, dir) = fleet_with_backups("");
+    random_file(&data_dir(&f, "a").join("big.bin"), "300M");
+    let mut child = spawn_tenantctl(&f, &["backup", "a"]);
+    time_until(
+        "the tenant frozen by the backup",
+        Duration::from_secs(30),
+        || {
+            let name = f.container_name("a");
+            let out = docker(&["inspect", "-f", "{{.State.Paused}}", &name]);
+            String::from_utf8_lossy(&out.stdout).trim() == "true"
+        },
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(f.inspect("a", "{{.State.Paused}}"), "true");
+    assert!(ids(&f).is_empty(), "a killed backup left a manifest");
+    // The next apply (or the controller) thaws it: the hold died with it.
+    contains(&f.apply(), "unpause");
+    wait_http_ok(port, "/health");
+    // The next backup sweeps what the killed one left, and succeeds.
+    f.tenantctl_expect(&["backup", "a"], 0);
+    let left: Vec<String> = std::fs::read_dir(dir.join("a"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.iter().all(|n| !n.ends_with(".partial")), "{left:?}");
+    assert_eq!(left.len(), 2, "{left:?}");
+}
+
+#[test]
+fn a_restore_killed_half_way_never_leaves_mixed_data() {
+    let (f, port, _) = fleet_with_backups("");
+    let data = data_dir(&f, "a");
+    random_file(&data.join("big.bin"), "200M");
+    put(port, "note.txt", "backed up");
+    f.tenantctl_expect(&["backup", "a"], 0);
+    put(port, "note.txt", "current");
+    let mut child = spawn_tenantctl(&f, &["restore", "a", "--latest"]);
+    time_until(
+        "the restore setting the data aside",
+        Duration::from_secs(60),
+        || data.join(".tenantctl-restore-aside").exists(),
+    );
+    std::thread::sleep(Duration::from_millis(50));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Whoever converges the tenant next finishes the job: the old data.
+    f.apply();
+    wait_http_ok(port, "/health");
+    assert_eq!(get(port, "note.txt").as_deref(), Some("current"));
+    let names: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".tenantctl")),
+        "{names:?}"
+    );
+    assert_eq!(
+        std::fs::metadata(data.join("big.bin")).unwrap().len(),
+        200 << 20
+    );
+}

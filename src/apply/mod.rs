@@ -128,6 +128,13 @@ pub async fn apply_tenant(
             }
         },
     };
+    if _hold.is_some() && needs_whole_data(plan) {
+        // A restore killed half-way left the data mixed: whole again
+        // (old or restored) before the tenant is started.
+        if let Err(e) = crate::backup::recover_tenant(docker, tenant).await {
+            tracing::warn!(error = %e, "cannot finish a restore that was cut short");
+        }
+    }
     for step in plan.actionable() {
         if is_upgrade(step) && !tenant.backup_volumes.is_empty() {
             // The data as the old version left it, before the new one may
@@ -171,6 +178,19 @@ pub async fn apply_tenant(
         }
     }
     outcome
+}
+
+/// Steps that start an existing container of the tenant (a killed
+/// restore leaves it stopped): its data must not be half restored. A
+/// create is left out: no restore ran on a container that is not there,
+/// and a cold start of a big fleet should not pay a volume inspect each.
+fn needs_whole_data(plan: &TenantPlan) -> bool {
+    plan.actionable().iter().any(|s| {
+        matches!(
+            s,
+            Step::Start { .. } | Step::Recreate { .. } | Step::Recover { .. } | Step::Unpause
+        )
+    })
 }
 
 /// A recreate onto another image: the app's version changes.

@@ -18,7 +18,7 @@ mod verify;
 
 pub use manifest::{id_at, shown_time, Manifest, Verification, VolumeArchive};
 pub use purge::{purge_tenant, Purged};
-pub use restore::{restore_tenant, RestoreOptions, Restored};
+pub use restore::{recover_tenant, restore_tenant, RestoreOptions, Restored};
 pub use retention::keep;
 pub use schedule::{after_command, run_scheduler};
 pub use store::{list, tenants};

@@ -133,6 +133,28 @@ pub async fn restore_tenant(
     }
 }
 
+/// Finishes a restore that was killed half-way (see the module docs) in
+/// each of the tenant's volumes this host can see; whether there was one.
+/// Called by whoever converges the tenant next (apply, the controller)
+/// while holding it, so a killed restore never leaves its data mixed.
+pub async fn recover_tenant(
+    docker: &DockerClient,
+    tenant: &DesiredTenant,
+) -> Result<bool, BackupError> {
+    let mut found = false;
+    for m in &tenant.mounts {
+        let Ok(dir) = host_dir(docker, &m.source).await else {
+            continue;
+        };
+        if dir.join(ASIDE).exists() || dir.join(DONE).exists() {
+            recover(&dir).map_err(|e| BackupError::io(&dir, e))?;
+            tracing::warn!(tenant = %tenant.name, volume = %m.key, "finished a restore that was cut short (its data is whole again)");
+            found = true;
+        }
+    }
+    Ok(found)
+}
+
 /// The archive matches its manifest and reads back whole.
 fn check_archive(path: &Path, sha256: &str) -> Result<(), BackupError> {
     let bytes_hash =
