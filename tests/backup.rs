@@ -455,3 +455,56 @@ fn a_restore_killed_half_way_never_leaves_mixed_data() {
         200 << 20
     );
 }
+
+#[test]
+fn a_backup_taken_while_the_client_writes_is_one_instant() {
+    let (f, port, dir) = fleet_with_backups("");
+    put(port, "x.txt", "0");
+    put(port, "y.txt", "0");
+    // The client writes x then y, again and again: at any one instant
+    // y <= x <= y + 1. A copy read file by file while it writes breaks that.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let _ = http("PUT", port, "/data/x.txt", &n.to_string());
+                let _ = http("PUT", port, "/data/y.txt", &n.to_string());
+            }
+            n
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let mut pauses = Vec::new();
+    for _ in 0..3 {
+        f.tenantctl_expect(&["backup", "a"], 0);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert!(written > 10, "the client hardly wrote ({written})");
+    let out = f.tenantctl_expect(&["backups", "list", "a", "--json"], 0);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for m in list.as_array().unwrap() {
+        pauses.push(m["pause_seconds"].as_f64().unwrap());
+        let file = dir
+            .join("a")
+            .join(m["volumes"][0]["file"].as_str().unwrap());
+        let decoder = zstd::Decoder::new(std::fs::File::open(&file).unwrap()).unwrap();
+        let mut archive = tar::Archive::new(decoder);
+        let mut values = std::collections::BTreeMap::new();
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().display().to_string();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).unwrap();
+            values.insert(name, text);
+        }
+        let x: u64 = values["data/x.txt"].parse().unwrap();
+        let y: u64 = values["data/y.txt"].parse().unwrap();
+        assert!(y <= x && x <= y + 1, "torn copy: x={x} y={y}");
+    }
+    assert!(pauses.iter().all(|p| *p > 0.0 && *p < 5.0), "{pauses:?}");
+    eprintln!("pauses while the client wrote: {pauses:?}");
+}

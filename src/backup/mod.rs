@@ -8,6 +8,7 @@
 //! `take`, `restore` and `verify` do the IO.
 
 mod manifest;
+pub mod progress;
 mod purge;
 mod restore;
 mod retention;

@@ -274,6 +274,7 @@ fn extract(archive: &Path, dir: &Path) -> std::io::Result<u64> {
         if entry.header().entry_type().is_file() {
             files += 1;
         }
+        super::progress::add(entry.size());
         entry.unpack(dir.join(rest))?;
     }
     store::sync_dir(&dir.join("x"))?;

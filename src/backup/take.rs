@@ -337,6 +337,7 @@ async fn download(
             }
             Ok(Some(Ok(chunk))) => {
                 raw_size += chunk.len() as u64;
+                super::progress::add(chunk.len() as u64);
                 if tx.send(chunk).is_err() {
                     break;
                 }

@@ -67,6 +67,40 @@ pub struct RestoreArgs {
     health_deadline: Duration,
 }
 
+/// On a terminal, a line on stderr with the bytes moved and the rate,
+/// redrawn twice a second until the returned guard is dropped; nothing
+/// when stderr is not a terminal (a pipe, a log, CI).
+fn show_progress(what: &'static str) -> Option<tokio::task::JoinHandle<()>> {
+    use std::io::{IsTerminal, Write};
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let start = std::time::Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            let moved = backup::progress::moved();
+            let rate = moved as f64 / start.elapsed().as_secs_f64().max(0.001);
+            let mut err = std::io::stderr();
+            let _ = write!(
+                err,
+                "\r\x1b[2K{what}: {} ({}/s)",
+                size(moved),
+                size(rate as u64)
+            );
+            let _ = err.flush();
+        }
+    }))
+}
+
+fn end_progress(handle: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(h) = handle {
+        h.abort();
+        eprint!("\r\x1b[2K");
+    }
+}
+
 fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -125,10 +159,12 @@ pub async fn run_backup(args: BackupArgs, timeout: Duration) -> ExitCode {
         }
     });
     use futures_util::StreamExt;
+    let progress = show_progress("backing up");
     let results: Vec<_> = futures_util::stream::iter(work)
         .buffer_unordered(spec.concurrency)
         .collect()
         .await;
+    end_progress(progress);
     let mut failed = 0;
     for (t, result) in results {
         match result {
@@ -349,7 +385,10 @@ pub async fn run_restore(args: RestoreArgs, timeout: Duration) -> ExitCode {
         dir: desired.backup.dir.clone(),
         deadline: args.health_deadline,
     };
-    match backup::restore_tenant(&docker, tenant, backup, &opts).await {
+    let progress = show_progress("restoring");
+    let result = backup::restore_tenant(&docker, tenant, backup, &opts).await;
+    end_progress(progress);
+    match result {
         Ok(r) => {
             say!(
                 "ok   {}: restored backup {}{} ({} files; down {:.1}s, healthy again)",
