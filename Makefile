@@ -11,7 +11,7 @@ DEMO_FILE := desired-state/tenants.toml
 # One host lock for the demo's apply, run and teardown, so they never race.
 DEMO_LOCK := $(CURDIR)/target/tenantctl-demo.lock
 
-.PHONY: build image demo demo-run demo-status demo-down test lint bench adopt-bench
+.PHONY: build image demo demo-run demo-status demo-down test lint bench adopt-bench backup-bench
 
 build:
 	$(CARGO) build --release --bin tenantctl
@@ -63,3 +63,9 @@ bench: build image
 ADOPT_N ?= 20
 adopt-bench: build image
 	scripts/adopt-bench.sh $(ADOPT_N) $(TENANTCTL)
+
+## Backup and restore throughput against `docker cp | zstd -3` in one run:
+## one tenant with 1 GiB, and 20 tenants with 50 MiB (BENCHMARKS.md).
+## Needs root and the zstd CLI (apt-get install zstd).
+backup-bench: build image
+	scripts/backup-bench.sh $(TENANTCTL)
