@@ -508,3 +508,30 @@ fn a_backup_taken_while_the_client_writes_is_one_instant() {
     assert!(pauses.iter().all(|p| *p > 0.0 && *p < 5.0), "{pauses:?}");
     eprintln!("pauses while the client wrote: {pauses:?}");
 }
+
+#[test]
+fn stop_consistency_and_restoring_another_tenants_backup_explicitly() {
+    let f = Fleet::new();
+    let (pa, pb) = (free_port(), free_port());
+    f.write(&[("a", pa, "consistency = \"stop\""), ("b", pb, "")]);
+    f.apply();
+    wait_http_ok(pa, "/health");
+    wait_http_ok(pb, "/health");
+    put(pa, "one.txt", "a's data");
+    f.tenantctl_expect(&["backup", "a"], 0);
+    let out = f.tenantctl_expect(&["backups", "list", "a", "--json"], 0);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["consistency"], "stop", "{out}");
+    assert!(list[0]["pause_seconds"].as_f64().unwrap() > 0.0, "{out}");
+    wait_http_ok(pa, "/health");
+    assert_eq!(f.inspect("a", "{{.State.Status}}"), "running");
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    // b cannot take a's backup by accident...
+    let out = f.tenantctl_expect(&["restore", "b", &id], 1);
+    contains(&out, "--from-tenant");
+    assert_eq!(get(pb, "one.txt"), None);
+    // ...only when told to.
+    f.tenantctl_expect(&["restore", "b", &id, "--from-tenant", "a"], 0);
+    wait_http_ok(pb, "/health");
+    assert_eq!(get(pb, "one.txt").as_deref(), Some("a's data"));
+}

@@ -164,6 +164,7 @@ pub(super) struct Written {
     sha256: String,
     size: u64,
     raw_size: u64,
+    files: u64,
 }
 
 /// Downloads each `(key, path in the container)` into `.partial` files;
@@ -179,13 +180,14 @@ pub(super) async fn download_all(
     for (key, target) in sources {
         let path = folder.join(store::archive_name(id, key));
         match download(docker, container, target, &store::partial(&path)).await {
-            Ok((sha256, size, raw_size)) => written.push(Written {
+            Ok((sha256, size, raw_size, files)) => written.push(Written {
                 key: key.clone(),
                 target: target.clone(),
                 path,
                 sha256,
                 size,
                 raw_size,
+                files,
             }),
             Err(e) => return (written, Err(e)),
         }
@@ -200,20 +202,15 @@ pub(super) fn discard(written: &[Written]) {
     }
 }
 
-/// Reads each archive back whole (a torn write fails here), then gives
-/// it its final name; the manifest's entries.
+/// Gives each archive its final name (it was hashed, its tar walked and
+/// fsynced as it was written); the manifest's entries.
 pub(super) fn finish(
     folder: &Path,
     written: &[Written],
 ) -> Result<Vec<VolumeArchive>, BackupError> {
-    let mut volumes = Vec::new();
-    for w in written {
-        let partial = store::partial(&w.path);
-        let files = count_files(&partial).map_err(|e| {
-            discard(written);
-            BackupError::Corrupt(format!("{}: reading it back: {e}", partial.display()))
-        })?;
-        volumes.push(VolumeArchive {
+    let volumes = written
+        .iter()
+        .map(|w| VolumeArchive {
             key: w.key.clone(),
             target: w.target.clone(),
             file: w
@@ -225,9 +222,9 @@ pub(super) fn finish(
             sha256: w.sha256.clone(),
             size: w.size,
             raw_size: w.raw_size,
-            files,
-        });
-    }
+            files: w.files,
+        })
+        .collect();
     for w in written {
         if let Err(e) = std::fs::rename(store::partial(&w.path), &w.path) {
             discard(written);
@@ -308,7 +305,7 @@ async fn download(
     container: &str,
     path: &str,
     out: &Path,
-) -> Result<(String, u64, u64), BackupError> {
+) -> Result<(String, u64, u64, u64), BackupError> {
     docker.count("download_archive");
     let options = DownloadFromContainerOptions {
         path: path.to_string(),
@@ -352,29 +349,46 @@ async fn download(
         let _ = std::fs::remove_file(out);
         return Err(e);
     }
-    let (sha256, size) = written.map_err(|e| {
+    let (sha256, size, files) = written.map_err(|e| {
         let _ = std::fs::remove_file(out);
         BackupError::io(out, e)
     })?;
-    Ok((sha256, size, raw_size))
+    Ok((sha256, size, raw_size, files))
 }
 
-/// The writer thread: compress, hash what lands on disk, fsync.
+/// The writer thread: walks the tar stream as it passes (counting its
+/// files, so nothing has to be read back), compresses, hashes what lands
+/// on disk, fsyncs. A stream that is not a whole tar fails here.
 fn write_compressed(
     out: &Path,
     rx: std::sync::mpsc::Receiver<hyper::body::Bytes>,
-) -> std::io::Result<(String, u64)> {
+) -> std::io::Result<(String, u64, u64)> {
     let file = std::fs::File::create(out)?;
     let hashing = HashingWriter {
         inner: std::io::BufWriter::with_capacity(1 << 20, file),
         hasher: Sha256::new(),
         bytes: 0,
     };
-    let mut encoder = zstd::Encoder::new(hashing, ZSTD_LEVEL)?;
-    for chunk in rx {
-        encoder.write_all(&chunk)?;
+    let encoder = zstd::Encoder::new(hashing, ZSTD_LEVEL)?;
+    let mut tee = Tee {
+        rx,
+        chunk: hyper::body::Bytes::new(),
+        sink: encoder,
+    };
+    let mut files = 0;
+    {
+        let mut archive = tar::Archive::new(&mut tee);
+        for entry in archive.entries()? {
+            let mut entry = entry?;
+            if entry.header().entry_type().is_file() {
+                files += 1;
+            }
+            std::io::copy(&mut entry, &mut std::io::sink())?;
+        }
     }
-    let mut hashing = encoder.finish()?;
+    // The end-of-archive blocks and whatever follows them.
+    std::io::copy(&mut tee, &mut std::io::sink())?;
+    let mut hashing = tee.sink.finish()?;
     hashing.flush()?;
     let HashingWriter {
         inner,
@@ -383,7 +397,30 @@ fn write_compressed(
     } = hashing;
     let file = inner.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
-    Ok((format!("{:x}", hasher.finalize()), bytes))
+    Ok((format!("{:x}", hasher.finalize()), bytes, files))
+}
+
+/// Reads the downloaded chunks and writes every byte read into `sink`.
+struct Tee<W> {
+    rx: std::sync::mpsc::Receiver<hyper::body::Bytes>,
+    chunk: hyper::body::Bytes,
+    sink: W,
+}
+
+impl<W: Write> std::io::Read for Tee<W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.rx.recv() {
+                Ok(next) => self.chunk = next,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        let taken = self.chunk.split_to(n);
+        buf[..n].copy_from_slice(&taken);
+        self.sink.write_all(&taken)?;
+        Ok(n)
+    }
 }
 
 struct HashingWriter<W> {
