@@ -395,7 +395,7 @@ async fn rename(docker: &DockerClient, from: &str, to: &str) -> Result<(), Docke
 }
 
 /// Stops a container within its grace period; stopped or gone is done.
-async fn stop(
+pub(crate) async fn stop(
     docker: &DockerClient,
     name: &str,
     stop_timeout_secs: i64,

@@ -204,17 +204,7 @@ async fn host_dir(docker: &DockerClient, source: &MountSource) -> Result<PathBuf
 }
 
 async fn stop(docker: &DockerClient, t: &DesiredTenant) -> Result<(), BackupError> {
-    let name = t.container_name.clone();
-    let options = bollard::query_parameters::StopContainerOptions {
-        t: Some(t.stop_timeout_secs as i32),
-        ..Default::default()
-    };
-    let grace = Duration::from_secs(t.stop_timeout_secs.max(0) as u64);
-    Ok(docker
-        .call_with_timeout("stop_container", grace + docker.timeout(), |d| async move {
-            d.stop_container(&name, Some(options)).await
-        })
-        .await?)
+    Ok(crate::apply::stop(docker, &t.container_name, t.stop_timeout_secs).await?)
 }
 
 async fn start_and_gate(

@@ -249,16 +249,7 @@ async fn freeze_tenant(
             })
             .await?),
         Consistency::Stop => {
-            let options = bollard::query_parameters::StopContainerOptions {
-                t: Some(t.stop_timeout_secs as i32),
-                ..Default::default()
-            };
-            let grace = Duration::from_secs(t.stop_timeout_secs.max(0) as u64);
-            Ok(docker
-                .call_with_timeout("stop_container", grace + docker.timeout(), |d| async move {
-                    d.stop_container(&name, Some(options)).await
-                })
-                .await?)
+            Ok(crate::apply::stop(docker, &t.container_name, t.stop_timeout_secs).await?)
         }
     }
 }
