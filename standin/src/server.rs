@@ -132,7 +132,14 @@ fn data(method: &str, name: &str, body: Vec<u8>, state: &State) -> (u16, String)
     }
     let file = state.data_dir.join(name);
     let result = match method {
-        "PUT" | "POST" => std::fs::write(&file, body).map(|_| "written\n".to_string()),
+        // Whole or not at all (a temporary file, then a rename), as a
+        // careful app writes: a snapshot never holds half a file.
+        "PUT" | "POST" => {
+            let tmp = state.data_dir.join(format!(".{name}.tmp"));
+            std::fs::write(&tmp, body)
+                .and_then(|_| std::fs::rename(&tmp, &file))
+                .map(|_| "written\n".to_string())
+        }
         "GET" => std::fs::read_to_string(&file),
         _ => return (405, "method not allowed\n".into()),
     };
