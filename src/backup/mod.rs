@@ -59,7 +59,7 @@ pub enum BackupError {
     Refused(String),
     /// The restored tenant failed; its previous data was put back.
     #[error("{0}; its previous data was put back and it runs as before")]
-    RolledBack(Box<crate::apply::ApplyError>),
+    RolledBack(Box<BackupError>),
     #[error(transparent)]
     Apply(#[from] crate::apply::ApplyError),
 }

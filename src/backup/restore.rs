@@ -16,10 +16,11 @@
 //! is extracted; the tenant is started and gated. Success: the aside
 //! folder is renamed `.tenantctl-restore-done` and deleted. Failure: the
 //! restored files are deleted and the aside ones moved back. A crash at
-//! any point leaves one of those folders, and the next restore (or
-//! `tenantctl restore --recover`) finishes the cleanup first: an aside
-//! folder means "not committed" (the old data comes back), a done folder
-//! means "committed" (it is deleted). Never a mix.
+//! any point leaves one of those folders, and the next restore, or the
+//! next apply or controller reconcile that starts the tenant
+//! ([`recover_tenant`]), finishes the cleanup first: an aside folder means
+//! "not committed" (the old data comes back), a done folder means
+//! "committed" (it is deleted). Never a mix.
 
 use super::manifest::Manifest;
 use super::{store, BackupError};
@@ -124,11 +125,7 @@ pub async fn restore_tenant(
                     d.start_container(&name, None).await
                 })
                 .await?;
-            let cause = match e {
-                BackupError::Apply(a) => a,
-                other => crate::apply::ApplyError::Conflict(other.to_string()),
-            };
-            Err(BackupError::RolledBack(Box::new(cause)))
+            Err(BackupError::RolledBack(Box::new(e)))
         }
     }
 }
