@@ -18,6 +18,7 @@ pub struct Metrics {
     pub tenant_up: IntGaugeVec,
     pub tenant_in_sync: IntGaugeVec,
     pub tenant_paused: IntGaugeVec,
+    pub tenant_crashloop: IntGaugeVec,
     pub drift: IntGaugeVec,
     pub reconcile_total: IntCounterVec,
     pub reconcile_duration: Histogram,
@@ -75,6 +76,14 @@ impl Metrics {
                 opts(
                     "tenant_paused",
                     "1 when the tenant is paused in the tenants file (reported, never changed).",
+                ),
+                &["tenant"],
+            )
+            .unwrap(),
+            tenant_crashloop: IntGaugeVec::new(
+                opts(
+                    "tenant_crashloop",
+                    "1 while the tenant's container restarts over and over (reported, never recreated).",
                 ),
                 &["tenant"],
             )
@@ -222,6 +231,7 @@ impl Metrics {
             Box::new(m.tenant_up.clone()),
             Box::new(m.tenant_in_sync.clone()),
             Box::new(m.tenant_paused.clone()),
+            Box::new(m.tenant_crashloop.clone()),
             Box::new(m.drift.clone()),
             Box::new(m.reconcile_total.clone()),
             Box::new(m.reconcile_duration.clone()),
@@ -336,6 +346,7 @@ impl Metrics {
         let _ = self.tenant_cpu_seconds.remove_label_values(&[tenant]);
         let _ = self.tenant_memory_bytes.remove_label_values(&[tenant]);
         let _ = self.adoption_downtime.remove_label_values(&[tenant]);
+        let _ = self.tenant_crashloop.remove_label_values(&[tenant]);
         let _ = self.backup_last_success.remove_label_values(&[tenant]);
         let _ = self.backup_size.remove_label_values(&[tenant]);
         self.cpu_seen
@@ -442,6 +453,7 @@ mod tests {
         m.observe_usage("t", 1.0, 2.0);
         m.reconcile_duration.observe(0.1);
         m.adoption_downtime.with_label_values(&["t"]).set(1.5);
+        m.tenant_crashloop.with_label_values(&["t"]).set(0);
         m.backup_last_success.with_label_values(&["t"]).set(1.0);
         m.backup_size.with_label_values(&["t"]).set(1.0);
         m.backup_duration.observe(1.0);
@@ -486,6 +498,7 @@ mod tests {
             "tenantctl_reconcile_duration_seconds HISTOGRAM []",
             "tenantctl_reconcile_total COUNTER [result]",
             "tenantctl_tenant_cpu_seconds_total COUNTER [tenant]",
+            "tenantctl_tenant_crashloop GAUGE [tenant]",
             "tenantctl_tenant_in_sync GAUGE [tenant]",
             "tenantctl_tenant_memory_bytes GAUGE [tenant]",
             "tenantctl_tenant_paused GAUGE [tenant]",

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{docker_ok, free_port, http, time_until, wait_http_ok, Fleet};
+use common::{docker_ok, free_port, http, metric, time_until, wait_http_ok, Fleet};
 use std::process::Command;
 use std::time::Duration;
 
@@ -281,4 +281,34 @@ fn sigterm_exits_zero_and_a_second_instance_refuses_to_start() {
         running(&fleet, "alpha"),
         "stopping the controller leaves tenants running"
     );
+}
+
+#[test]
+fn observe_only_reports_drift_and_changes_nothing() {
+    let fleet = Fleet::new();
+    let (pa, pb) = (free_port(), free_port());
+    fleet.write(&[("alpha", pa, ""), ("beta", pb, "")]);
+    fleet.apply();
+    docker_ok(&["stop", &fleet.container_name("alpha")]);
+    docker_ok(&["rm", "-f", &fleet.container_name("beta")]);
+    let mut ctl = fleet.start_controller(&["--observe-only", "--resync", "1s"]);
+    let listen = ctl.listen;
+    time_until("drift reported", Duration::from_secs(20), || {
+        metric(
+            listen,
+            "tenantctl_drift{reason=\"stopped\",resource=\"container\",tenant=\"alpha\"} 1",
+        )
+        .is_some()
+            && metric(
+                listen,
+                "tenantctl_drift{reason=\"missing\",resource=\"container\",tenant=\"beta\"} 1",
+            )
+            .is_some()
+    });
+    // Several resyncs later nothing was started or created.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!running(&fleet, "alpha"));
+    assert!(fleet.container_id("beta").is_none());
+    assert!(metric(listen, "tenantctl_tenant_crashloop{tenant=\"alpha\"} 0").is_some());
+    ctl.terminate(Duration::from_secs(15));
 }

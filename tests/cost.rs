@@ -19,16 +19,20 @@ fn calls_for_one_reconcile(
             &docker,
             &desired,
             tenantctl::observe::Detail::ListOnly,
-            false,
-            None,
+            Default::default(),
         )
         .await
         .expect("pass")
         .view;
         let before = docker.requests().snapshot();
-        let r =
-            tenantctl::controller::reconcile_tenant(&docker, &desired, tenant, Some(&view), None)
-                .await;
+        let r = tenantctl::controller::reconcile_tenant(
+            &docker,
+            &desired,
+            tenant,
+            Some(&view),
+            Default::default(),
+        )
+        .await;
         assert!(r.error.is_none(), "{:?}", r.error);
         assert!(
             r.done.is_empty(),

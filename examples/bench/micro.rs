@@ -22,9 +22,17 @@ pub fn noop_resync(file: &Path, iterations: usize) -> (Duration, u64) {
             let start = Instant::now();
             // Exactly the controller's resync pass: observe, plan, execute
             // the fleet-level part (nothing to do here).
-            let done = tenantctl::controller::pass(&docker, &desired, Detail::ListOnly, true, None)
-                .await
-                .expect("pass");
+            let done = tenantctl::controller::pass(
+                &docker,
+                &desired,
+                Detail::ListOnly,
+                tenantctl::controller::Mode {
+                    prune: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("pass");
             let plan = done.plan;
             assert!(plan.is_empty(), "the fleet must be in sync for S2:\n{plan}");
             times.push(start.elapsed());

@@ -24,10 +24,13 @@ fn unix_now() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+/// `observe_only`: the metrics only; no backup is taken (it would pause
+/// tenants, and observe-only changes nothing).
 pub async fn run_scheduler(
     docker: DockerClient,
     mut desired: watch::Receiver<Option<Arc<DesiredState>>>,
     metrics: Arc<Metrics>,
+    observe_only: bool,
 ) {
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     loop {
@@ -53,7 +56,7 @@ pub async fn run_scheduler(
             }
         }
         if let (Some(d), Some(t)) = (&current, next) {
-            if unix_now() >= t {
+            if unix_now() >= t && !observe_only {
                 run_all(&docker, d, &metrics).await;
                 export(d, &metrics, &mut seen);
             }

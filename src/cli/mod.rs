@@ -178,6 +178,10 @@ enum Command {
         /// hosts where a proxy blocks the event stream).
         #[arg(long)]
         no_events: bool,
+        /// Plan, report drift and serve metrics, but change nothing (for
+        /// the first days on a server taken over).
+        #[arg(long, conflicts_with_all = ["prune", "adopt"])]
+        observe_only: bool,
         #[command(flatten)]
         adopt: AdoptArgs,
     },
@@ -259,6 +263,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             lock_file,
             no_events,
             stats_interval,
+            observe_only,
             adopt,
         } => {
             let git = git.map(|url| {
@@ -299,6 +304,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 concurrency,
                 prune,
                 adopt: adopt.adoption(),
+                observe_only,
                 stats_interval,
                 shutdown_grace: Duration::from_secs(10),
             };

@@ -15,7 +15,7 @@ mod state;
 pub use crate::readiness::Readiness;
 pub use crate::trigger::Trigger;
 pub use queue::{backoff, Outcome, WorkQueue};
-pub use reconcile::{pass, reconcile_tenant, PassDone, Reconciled};
+pub use reconcile::{pass, reconcile_tenant, Mode, PassDone, Reconciled};
 pub use state::{Command, Intervals, Loaded, Machine, PassSummary};
 
 use crate::desired::DesiredState;
@@ -37,6 +37,8 @@ pub struct Settings {
     pub prune: bool,
     /// Take over containers tenantctl did not create (`run --adopt`).
     pub adopt: Option<crate::plan::Adoption>,
+    /// Plan, report drift and serve metrics; change nothing.
+    pub observe_only: bool,
     /// How often per-tenant CPU/memory is read from Docker stats.
     pub stats_interval: Duration,
     /// How long in-flight Docker work may take to finish on shutdown.
@@ -103,6 +105,7 @@ impl Controller {
             self.docker.clone(),
             self.desired_tx.subscribe(),
             metrics,
+            self.settings.observe_only,
         ));
         let mut workers: JoinSet<Done> = JoinSet::new();
         tokio::pin!(shutdown);
@@ -165,26 +168,33 @@ impl Controller {
         }
     }
 
+    fn mode(&self) -> Mode {
+        Mode {
+            prune: self.settings.prune,
+            adopt: self.settings.adopt,
+            observe_only: self.settings.observe_only,
+        }
+    }
+
     fn start(&self, command: Command, workers: &mut JoinSet<Done>) {
         let docker = self.docker.clone();
         match command {
             Command::Pass { desired, detail } => {
-                let (prune, adopt) = (self.settings.prune, self.settings.adopt);
-                workers.spawn(async move {
-                    Done::Pass(pass(&docker, &desired, detail, prune, adopt).await)
-                });
+                let mode = self.mode();
+                workers
+                    .spawn(async move { Done::Pass(pass(&docker, &desired, detail, mode).await) });
             }
             Command::Reconcile {
                 desired,
                 tenant,
                 view,
             } => {
-                let adopt = self.settings.adopt;
+                let mode = self.mode();
                 let span = tracing::info_span!("reconcile", tenant = %tenant, revision = %self.machine.revision());
                 workers.spawn(
                     async move {
                         Done::Tenant(
-                            reconcile_tenant(&docker, &desired, &tenant, Some(&view), adopt).await,
+                            reconcile_tenant(&docker, &desired, &tenant, Some(&view), mode).await,
                         )
                     }
                     .instrument(span),

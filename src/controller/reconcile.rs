@@ -14,6 +14,17 @@ use crate::observe::{observe, observe_tenant, Detail, HostView};
 use crate::plan::{plan_adopting, plan_host, Adoption, Options, Plan, ProxyView, TenantPlan};
 use std::time::{Duration, Instant};
 
+/// How the controller converges: what `run`'s flags say.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mode {
+    /// Remove our containers whose tenant left the file.
+    pub prune: bool,
+    /// Take over containers tenantctl did not create (`--adopt`).
+    pub adopt: Option<Adoption>,
+    /// Plan and report, change nothing (`--observe-only`).
+    pub observe_only: bool,
+}
+
 /// What one reconcile saw and did.
 #[derive(Debug)]
 pub struct Reconciled {
@@ -27,6 +38,8 @@ pub struct Reconciled {
     pub error: Option<ApplyError>,
     /// An adoption's downtime (old stopped → new healthy).
     pub downtime: Option<Duration>,
+    /// Planned only (`--observe-only`): its drift stands.
+    pub observe_only: bool,
     /// The container is restarting over and over; reported, not fought.
     pub crash_looping: bool,
     /// Its fresh look at its own objects (for the cached host view).
@@ -41,7 +54,7 @@ pub async fn reconcile_tenant(
     desired: &DesiredState,
     tenant: &str,
     view: Option<&HostView>,
-    adopt: Option<Adoption>,
+    mode: Mode,
 ) -> Reconciled {
     let started = Instant::now();
     let mut result = Reconciled {
@@ -51,6 +64,7 @@ pub async fn reconcile_tenant(
         failed: None,
         error: None,
         downtime: None,
+        observe_only: false,
         crash_looping: false,
         observed: None,
         duration: Duration::ZERO,
@@ -60,8 +74,13 @@ pub async fn reconcile_tenant(
         match observe_tenant(docker, &subset, wanted, view).await {
             Err(e) => result.error = Some(e.into()),
             Ok(observed) => {
-                let plan = plan_adopting(&subset, &observed, false, adopt);
-                let report = execute(docker, &subset, &plan, 1).await;
+                let plan = plan_adopting(&subset, &observed, false, mode.adopt);
+                let report = if mode.observe_only {
+                    ApplyReport::default()
+                } else {
+                    execute(docker, &subset, &plan, 1).await
+                };
+                result.observe_only = mode.observe_only;
                 if report.network_repaired {
                     result.done.push("repair_network");
                 }
@@ -105,15 +124,14 @@ pub async fn pass(
     docker: &DockerClient,
     desired: &DesiredState,
     detail: Detail,
-    prune: bool,
-    adopt: Option<Adoption>,
+    mode: Mode,
 ) -> Result<PassDone, DockerError> {
     let observed = observe(docker, desired, detail).await?;
     // Unreadable files count as none: the sync reads again and reports it.
     let current = crate::proxy::current_files(desired).unwrap_or_default();
     let options = Options {
-        prune,
-        adopt,
+        prune: mode.prune,
+        adopt: mode.adopt,
         proxy: ProxyView::AsObserved,
     };
     let plan = plan_host(desired, &observed, &current, options);
@@ -123,7 +141,11 @@ pub async fn pass(
         tenants: Vec::new(),
         ..plan.clone()
     };
-    let report = execute(docker, desired, &fleet_level, 1).await;
+    let report = if mode.observe_only {
+        ApplyReport::default()
+    } else {
+        execute(docker, desired, &fleet_level, 1).await
+    };
     let mut view = HostView::from_pass(&observed);
     for (orphan, result) in &report.pruned {
         if result.is_ok() {

@@ -152,14 +152,18 @@ impl Recorder {
             Outcome::Changed => "changed",
         };
         m.reconcile_total.with_label_values(&[result_label]).inc();
+        m.tenant_crashloop
+            .with_label_values(&[&r.tenant])
+            .set(i64::from(r.crash_looping));
         if let Some(d) = r.downtime {
             m.adoption_downtime
                 .with_label_values(&[&r.tenant])
                 .set(d.as_secs_f64());
         }
         if let Some(plan) = &r.plan {
-            // After a successful apply only what apply leaves alone remains.
-            let drift = if r.error.is_none() && !plan.paused {
+            // After a successful apply only what apply leaves alone remains;
+            // observing only, all of it does.
+            let drift = if r.error.is_none() && !plan.paused && !r.observe_only {
                 Default::default()
             } else {
                 plan.drift()
