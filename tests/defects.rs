@@ -159,6 +159,8 @@ fn a_recreate_whose_new_container_cannot_start_puts_the_old_one_back() {
     let (p1, p2) = (free_port(), free_port());
     fleet.write(&[("alpha", p1, "")]);
     fleet.apply();
+    // apply returns once the container runs; the app may still be starting.
+    wait_http_ok(p1, "/health");
     assert_eq!(
         http("PUT", p1, "/data/keep.txt", "kept").map(|r| r.0),
         Some(200)
