@@ -419,7 +419,7 @@ pub(crate) async fn stop(
 
 /// Removes a container that serves nobody (a failed replacement, the old
 /// container already stopped, a leftover): no grace period. Gone is done.
-async fn force_remove(docker: &DockerClient, name: &str) -> Result<(), DockerError> {
+pub(crate) async fn force_remove(docker: &DockerClient, name: &str) -> Result<(), DockerError> {
     let owned = name.to_string();
     let options = RemoveContainerOptions {
         v: false,

@@ -14,7 +14,7 @@ use crate::desired::DesiredState;
 use crate::docker::DockerClient;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, ListVolumesOptions, RemoveContainerOptions,
+    CreateContainerOptions, ListContainersOptions, ListVolumesOptions,
 };
 use std::collections::HashMap;
 use std::time::Instant;
@@ -211,19 +211,5 @@ async fn image_to_read_with(
 }
 
 async fn remove(docker: &DockerClient, name: &str) -> Result<(), BackupError> {
-    let owned = name.to_string();
-    let options = RemoveContainerOptions {
-        force: true,
-        v: false,
-        ..Default::default()
-    };
-    match docker
-        .call("remove_container", |d| async move {
-            d.remove_container(&owned, Some(options)).await
-        })
-        .await
-    {
-        Err(e) if !e.is_not_found() => Err(e.into()),
-        _ => Ok(()),
-    }
+    Ok(crate::apply::force_remove(docker, name).await?)
 }
