@@ -186,6 +186,7 @@ pub fn desired_state(tenants: Vec<DesiredTenant>) -> DesiredState {
         extra_labels: BTreeMap::new(),
         proxy: None,
         backup: Default::default(),
+        rollout: Default::default(),
         tenants: tenants.into_iter().map(|t| (t.name.clone(), t)).collect(),
     }
 }

@@ -185,6 +185,26 @@ fn a_recreate_whose_new_container_cannot_start_puts_the_old_one_back() {
     assert_eq!(fleet.containers(), vec![fleet.container_name("alpha")]);
 }
 
+// issue 14, item 1: a recreate is gated on health, not only on running
+#[test]
+fn a_recreate_whose_new_container_fails_its_health_check_keeps_the_old_one() {
+    let fleet = Fleet::new();
+    let port = free_port();
+    fleet.write(&[("alpha", port, "")]);
+    fleet.apply();
+    wait_http_ok(port, "/health");
+    http("PUT", port, "/data/keep.txt", "kept").unwrap();
+    let old_id = fleet.container_id("alpha");
+    // A "new version" that starts but never becomes healthy.
+    fleet.write(&[("alpha", port, "env = { STANDIN_FAIL_HEALTH = \"1\" }")]);
+    let out = fleet.tenantctl_expect(&["apply"], 1);
+    contains(&out, "not healthy");
+    contains(&out, "put back");
+    assert_eq!(fleet.container_id("alpha"), old_id, "{out}");
+    assert_eq!(wait_http_ok(port, "/data/keep.txt"), "kept");
+    assert_eq!(fleet.containers(), vec![fleet.container_name("alpha")]);
+}
+
 // 3 (crash recovery)
 #[test]
 fn a_container_left_aside_by_a_crash_mid_replacement_is_put_back() {

@@ -445,3 +445,20 @@ fn a_tenant_may_set_its_own_stop_timeout() {
         "0-3600",
     );
 }
+
+#[test]
+fn rollout_gate_settings_are_read_and_checked() {
+    let desired = load_ok(
+        "[rollout]\nprogress_deadline = \"30s\"\nmin_ready = \"5s\"\n\n[tenants.a]\nport = 8001\n",
+    );
+    assert_eq!(desired.rollout.progress_deadline.as_secs(), 30);
+    assert_eq!(desired.rollout.min_ready.as_secs(), 5);
+    let defaults = load_ok("[tenants.a]\nport = 8001\n");
+    assert_eq!(defaults.rollout.progress_deadline.as_secs(), 120);
+    assert_eq!(defaults.rollout.min_ready.as_secs(), 10);
+    assert_error(
+        "[rollout]\nmin_ready = \"soon\"\n\n[tenants.a]\nport = 8001\n",
+        "2:13",
+        "not a duration",
+    );
+}

@@ -39,7 +39,12 @@ pub async fn adopt(
         docker,
         tenant,
         &pre_adopt_name(tenant),
-        Gate::Healthy(deadline),
+        // Adoption is gated on the first healthy answer: the old container
+        // was not ours, and `--keep-old` keeps it for a change of mind.
+        Gate {
+            deadline,
+            min_ready: Duration::ZERO,
+        },
         adoption.keep_old,
     )
     .await

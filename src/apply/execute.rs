@@ -96,16 +96,31 @@ pub async fn execute(
     });
     let futures: Vec<_> = rest
         .into_iter()
-        .map(|(tenant, tenant_plan)| apply_tenant(docker, tenant, tenant_plan, &desired.backup))
+        .map(|(tenant, tenant_plan)| {
+            apply_tenant(
+                docker,
+                tenant,
+                tenant_plan,
+                &desired.backup,
+                desired.rollout,
+            )
+        })
         .collect();
     report.tenants = futures_util::stream::iter(futures)
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
     for (tenant, tenant_plan) in adopting {
-        report
-            .tenants
-            .push(apply_tenant(docker, tenant, tenant_plan, &desired.backup).await);
+        report.tenants.push(
+            apply_tenant(
+                docker,
+                tenant,
+                tenant_plan,
+                &desired.backup,
+                desired.rollout,
+            )
+            .await,
+        );
     }
     report.tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
     if plan.prune {

@@ -50,6 +50,37 @@ pub async fn wait_healthy(
     }
 }
 
+/// After [`wait_healthy`]: the container must keep running, not be
+/// reported unhealthy and keep answering its health path for `min_ready`
+/// (checked every second) — a container that passes once and then
+/// crashes or fails is caught before the old one is removed.
+pub async fn stay_healthy(
+    docker: &DockerClient,
+    tenant: &DesiredTenant,
+    name: &str,
+    min_ready: Duration,
+) -> Result<(), ApplyError> {
+    let until = Instant::now() + min_ready;
+    let host = crate::probe::probe_host(tenant);
+    while Instant::now() < until {
+        let left = until.saturating_duration_since(Instant::now());
+        tokio::time::sleep(left.min(Duration::from_secs(1))).await;
+        if running(docker, name).await? == Some(Health::Unhealthy)
+            || !crate::probe::probe_http(&host, tenant.port, &tenant.health.path, PROBE_TIMEOUT)
+                .await
+        {
+            return Err(ApplyError::Unhealthy {
+                container: name.to_string(),
+                why: format!(
+                    "it passed its health check, then failed within min_ready ({}s)",
+                    min_ready.as_secs()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Fails unless the container runs (and is not restarting); its Docker
 /// health status, when it has a health check.
 pub(super) async fn running(

@@ -95,6 +95,7 @@ pub async fn apply_tenant(
     tenant: &DesiredTenant,
     plan: &TenantPlan,
     backups: &crate::desired::BackupSpec,
+    rollout: crate::desired::RolloutSpec,
 ) -> TenantOutcome {
     let mut outcome = TenantOutcome {
         tenant: tenant.name.clone(),
@@ -157,7 +158,7 @@ pub async fn apply_tenant(
                 }
             }
         }
-        let result = run_step(docker, tenant, step, plan.image_present)
+        let result = run_step(docker, tenant, step, plan.image_present, rollout)
             .await
             .map_err(|e| redact(tenant, e));
         match result {
@@ -203,6 +204,7 @@ async fn run_step(
     tenant: &DesiredTenant,
     step: &Step,
     image_present: bool,
+    rollout: crate::desired::RolloutSpec,
 ) -> Result<Option<Duration>, ApplyError> {
     match step {
         Step::CreateVolume { name } => create_volume(docker, tenant, name).await?,
@@ -218,7 +220,7 @@ async fn run_step(
             if !image_present {
                 ensure_image(docker, &tenant.image).await?;
             }
-            replace::replace(docker, tenant).await?;
+            replace::replace(docker, tenant, rollout).await?;
         }
         Step::Unpause => {
             let name = tenant.container_name.clone();

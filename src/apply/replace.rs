@@ -4,7 +4,8 @@
 //!
 //! 1. create `<name>--new` (the old container still serves);
 //! 2. stop the old one and rename it aside (`<name>--old`);
-//! 3. start the new one and pass the gate — if either fails, remove the
+//! 3. start the new one and pass the [`Gate`] (its health check, then
+//!    `min_ready` of staying healthy) — if either fails, remove the
 //!    new one, rename the old one back and start it;
 //! 4. remove the old one (unless kept), rename the new one `<name>`.
 //!
@@ -14,26 +15,34 @@
 //! (`Step::Recover`). Adoption (`adopt.rs`) is the same swap with the old
 //! container set aside as `<name>-pre-adopt` and a health gate.
 
-use super::health_gate::{running, wait_healthy};
+use super::health_gate::{stay_healthy, wait_healthy};
 use super::{create_named, force_remove, rename, start, ApplyError};
 use crate::desired::DesiredTenant;
 use crate::docker::DockerClient;
 use std::time::{Duration, Instant};
 
-/// What a new container must pass before the old one is removed.
+/// What a new container must pass before the old one is removed:
+/// answering its health path within `deadline` (a port taken or a binary
+/// that exits at once fails at once), then staying healthy for
+/// `min_ready` (`health_gate`).
 #[derive(Debug, Clone, Copy)]
-pub enum Gate {
-    /// Still running a moment after start (a port taken or a binary that
-    /// exits at once fails here). The rollouts work adds the health check
-    /// and `min_ready` for recreates.
-    Running,
-    /// Answering its health path within the deadline (`health_gate`).
-    Healthy(Duration),
+pub struct Gate {
+    pub deadline: Duration,
+    pub min_ready: Duration,
 }
 
-/// Replaces the tenant's container (see the module docs).
-pub async fn replace(docker: &DockerClient, tenant: &DesiredTenant) -> Result<(), ApplyError> {
-    swap(docker, tenant, &tenant.aside_name(), Gate::Running, false)
+/// Replaces the tenant's container (see the module docs), gated on its
+/// health as `[rollout]` says.
+pub async fn replace(
+    docker: &DockerClient,
+    tenant: &DesiredTenant,
+    rollout: crate::desired::RolloutSpec,
+) -> Result<(), ApplyError> {
+    let gate = Gate {
+        deadline: rollout.progress_deadline,
+        min_ready: rollout.min_ready,
+    };
+    swap(docker, tenant, &tenant.aside_name(), gate, false)
         .await
         .map(|_| ())
 }
@@ -62,10 +71,16 @@ pub async fn swap(
         let _ = start(docker, name).await;
         return Err(e.into());
     }
+    // Downtime ends when the new container first answers; `min_ready`
+    // only decides whether the old one may go.
+    let mut downtime = None;
     let passed = match start(docker, &new).await {
-        Ok(()) => match gate {
-            Gate::Running => ready(docker, &new).await,
-            Gate::Healthy(deadline) => wait_healthy(docker, tenant, &new, deadline).await,
+        Ok(()) => match wait_healthy(docker, tenant, &new, gate.deadline).await {
+            Ok(()) => {
+                downtime = Some(down.elapsed());
+                stay_healthy(docker, tenant, &new, gate.min_ready).await
+            }
+            Err(e) => Err(e),
         },
         Err(e) => Err(e.into()),
     };
@@ -76,7 +91,7 @@ pub async fn swap(
         start(docker, name).await?;
         return Err(ApplyError::RolledBack(Box::new(e)));
     }
-    let downtime = down.elapsed();
+    let downtime = downtime.unwrap_or_else(|| down.elapsed());
     if keep_old {
         tracing::info!(container = %aside, "the old container is kept, stopped; remove it when you no longer need it");
     } else {
@@ -84,10 +99,4 @@ pub async fn swap(
     }
     rename(docker, &new, name).await?;
     Ok(downtime)
-}
-
-/// [`Gate::Running`]: still running a moment after start.
-async fn ready(docker: &DockerClient, name: &str) -> Result<(), ApplyError> {
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    running(docker, name).await.map(|_| ())
 }

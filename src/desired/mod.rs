@@ -7,6 +7,7 @@ mod hash;
 mod layer;
 mod proxy;
 mod resolve;
+mod rollout;
 
 pub use backup::{
     next_fire as next_backup_fire, BackupSpec, Retention, DEFAULT_DIR as DEFAULT_BACKUP_DIR,
@@ -15,6 +16,7 @@ pub use hash::sha256_hex;
 pub use proxy::{ProxySpec, Tls};
 
 pub use resolve::{referenced_paths, resolve, Inputs};
+pub use rollout::RolloutSpec;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -35,6 +37,8 @@ pub struct DesiredState {
     pub proxy: Option<ProxySpec>,
     /// Where backups go and how many are kept (`[backup]`).
     pub backup: BackupSpec,
+    /// How a recreate's new container is gated (`[rollout]`).
+    pub rollout: RolloutSpec,
     pub tenants: BTreeMap<String, DesiredTenant>,
 }
 
@@ -62,6 +66,7 @@ impl DesiredState {
             extra_labels: self.extra_labels.clone(),
             proxy: self.proxy.clone(),
             backup: self.backup.clone(),
+            rollout: self.rollout,
             tenants: BTreeMap::new(),
         }
     }

@@ -53,6 +53,7 @@ pub fn resolve(
         .and_then(|p| super::proxy::resolve_proxy(file, &inputs.base_dir, p, &mut diags));
     let backup =
         super::backup::resolve_backup(file, &inputs.base_dir, raw.backup.as_ref(), &mut diags);
+    let rollout = super::rollout::resolve_rollout(file, raw.rollout.as_ref(), &mut diags);
     let default_tls = raw
         .defaults
         .tls
@@ -186,6 +187,7 @@ pub fn resolve(
         extra_labels: fleet.extra_labels,
         proxy,
         backup,
+        rollout,
         tenants,
     })
 }

@@ -10,7 +10,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 const TOP_LEVEL_KEYS: &str =
-    "`allow_empty`, `fleet`, `name_prefix`, `network`, `host_ip`, `labels`, `proxy`, `backup`, `defaults`, `tenants`";
+    "`allow_empty`, `fleet`, `name_prefix`, `network`, `host_ip`, `labels`, `proxy`, `backup`, `rollout`, `defaults`, `tenants`";
 
 /// Parses a tenants file. Returns the raw file (as far as it could be read)
 /// and every problem found; a non-empty list means the file is rejected.
@@ -40,6 +40,7 @@ pub fn parse_tenants_file(file: &SourceFile) -> (RawFile, Vec<Diagnostic>) {
             "defaults" => raw.defaults = decode(file, value, &mut diags).unwrap_or_default(),
             "proxy" => raw.proxy = decode(file, value, &mut diags),
             "backup" => raw.backup = decode(file, value, &mut diags),
+            "rollout" => raw.rollout = decode(file, value, &mut diags),
             "tenants" => {
                 raw.tenants_span = Some(value.span());
                 parse_tenants(file, value, &mut raw, &mut diags);

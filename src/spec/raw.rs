@@ -126,6 +126,14 @@ pub struct RawTenant {
     pub consistency: Option<Spanned<String>>,
 }
 
+/// `[rollout]`: how a recreate's new container is gated.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRollout {
+    pub progress_deadline: Option<Spanned<String>>,
+    pub min_ready: Option<Spanned<String>>,
+}
+
 /// `[backup]`: where archives go and how many are kept.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,6 +162,7 @@ pub struct RawFile {
     pub defaults: RawTenant,
     pub proxy: Option<RawProxy>,
     pub backup: Option<RawBackup>,
+    pub rollout: Option<RawRollout>,
     /// Tenants in file order, each with the span of its name; `None` when
     /// the tenant's table could not be read (its error is reported).
     pub tenants: Vec<(Spanned<String>, Option<RawTenant>)>,

@@ -171,6 +171,10 @@ labels = {{ "{RUN_LABEL}" = "{id}" }}
 [backup]
 dir = "{backups}"
 
+# A recreate's new container must stay healthy this long (10 s by default).
+[rollout]
+min_ready = "1s"
+
 [defaults]
 chart = "{chart}"
 image = "{STANDIN_IMAGE}"
