@@ -6,8 +6,8 @@
 //! 1. create ours as `<name>--new` (the old one still serves);
 //! 2. stop the old one and rename it `<name>-pre-adopt` — downtime starts;
 //! 3. start ours and wait until it is healthy (`health_gate`) — it ends;
-//! 4. remove the old one (or keep it stopped with `keep_old`), and give
-//!    ours the name.
+//! 4. give ours the name, and remove the old one (or keep it stopped
+//!    with `keep_old`).
 //!
 //! If ours does not start or is not healthy by the deadline, it is removed
 //! and the old one gets its name back and is started: the client runs as

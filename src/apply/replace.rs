@@ -4,10 +4,11 @@
 //!
 //! 1. create `<name>--new` (the old container still serves);
 //! 2. stop the old one and rename it aside (`<name>--old`);
-//! 3. start the new one and pass the [`Gate`] (its health check, then
-//!    `min_ready` of staying healthy) — if either fails, remove the
-//!    new one, rename the old one back and start it;
-//! 4. remove the old one (unless kept), rename the new one `<name>`.
+//! 3. start the new one; once it passes its health check it is renamed
+//!    `<name>` and must stay healthy for `min_ready` (the [`Gate`]) — if
+//!    anything fails, remove the new one, rename the old one back and
+//!    start it;
+//! 4. remove the old one (unless kept).
 //!
 //! A crash between any two steps leaves containers that carry the
 //! tenant's labels under the names above; the next plan finds them
@@ -73,30 +74,36 @@ pub async fn swap(
     }
     // Downtime ends when the new container first answers; `min_ready`
     // only decides whether the old one may go.
-    let mut downtime = None;
-    let passed = match start(docker, &new).await {
-        Ok(()) => match wait_healthy(docker, tenant, &new, gate.deadline).await {
-            Ok(()) => {
-                downtime = Some(down.elapsed());
-                stay_healthy(docker, tenant, &new, gate.min_ready).await
-            }
-            Err(e) => Err(e),
-        },
+    // Healthy once: it takes the tenant's name at once (tools that
+    // address the container by name see it), then must stay healthy for
+    // `min_ready` before the old one goes. Downtime ends at that answer.
+    let mut current = new.as_str();
+    let healthy = match start(docker, &new).await {
+        Ok(()) => wait_healthy(docker, tenant, &new, gate.deadline).await,
         Err(e) => Err(e.into()),
+    };
+    let downtime = down.elapsed();
+    let passed = match healthy {
+        Ok(()) => match rename(docker, &new, name).await {
+            Ok(()) => {
+                current = name;
+                stay_healthy(docker, tenant, name, gate.min_ready).await
+            }
+            Err(e) => Err(e.into()),
+        },
+        Err(e) => Err(e),
     };
     if let Err(e) = passed {
         tracing::warn!(container = name, error = %e, "the new container did not pass; putting the old one back");
-        force_remove(docker, &new).await?;
+        force_remove(docker, current).await?;
         rename(docker, aside, name).await?;
         start(docker, name).await?;
         return Err(ApplyError::RolledBack(Box::new(e)));
     }
-    let downtime = downtime.unwrap_or_else(|| down.elapsed());
     if keep_old {
         tracing::info!(container = %aside, "the old container is kept, stopped; remove it when you no longer need it");
     } else {
         force_remove(docker, aside).await?;
     }
-    rename(docker, &new, name).await?;
     Ok(downtime)
 }
