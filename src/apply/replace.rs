@@ -72,8 +72,6 @@ pub async fn swap(
         let _ = start(docker, name).await;
         return Err(e.into());
     }
-    // Downtime ends when the new container first answers; `min_ready`
-    // only decides whether the old one may go.
     // Healthy once: it takes the tenant's name at once (tools that
     // address the container by name see it), then must stay healthy for
     // `min_ready` before the old one goes. Downtime ends at that answer.
