@@ -125,6 +125,13 @@ fn the_controller_follows_the_branch_refuses_bad_commits_and_follows_force_pushe
         "changes are logged with their revision"
     );
 
+    // alpha's recreate finishes: the new container answers before it
+    // has passed its gate and taken the name, and the old one is kept
+    // aside for min_ready.
+    time_until("alpha's replacement settled", WAIT, || {
+        fleet.container_id("alpha").is_some() && fleet.containers().len() == 2
+    });
+
     // A bad commit (duplicate port) is refused; nothing changes.
     let ids = (fleet.container_id("alpha"), fleet.container_id("beta"));
     let bad = repo.commit(
