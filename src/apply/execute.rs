@@ -96,31 +96,15 @@ pub async fn execute(
     });
     let futures: Vec<_> = rest
         .into_iter()
-        .map(|(tenant, tenant_plan)| {
-            apply_tenant(
-                docker,
-                tenant,
-                tenant_plan,
-                &desired.backup,
-                desired.rollout,
-            )
-        })
+        .map(|(tenant, tenant_plan)| apply_tenant(docker, tenant, tenant_plan, desired))
         .collect();
     report.tenants = futures_util::stream::iter(futures)
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
     for (tenant, tenant_plan) in adopting {
-        report.tenants.push(
-            apply_tenant(
-                docker,
-                tenant,
-                tenant_plan,
-                &desired.backup,
-                desired.rollout,
-            )
-            .await,
-        );
+        let outcome = apply_tenant(docker, tenant, tenant_plan, desired).await;
+        report.tenants.push(outcome);
     }
     report.tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
     if plan.prune {

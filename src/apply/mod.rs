@@ -94,9 +94,9 @@ pub async fn apply_tenant(
     docker: &DockerClient,
     tenant: &DesiredTenant,
     plan: &TenantPlan,
-    backups: &crate::desired::BackupSpec,
-    rollout: crate::desired::RolloutSpec,
+    fleet: &crate::desired::DesiredState,
 ) -> TenantOutcome {
+    let (backups, rollout) = (&fleet.backup, fleet.rollout);
     let mut outcome = TenantOutcome {
         tenant: tenant.name.clone(),
         done: vec![],
