@@ -15,6 +15,17 @@ fn get(port: u16, name: &str) -> Option<String> {
     }
 }
 
+/// The entries of a folder, sorted; none when it does not exist.
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut all: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    all.sort();
+    all
+}
+
 fn put(port: u16, name: &str, body: &str) {
     let (status, _) = http("PUT", port, &format!("/data/{name}"), body).unwrap();
     assert_eq!(status, 200);
@@ -75,13 +86,10 @@ fn a_restore_makes_the_data_exactly_the_backup_and_verify_checks_it() {
         "a file newer than the backup survived"
     );
     // Nothing of the restore's own bookkeeping stays in the volume.
-    let names: Vec<String> = std::fs::read_dir(&mountpoint)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let left = names(std::path::Path::new(&mountpoint));
     assert!(
-        names.iter().all(|n| !n.starts_with(".tenantctl")),
-        "{names:?}"
+        left.iter().all(|n| !n.starts_with(".tenantctl")),
+        "{left:?}"
     );
 
     let out = f.tenantctl_expect(&["backups", "verify", "a"], 0);
@@ -168,15 +176,9 @@ fn retention_keeps_the_newest_and_after_command_gets_each_archive() {
     }
     let kept = ids(&f);
     assert_eq!(kept.len(), 2, "{kept:?}");
-    let archives = std::fs::read_dir(dir.join("a"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .to_string_lossy()
-                .ends_with(".tar.zst")
-        })
+    let archives = names(&dir.join("a"))
+        .iter()
+        .filter(|n| n.ends_with(".tar.zst"))
         .count();
     assert_eq!(archives, 2, "an archive of a removed backup is left");
     let calls = std::fs::read_to_string(&log).unwrap();
@@ -191,7 +193,7 @@ fn a_tenant_without_a_container_is_a_clear_error_and_nothing_is_written() {
     f.write(&[("a", free_port(), "")]);
     let out = f.tenantctl_expect(&["backup", "a"], 1);
     contains(&out, "has no container");
-    assert!(!dir.join("a").exists() || std::fs::read_dir(dir.join("a")).unwrap().count() == 0);
+    assert!(names(&dir.join("a")).is_empty());
     let out = f.tenantctl_expect(&["restore", "a", "--latest"], 1);
     contains(&out, "no such backup");
 }
@@ -376,10 +378,7 @@ fn a_full_backup_disk_leaves_no_partial_file_older_backups_and_a_running_tenant(
     random_file(&data_dir(&f, "a").join("big.bin"), "8M");
     let out = f.tenantctl_expect(&["backup", "a"], 1);
     contains(&out, "No space left on device");
-    let left: Vec<String> = std::fs::read_dir(disk.0.join("a"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let left = names(&disk.0.join("a"));
     assert!(left.iter().all(|n| !n.ends_with(".partial")), "{left:?}");
     assert_eq!(ids(&f).len(), 1);
     contains(
@@ -413,10 +412,7 @@ fn a_backup_killed_while_the_tenant_is_frozen_is_undone_by_the_next_apply() {
     wait_http_ok(port, "/health");
     // The next backup sweeps what the killed one left, and succeeds.
     f.tenantctl_expect(&["backup", "a"], 0);
-    let left: Vec<String> = std::fs::read_dir(dir.join("a"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let left = names(&dir.join("a"));
     assert!(left.iter().all(|n| !n.ends_with(".partial")), "{left:?}");
     assert_eq!(left.len(), 2, "{left:?}");
 }
@@ -442,13 +438,10 @@ fn a_restore_killed_half_way_never_leaves_mixed_data() {
     f.apply();
     wait_http_ok(port, "/health");
     assert_eq!(get(port, "note.txt").as_deref(), Some("current"));
-    let names: Vec<String> = std::fs::read_dir(&data)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let left = names(&data);
     assert!(
-        names.iter().all(|n| !n.starts_with(".tenantctl")),
-        "{names:?}"
+        left.iter().all(|n| !n.starts_with(".tenantctl")),
+        "{left:?}"
     );
     assert_eq!(
         std::fs::metadata(data.join("big.bin")).unwrap().len(),

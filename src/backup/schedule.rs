@@ -4,7 +4,7 @@
 //! backup metrics, read from the backup folder itself so backups taken by
 //! `tenantctl backup` count as much as scheduled ones.
 
-use super::{list, prune};
+use super::{newest, prune};
 use crate::desired::{next_backup_fire, DesiredState};
 use crate::docker::DockerClient;
 use crate::metrics::Metrics;
@@ -122,8 +122,8 @@ pub async fn after_command(cmd: &[String], archive: &Path) -> Result<(), String>
 /// before (by this process) adds its duration and pause to the histograms.
 fn export(desired: &DesiredState, metrics: &Metrics, seen: &mut BTreeMap<String, String>) {
     for t in desired.tenants.values() {
-        let newest = match list(&desired.backup.dir, &t.name) {
-            Ok(all) => all.into_iter().last(),
+        let newest = match newest(&desired.backup.dir, &t.name) {
+            Ok(m) => m,
             Err(e) => {
                 tracing::warn!(tenant = %t.name, error = %e, "cannot read the backup folder");
                 continue;

@@ -46,6 +46,37 @@ pub fn list(dir: &Path, tenant: &str) -> Result<Vec<Manifest>, String> {
     Ok(all)
 }
 
+/// The newest backup of a tenant, reading only its manifest (ids sort by
+/// time; a second backup within one second is `<id>-2`, `-3`…): what the
+/// metrics and `status` show, read every minute for every tenant.
+pub fn newest(dir: &Path, tenant: &str) -> Result<Option<Manifest>, String> {
+    let folder = tenant_dir(dir, tenant);
+    let entries = match std::fs::read_dir(&folder) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", folder.display())),
+    };
+    let order = |stem: &str| -> (String, u32) {
+        match stem.split_once('-') {
+            Some((base, n)) => (base.to_string(), n.parse().unwrap_or(0)),
+            None => (stem.to_string(), 1),
+        }
+    };
+    let latest = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".json").map(str::to_string)
+        })
+        .max_by_key(|stem| order(stem));
+    let Some(stem) = latest else { return Ok(None) };
+    let path = folder.join(Manifest::file_name(&stem));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| format!("{}: not a backup manifest: {e}", path.display()))
+}
+
 /// Tenants that have a backup folder.
 pub fn tenants(dir: &Path) -> Result<Vec<String>, String> {
     let entries = match std::fs::read_dir(dir) {
@@ -120,4 +151,42 @@ pub fn sweep(dir: &Path, tenant: &str) -> Result<usize, String> {
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_is_found_by_its_id_without_reading_the_others() {
+        let dir = std::env::temp_dir().join(format!("tenantctl-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a")).unwrap();
+        assert_eq!(newest(&dir, "a").unwrap(), None);
+        let base: Manifest = serde_json::from_str(
+            r#"{"id":"x","tenant":"a","fleet":"f","created_unix":1,"image":"i","image_id":"",
+            "spec_hash":"","tenantctl_version":"0","consistency":"pause","pause_seconds":0.0,
+            "duration_seconds":0.0,"volumes":[]}"#,
+        )
+        .unwrap();
+        for (id, t) in [
+            ("20261201T020304Z", 3),
+            ("20261201T020304Z-2", 4),
+            ("20261130T000000Z", 1),
+        ] {
+            save(
+                &dir,
+                &Manifest {
+                    id: id.into(),
+                    created_unix: t,
+                    ..base.clone()
+                },
+            )
+            .unwrap();
+        }
+        // The older ones need not even parse.
+        std::fs::write(dir.join("a/20261129T000000Z.json"), "not json").unwrap();
+        assert_eq!(newest(&dir, "a").unwrap().unwrap().id, "20261201T020304Z-2");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -76,9 +76,10 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
                     .map_or_else(|| "-".into(), |h| h.to_string()),
                 probe: probes.get(&t.tenant).copied().unwrap_or(false),
                 in_sync: t.in_sync(),
-                last_backup_unix: tenantctl::backup::list(&desired.backup.dir, &t.tenant)
+                last_backup_unix: tenantctl::backup::newest(&desired.backup.dir, &t.tenant)
                     .ok()
-                    .and_then(|all| all.last().map(|m| m.created_unix)),
+                    .flatten()
+                    .map(|m| m.created_unix),
                 drift,
             }
         })

@@ -227,3 +227,12 @@ pub struct HealthCheck {
 }
 
 pub use crate::labels::SHARED_TENANT_LABEL;
+
+/// What a tenant gets when neither its chart, `[defaults]` nor its own
+/// table say: the resolver's defaults, which `import` compares against too.
+pub mod defaults {
+    pub const HEALTH_INTERVAL_NS: i64 = 30_000_000_000;
+    pub const HEALTH_TIMEOUT_NS: i64 = 10_000_000_000;
+    pub const HEALTH_RETRIES: i64 = 3;
+    pub const STOP_TIMEOUT_SECS: i64 = 10;
+}

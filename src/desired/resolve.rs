@@ -6,7 +6,8 @@
 use super::hash::{sha256_hex, spec_hash};
 use super::layer::{chart_layer, tenant_layer, Layer};
 use super::{
-    DesiredMount, DesiredState, DesiredTenant, EnvEntry, HealthCheck, MountSource, Resources,
+    defaults, DesiredMount, DesiredState, DesiredTenant, EnvEntry, HealthCheck, MountSource,
+    Resources,
 };
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use crate::labels::container_labels;
@@ -398,10 +399,10 @@ impl Merge<'_> {
                 .or(defaults.health.command.clone())
                 .or(chart.health.command.clone())
                 .unwrap_or_default(),
-            interval_ns: health_pick(|l| l.health.interval).unwrap_or(30_000_000_000),
-            timeout_ns: health_pick(|l| l.health.timeout).unwrap_or(10_000_000_000),
+            interval_ns: health_pick(|l| l.health.interval).unwrap_or(defaults::HEALTH_INTERVAL_NS),
+            timeout_ns: health_pick(|l| l.health.timeout).unwrap_or(defaults::HEALTH_TIMEOUT_NS),
             start_period_ns: health_pick(|l| l.health.start_period).unwrap_or(0),
-            retries: health_pick(|l| l.health.retries).unwrap_or(3),
+            retries: health_pick(|l| l.health.retries).unwrap_or(defaults::HEALTH_RETRIES),
         };
 
         let render = |v: &str| {
@@ -472,7 +473,7 @@ impl Merge<'_> {
                 .stop_timeout
                 .or(defaults.stop_timeout)
                 .or(chart.stop_timeout)
-                .unwrap_or(10),
+                .unwrap_or(defaults::STOP_TIMEOUT_SECS),
             paused: own.paused.or(defaults.paused).unwrap_or(false),
             tls: None,
             labels: BTreeMap::new(),

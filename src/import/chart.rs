@@ -2,6 +2,7 @@
 //! the defaults the resolver gives (so "same as the chart" means the same
 //! container).
 
+use crate::desired::defaults;
 use crate::quantity::{parse_cpus, parse_duration, parse_memory};
 use crate::spec::RawChart;
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,7 +54,10 @@ impl Chart {
                 .restart
                 .as_ref()
                 .map_or("no".into(), |r| r.get_ref().clone()),
-            stop_timeout_secs: raw.stop_timeout.as_ref().map_or(10, |t| *t.get_ref()),
+            stop_timeout_secs: raw
+                .stop_timeout
+                .as_ref()
+                .map_or(defaults::STOP_TIMEOUT_SECS, |t| *t.get_ref()),
             env: raw
                 .env
                 .iter()
@@ -79,9 +83,13 @@ impl Chart {
                 .and_then(|m| parse_memory(&m).ok())
                 .unwrap_or(0),
             health_command: raw.health.command.clone().unwrap_or_default(),
-            interval_ns: dur(&raw.health.interval, 30_000_000_000),
-            timeout_ns: dur(&raw.health.timeout, 10_000_000_000),
-            retries: raw.health.retries.as_ref().map_or(3, |r| *r.get_ref()),
+            interval_ns: dur(&raw.health.interval, defaults::HEALTH_INTERVAL_NS),
+            timeout_ns: dur(&raw.health.timeout, defaults::HEALTH_TIMEOUT_NS),
+            retries: raw
+                .health
+                .retries
+                .as_ref()
+                .map_or(defaults::HEALTH_RETRIES, |r| *r.get_ref()),
             start_period_ns: dur(&raw.health.start_period, 0),
         }
     }
