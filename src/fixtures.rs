@@ -53,6 +53,10 @@ impl DesiredTenant {
             extra_networks: vec![],
             backup_volumes: vec!["data".into()],
             consistency: crate::kinds::Consistency::Pause,
+            rollout_group: None,
+            strategy: crate::kinds::Strategy::StopFirst,
+            rollback_data: true,
+            image_pin: None,
             own_labels: BTreeMap::new(),
             resources: Resources {
                 nano_cpus: 2_000_000_000,

@@ -179,3 +179,31 @@ impl Consistency {
         }
     }
 }
+
+/// How a recreate swaps a tenant's container (chart `strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// Stop the old container, then start the new one: never two
+    /// instances on one SQLite volume (the mAI default).
+    #[default]
+    StopFirst,
+    /// Start the new one on a spare host port, switch the proxy to it,
+    /// then stop the old one: no failed request, for apps that tolerate
+    /// two instances at once.
+    StartFirst,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 2] = [Self::StopFirst, Self::StartFirst];
+
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == word)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::StopFirst => "stop-first",
+            Self::StartFirst => "start-first",
+        }
+    }
+}

@@ -28,6 +28,7 @@ pub mod probe;
 pub mod proxy;
 pub mod quantity;
 pub mod readiness;
+pub mod rollout;
 pub mod server;
 pub mod sources;
 pub mod spec;

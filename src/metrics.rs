@@ -38,6 +38,10 @@ pub struct Metrics {
     pub backup_duration: Histogram,
     pub backup_pause: Histogram,
     pub backup_failures: IntCounterVec,
+    pub rollout_info: IntGaugeVec,
+    pub rollout_tenants: IntGaugeVec,
+    pub rollout_halted: IntGaugeVec,
+    pub rollout_gate: Histogram,
     drift_now: Mutex<BTreeMap<String, BTreeSet<Drift>>>,
     proxy_drift_now: Mutex<BTreeSet<String>>,
     cpu_seen: Mutex<BTreeMap<String, f64>>,
@@ -221,6 +225,39 @@ impl Metrics {
                 &["tenant"],
             )
             .unwrap(),
+            rollout_info: IntGaugeVec::new(
+                opts(
+                    "rollout_info",
+                    "The fleet's last rollout: 1 for its file revision (first 12 of its sha256) and state (running, halted, done).",
+                ),
+                &["revision", "state"],
+            )
+            .unwrap(),
+            rollout_tenants: IntGaugeVec::new(
+                opts(
+                    "rollout_tenants",
+                    "Tenants of the last rollout by state: pending, updated, rolled_back, failed.",
+                ),
+                &["state"],
+            )
+            .unwrap(),
+            rollout_halted: IntGaugeVec::new(
+                opts(
+                    "rollout_halted",
+                    "1 while a rollout is halted, at the tenant whose update failed.",
+                ),
+                &["revision", "tenant"],
+            )
+            .unwrap(),
+            rollout_gate: Histogram::with_opts(
+                prometheus::HistogramOpts::new(
+                    "rollout_gate_duration_seconds",
+                    "How long a tenant's health gate took in a rollout (new container started until passed or failed).",
+                )
+                .namespace("tenantctl")
+                .buckets(vec![1.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0]),
+            )
+            .unwrap(),
             registry,
             drift_now: Mutex::default(),
             proxy_drift_now: Mutex::default(),
@@ -251,6 +288,10 @@ impl Metrics {
             Box::new(m.backup_duration.clone()),
             Box::new(m.backup_pause.clone()),
             Box::new(m.backup_failures.clone()),
+            Box::new(m.rollout_info.clone()),
+            Box::new(m.rollout_tenants.clone()),
+            Box::new(m.rollout_halted.clone()),
+            Box::new(m.rollout_gate.clone()),
         ];
         for c in collectors {
             m.registry.register(c).expect("metric names are unique");
@@ -338,6 +379,29 @@ impl Metrics {
     }
 
     /// Removes every series of a tenant that left the desired state.
+    /// The fleet's rollout record as the metrics show it.
+    pub fn set_rollout(&self, record: Option<&crate::rollout::RolloutRecord>) {
+        use crate::rollout::{Phase, TenantPhase};
+        self.rollout_info.reset();
+        self.rollout_halted.reset();
+        for phase in TenantPhase::ALL {
+            let n = record.map_or(0, |r| r.count(phase));
+            self.rollout_tenants
+                .with_label_values(&[phase.as_str()])
+                .set(n as i64);
+        }
+        let Some(r) = record else { return };
+        let revision = &r.revision[..r.revision.len().min(12)];
+        self.rollout_info
+            .with_label_values(&[revision, r.phase.as_str()])
+            .set(1);
+        if let (Phase::Halted, Some(tenant)) = (r.phase, &r.halted_at) {
+            self.rollout_halted
+                .with_label_values(&[revision, tenant])
+                .set(1);
+        }
+    }
+
     pub fn forget_tenant(&self, tenant: &str) {
         self.set_tenant_drift(tenant, BTreeSet::new(), false);
         let _ = self.tenant_in_sync.remove_label_values(&[tenant]);
@@ -459,6 +523,10 @@ mod tests {
         m.backup_duration.observe(1.0);
         m.backup_pause.observe(0.1);
         m.backup_failures.with_label_values(&["t"]).inc();
+        m.rollout_info.with_label_values(&["r", "done"]).set(1);
+        m.rollout_tenants.with_label_values(&["updated"]).set(1);
+        m.rollout_halted.with_label_values(&["r", "t"]).set(1);
+        m.rollout_gate.observe(1.0);
         let got: Vec<String> = m
             .registry
             .gather()
@@ -497,6 +565,10 @@ mod tests {
             "tenantctl_proxy_last_reload_successful GAUGE []",
             "tenantctl_reconcile_duration_seconds HISTOGRAM []",
             "tenantctl_reconcile_total COUNTER [result]",
+            "tenantctl_rollout_gate_duration_seconds HISTOGRAM []",
+            "tenantctl_rollout_halted GAUGE [revision,tenant]",
+            "tenantctl_rollout_info GAUGE [revision,state]",
+            "tenantctl_rollout_tenants GAUGE [state]",
             "tenantctl_tenant_cpu_seconds_total COUNTER [tenant]",
             "tenantctl_tenant_crashloop GAUGE [tenant]",
             "tenantctl_tenant_in_sync GAUGE [tenant]",

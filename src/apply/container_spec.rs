@@ -72,7 +72,8 @@ pub fn create_body(t: &DesiredTenant) -> ContainerCreateBody {
         ..Default::default()
     });
     ContainerCreateBody {
-        image: Some(t.image.clone()),
+        // A rollout's pinned id, so a tag moved meanwhile changes nothing.
+        image: Some(t.image_pin.clone().unwrap_or_else(|| t.image.clone())),
         env: Some(t.env_lines()),
         labels: Some(t.labels.clone().into_iter().collect()),
         exposed_ports: Some(vec![container_port]),

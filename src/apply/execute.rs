@@ -25,6 +25,8 @@ pub struct ApplyReport {
     pub pruned: Vec<(crate::plan::Orphan, Result<(), ApplyError>)>,
     /// The proxy sync, when the plan has a proxy part.
     pub proxy: Option<ProxyOutcome>,
+    /// The rollout record, when the plan recreated containers.
+    pub rollout: Option<crate::rollout::RolloutRecord>,
 }
 
 impl ApplyReport {
@@ -70,15 +72,12 @@ pub async fn execute(
                 let reason = e.to_string();
                 report.tenants = work
                     .into_iter()
-                    .map(|(t, _)| TenantOutcome {
-                        tenant: t.name.clone(),
-                        done: vec![],
-                        failed: Some("create_network"),
-                        error: Some(ApplyError::Network {
+                    .map(|(t, _)| {
+                        let why = ApplyError::Network {
                             network: network.clone(),
                             reason: reason.clone(),
-                        }),
-                        downtime: None,
+                        };
+                        TenantOutcome::failed(&t.name, "create_network", why)
                     })
                     .collect();
                 return report;
@@ -94,6 +93,11 @@ pub async fn execute(
             .iter()
             .any(|s| matches!(s, crate::plan::Step::Adopt { .. }))
     });
+    // Recreates are a rollout: gated, in order, halted at the first
+    // tenant that fails (see `crate::rollout`); the rest do not wait.
+    let (rolling, rest): (Vec<_>, Vec<_>) = rest
+        .into_iter()
+        .partition(|(_, p)| crate::rollout::is_member(p));
     let futures: Vec<_> = rest
         .into_iter()
         .map(|(tenant, tenant_plan)| apply_tenant(docker, tenant, tenant_plan, desired))
@@ -106,6 +110,10 @@ pub async fn execute(
         let outcome = apply_tenant(docker, tenant, tenant_plan, desired).await;
         report.tenants.push(outcome);
     }
+    let members: Vec<String> = rolling.iter().map(|(t, _)| t.name.clone()).collect();
+    let rollout = crate::rollout::roll_out(docker, desired, &members).await;
+    report.tenants.extend(rollout.outcomes);
+    report.rollout = rollout.record;
     report.tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
     if plan.prune {
         for orphan in &plan.orphans {

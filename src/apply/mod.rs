@@ -45,8 +45,12 @@ pub enum ApplyError {
     #[error("container {container} is not healthy: {why}")]
     Unhealthy { container: String, why: String },
     /// A replacement failed; the old container was put back and runs.
-    #[error("{0}; the old container was put back and runs as before")]
-    RolledBack(Box<ApplyError>),
+    /// `ran`: the new version had started (it may have migrated the data).
+    #[error("{error}; the old container was put back and runs as before")]
+    RolledBack { error: Box<ApplyError>, ran: bool },
+    /// Not updated: the rollout it belongs to is halted.
+    #[error("{0}")]
+    Halted(String),
     /// The backup taken before an upgrade failed: the tenant was not upgraded.
     #[error("the backup before the upgrade failed, so the tenant was not upgraded: {0}")]
     BackupFirst(String),
@@ -67,7 +71,8 @@ impl ApplyError {
             ApplyError::Network { .. } => "network",
             ApplyError::NotRunning { .. } => "not_running",
             ApplyError::Unhealthy { .. } => "unhealthy",
-            ApplyError::RolledBack(_) => "rolled_back",
+            ApplyError::RolledBack { .. } => "rolled_back",
+            ApplyError::Halted(_) => "halted",
             ApplyError::Held(_) => "held",
             ApplyError::BackupFirst(_) => "backup",
             ApplyError::Redacted { kind, .. } => kind,
@@ -86,6 +91,34 @@ pub struct TenantOutcome {
     pub error: Option<ApplyError>,
     /// An adoption's downtime: the old container stopped → ours healthy.
     pub downtime: Option<Duration>,
+    /// The backup taken before its upgrade (a rollback restores it).
+    pub pre_upgrade_backup: Option<String>,
+    /// How long a recreate's gate took (start → passed or failed).
+    pub gate: Option<Duration>,
+}
+
+impl TenantOutcome {
+    /// Nothing done yet.
+    pub fn new(tenant: &str) -> Self {
+        TenantOutcome {
+            tenant: tenant.to_string(),
+            done: vec![],
+            failed: None,
+            error: None,
+            downtime: None,
+            pre_upgrade_backup: None,
+            gate: None,
+        }
+    }
+
+    /// Not started, for `why`.
+    pub fn failed(tenant: &str, step: &'static str, why: ApplyError) -> Self {
+        TenantOutcome {
+            failed: Some(step),
+            error: Some(why),
+            ..TenantOutcome::new(tenant)
+        }
+    }
 }
 
 /// Converges one tenant; stops at its first failed step.
@@ -96,14 +129,8 @@ pub async fn apply_tenant(
     plan: &TenantPlan,
     fleet: &crate::desired::DesiredState,
 ) -> TenantOutcome {
-    let (backups, rollout) = (&fleet.backup, fleet.rollout);
-    let mut outcome = TenantOutcome {
-        tenant: tenant.name.clone(),
-        done: vec![],
-        failed: None,
-        error: None,
-        downtime: None,
-    };
+    let (backups, rollout) = (&fleet.backup, &fleet.rollout);
+    let mut outcome = TenantOutcome::new(&tenant.name);
     if !plan.conflicts.is_empty() {
         let msg = plan
             .conflicts
@@ -148,6 +175,7 @@ pub async fn apply_tenant(
                 Ok(m) => {
                     tracing::info!(backup = %m.id, image = %m.image, "backed up before the upgrade");
                     let _ = crate::backup::prune(&backups.dir, &tenant.name, &backups.keep);
+                    outcome.pre_upgrade_backup = Some(m.id.clone());
                     outcome.done.push("backup");
                 }
                 Err(e) => {
@@ -158,9 +186,13 @@ pub async fn apply_tenant(
                 }
             }
         }
+        let gate_started = std::time::Instant::now();
         let result = run_step(docker, tenant, step, plan.image_present, rollout)
             .await
             .map_err(|e| redact(tenant, e));
+        if matches!(step, Step::Recreate { .. }) {
+            outcome.gate = Some(gate_started.elapsed());
+        }
         match result {
             Ok(downtime) => {
                 if let Some(d) = downtime {
@@ -204,7 +236,7 @@ async fn run_step(
     tenant: &DesiredTenant,
     step: &Step,
     image_present: bool,
-    rollout: crate::desired::RolloutSpec,
+    rollout: &crate::desired::RolloutSpec,
 ) -> Result<Option<Duration>, ApplyError> {
     match step {
         Step::CreateVolume { name } => create_volume(docker, tenant, name).await?,
@@ -217,7 +249,7 @@ async fn run_step(
         }
         Step::Recreate { .. } => {
             // Make sure the new image is here before the old container goes.
-            if !image_present {
+            if !image_present && tenant.image_pin.is_none() {
                 ensure_image(docker, &tenant.image).await?;
             }
             replace::replace(docker, tenant, rollout).await?;

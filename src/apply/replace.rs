@@ -37,7 +37,7 @@ pub struct Gate {
 pub async fn replace(
     docker: &DockerClient,
     tenant: &DesiredTenant,
-    rollout: crate::desired::RolloutSpec,
+    rollout: &crate::desired::RolloutSpec,
 ) -> Result<(), ApplyError> {
     let gate = Gate {
         deadline: rollout.progress_deadline,
@@ -76,7 +76,9 @@ pub async fn swap(
     // address the container by name see it), then must stay healthy for
     // `min_ready` before the old one goes. Downtime ends at that answer.
     let mut current = new.as_str();
-    let healthy = match start(docker, &new).await {
+    let started = start(docker, &new).await;
+    let ran = started.is_ok();
+    let healthy = match started {
         Ok(()) => wait_healthy(docker, tenant, &new, gate.deadline).await,
         Err(e) => Err(e.into()),
     };
@@ -96,7 +98,10 @@ pub async fn swap(
         force_remove(docker, current).await?;
         rename(docker, aside, name).await?;
         start(docker, name).await?;
-        return Err(ApplyError::RolledBack(Box::new(e)));
+        return Err(ApplyError::RolledBack {
+            error: Box::new(e),
+            ran,
+        });
     }
     if keep_old {
         tracing::info!(container = %aside, "the old container is kept, stopped; remove it when you no longer need it");

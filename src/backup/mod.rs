@@ -22,7 +22,7 @@ pub use purge::{purge_tenant, Purged};
 pub use restore::{recover_tenant, restore_tenant, RestoreOptions, Restored};
 pub use retention::keep;
 pub use schedule::{after_command, run_scheduler};
-pub use store::{list, newest, tenants};
+pub use store::{list, newest, tenants, write_atomic};
 pub use take::{backup_held, backup_tenant, Reason};
 pub use verify::verify_backup;
 

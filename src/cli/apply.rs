@@ -60,6 +60,9 @@ pub async fn run(
     for (i, report) in reports.iter().enumerate() {
         print_report(report, i == last);
     }
+    if let Some(r) = reports.iter().rev().find_map(|r| r.rollout.as_ref()) {
+        say!("{}", r.summary());
+    }
     let failed = reports.last().map_or(0, ApplyReport::failed);
     let changes: usize = reports.iter().map(ApplyReport::changes).sum();
     say!("Applied {changes} change(s); {failed} failure(s).");

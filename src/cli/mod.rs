@@ -17,6 +17,7 @@ mod apply;
 mod backup;
 mod import;
 mod plan;
+mod rollout;
 mod run;
 mod status;
 mod validate;
@@ -201,6 +202,11 @@ enum Command {
     /// Delete the volumes of a tenant that has left the file, after a
     /// final backup of them succeeded (nothing else ever deletes them).
     Purge(backup::PurgeArgs),
+    /// The fleet's last rollout: status, or resume a halted one.
+    Rollout {
+        #[command(subcommand)]
+        command: rollout::RolloutCommand,
+    },
     /// One row per tenant: desired, running, healthy, in sync, drift.
     Status {
         #[arg(short = 'f', long = "file")]
@@ -217,6 +223,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Import(args) => import::run_import(args.into()),
         Command::Backup(args) => backup::run_backup(args, timeout).await,
         Command::Backups { command } => backup::run_backups(command),
+        Command::Rollout { command } => rollout::run(command),
         Command::Restore(args) => backup::run_restore(args, timeout).await,
         Command::Purge(args) => backup::run_purge(args, timeout).await,
         Command::Plan {

@@ -20,6 +20,11 @@ struct Row {
     in_sync: bool,
     /// When the newest backup was taken (`backups list` has them all).
     last_backup_unix: Option<i64>,
+    /// The image id the container runs (its version).
+    image_id: Option<String>,
+    /// Its part in the fleet's last rollout, when that rollout is not done
+    /// (`pending`, `rolled_back`, …), `halted` for the tenant it halted at.
+    rollout: Option<String>,
     drift: Vec<String>,
 }
 
@@ -29,6 +34,19 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
         Err(code) => return code,
     };
     let plan = tenantctl::plan::plan(&desired, &observed, false);
+    let record = tenantctl::rollout::load(&desired).unwrap_or_else(|e| {
+        eprintln!("warning: {e}");
+        None
+    });
+    let rollout_part = |tenant: &str| {
+        let r = record
+            .as_ref()
+            .filter(|r| r.phase != tenantctl::rollout::Phase::Done)?;
+        if r.halted_at.as_deref() == Some(tenant) {
+            return Some("halted".to_string());
+        }
+        r.tenants.get(tenant).map(|p| p.as_str().to_string())
+    };
     let probes: std::collections::BTreeMap<String, bool> =
         futures_util::future::join_all(desired.tenants.values().map(|t| async move {
             let host = tenantctl::probe::probe_host(t);
@@ -80,6 +98,8 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
                     .ok()
                     .flatten()
                     .map(|m| m.created_unix),
+                image_id: c.map(|c| c.image_id.clone()),
+                rollout: rollout_part(&t.tenant),
                 drift,
             }
         })
@@ -91,8 +111,11 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    if let Some(r) = record.filter(|r| r.phase != tenantctl::rollout::Phase::Done) {
+        say!("{} (see `tenantctl rollout status`)", r.summary());
+    }
     say!(
-        "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} {:<21} DRIFT",
+        "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} {:<12} {:<21} DRIFT",
         "TENANT",
         "PORT",
         "DESIRED",
@@ -100,11 +123,21 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
         "HEALTH",
         "PROBE",
         "IN SYNC",
+        "VERSION",
         "LAST BACKUP"
     );
     for r in &rows {
+        let version = r.image_id.as_deref().map_or("-".to_string(), |id| {
+            id.trim_start_matches("sha256:").chars().take(12).collect()
+        });
+        let drift = match (&r.rollout, r.drift.is_empty()) {
+            (Some(part), true) => format!("rollout: {part}"),
+            (Some(part), false) => format!("rollout: {part}; {}", r.drift.join("; ")),
+            (None, true) => "-".to_string(),
+            (None, false) => r.drift.join("; "),
+        };
         say!(
-            "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} {:<21} {}",
+            "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} {:<12} {:<21} {}",
             r.tenant,
             r.port,
             if r.paused { "paused" } else { "running" },
@@ -112,13 +145,10 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
             r.health,
             if r.probe { "up" } else { "down" },
             if r.in_sync { "yes" } else { "no" },
+            version,
             r.last_backup_unix
                 .map_or_else(|| "-".to_string(), tenantctl::backup::shown_time),
-            if r.drift.is_empty() {
-                "-".to_string()
-            } else {
-                r.drift.join("; ")
-            }
+            drift
         );
     }
     ExitCode::SUCCESS

@@ -46,8 +46,9 @@ pub struct Settings {
 }
 
 enum Done {
-    Pass(Result<PassDone, DockerError>),
+    Pass(Box<Result<PassDone, DockerError>>),
     Tenant(Reconciled),
+    Rollout(crate::rollout::RolloutReport),
 }
 
 pub struct Controller {
@@ -181,8 +182,9 @@ impl Controller {
         match command {
             Command::Pass { desired, detail } => {
                 let mode = self.mode();
-                workers
-                    .spawn(async move { Done::Pass(pass(&docker, &desired, detail, mode).await) });
+                workers.spawn(async move {
+                    Done::Pass(Box::new(pass(&docker, &desired, detail, mode).await))
+                });
             }
             Command::Reconcile {
                 desired,
@@ -200,6 +202,15 @@ impl Controller {
                     .instrument(span),
                 );
             }
+            Command::Rollout { desired, tenants } => {
+                let span = tracing::info_span!("rollout", revision = %self.machine.revision());
+                workers.spawn(
+                    async move {
+                        Done::Rollout(crate::rollout::roll_out(&docker, &desired, &tenants).await)
+                    }
+                    .instrument(span),
+                );
+            }
         }
     }
 
@@ -207,7 +218,9 @@ impl Controller {
         match done {
             Done::Pass(result) => {
                 self.recorder.pass(&result);
-                let summary = result.ok().map(|d| PassSummary::of(&d.plan, d.view));
+                let summary = (*result)
+                    .ok()
+                    .map(|d| PassSummary::of(&d.plan, d.view, d.rollout_due));
                 self.machine.on_pass(summary, Instant::now());
             }
             Done::Tenant(r) => {
@@ -219,6 +232,10 @@ impl Controller {
                     Instant::now(),
                 );
                 self.recorder.reconciled(&r, outcome, held);
+            }
+            Done::Rollout(report) => {
+                self.recorder.rolled_out(&report);
+                self.machine.on_rollout_done();
             }
         }
     }

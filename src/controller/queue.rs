@@ -37,6 +37,9 @@ pub enum Outcome {
     /// cannot help until something changes, so it waits for the next event,
     /// pass or spec change instead of churning on a timer.
     Blocked,
+    /// Its change recreates the container: left to the fleet's rollout
+    /// (see `crate::rollout`), so it waits like a blocked tenant.
+    Deferred,
 }
 
 #[derive(Debug, Default)]
@@ -158,7 +161,7 @@ impl WorkQueue {
                     retry.not_before = None;
                 }
             }
-            Outcome::InSync | Outcome::Blocked => {
+            Outcome::InSync | Outcome::Blocked | Outcome::Deferred => {
                 retry.attempts = 0;
                 retry.not_before = None;
             }

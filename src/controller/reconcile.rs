@@ -12,6 +12,7 @@ use crate::desired::DesiredState;
 use crate::docker::{DockerClient, DockerError};
 use crate::observe::{observe, observe_tenant, Detail, HostView};
 use crate::plan::{plan_adopting, plan_host, Adoption, Options, Plan, ProxyView, TenantPlan};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// How the controller converges: what `run`'s flags say.
@@ -40,6 +41,8 @@ pub struct Reconciled {
     pub downtime: Option<Duration>,
     /// Planned only (`--observe-only`): its drift stands.
     pub observe_only: bool,
+    /// Its plan recreates the container: left to the fleet's rollout.
+    pub deferred: bool,
     /// The container is restarting over and over; reported, not fought.
     pub crash_looping: bool,
     /// Its fresh look at its own objects (for the cached host view).
@@ -65,6 +68,7 @@ pub async fn reconcile_tenant(
         error: None,
         downtime: None,
         observe_only: false,
+        deferred: false,
         crash_looping: false,
         observed: None,
         duration: Duration::ZERO,
@@ -75,7 +79,11 @@ pub async fn reconcile_tenant(
             Err(e) => result.error = Some(e.into()),
             Ok(observed) => {
                 let plan = plan_adopting(&subset, &observed, false, mode.adopt);
-                let report = if mode.observe_only {
+                // A recreate is the rollout's to make (in order, gated,
+                // halted on failure); a pass starts it.
+                result.deferred = !mode.observe_only
+                    && plan.tenants.first().is_some_and(crate::rollout::is_member);
+                let report = if mode.observe_only || result.deferred {
                     ApplyReport::default()
                 } else {
                     execute(docker, &subset, &plan, 1).await
@@ -116,6 +124,11 @@ pub struct PassDone {
     pub plan: Plan,
     pub view: HostView,
     pub report: ApplyReport,
+    /// Tenants a rollout should update now (empty when none is needed,
+    /// or the one needed is halted).
+    pub rollout_due: Vec<String>,
+    /// The fleet's rollout record, for metrics.
+    pub rollout: Option<crate::rollout::RolloutRecord>,
 }
 
 /// One fleet pass. Any failed read fails the pass: a partial list must
@@ -146,11 +159,39 @@ pub async fn pass(
     } else {
         execute(docker, desired, &fleet_level, 1).await
     };
+    let record = crate::rollout::load(desired).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read the rollout record");
+        None
+    });
+    let members = crate::rollout::members(&plan);
+    let rollout_due = if members.is_empty() || mode.observe_only {
+        Vec::new()
+    } else {
+        let images: BTreeMap<String, String> = members
+            .iter()
+            .filter_map(|m| desired.tenants.get(m))
+            .filter_map(|t| {
+                let id = observed.images.get(&t.image).cloned().flatten()?.id;
+                Some((t.image.clone(), id))
+            })
+            .collect();
+        let id = crate::rollout::rollout_id(desired, &images);
+        match crate::rollout::is_due(record.as_ref(), &id) {
+            true => members,
+            false => Vec::new(),
+        }
+    };
     let mut view = HostView::from_pass(&observed);
     for (orphan, result) in &report.pruned {
         if result.is_ok() {
             view.containers.remove(&orphan.container);
         }
     }
-    Ok(PassDone { plan, view, report })
+    Ok(PassDone {
+        plan,
+        view,
+        report,
+        rollout_due,
+        rollout: record,
+    })
 }

@@ -31,6 +31,7 @@ fn unix_now() -> f64 {
 /// How a reconcile ended, as far as scheduling cares.
 pub fn outcome(r: &Reconciled) -> Outcome {
     match (&r.error, r.done.is_empty()) {
+        _ if r.deferred => Outcome::Deferred,
         (Some(ApplyError::Conflict(_)), _) => Outcome::Blocked,
         (Some(_), _) => Outcome::Failed,
         (None, true) => Outcome::InSync,
@@ -103,6 +104,7 @@ impl Recorder {
         self.readiness.docker_ok.store(true, Ordering::Relaxed);
         let m = &self.metrics;
         m.set_all_drift(done.plan.drift_by_tenant());
+        m.set_rollout(done.rollout.as_ref());
         let out_of_sync = done.plan.tenants.iter().filter(|t| t.has_work()).count();
         if out_of_sync == 0 {
             m.last_successful_reconcile.set(unix_now());
@@ -134,6 +136,35 @@ impl Recorder {
         }
     }
 
+    /// A rollout ran (or found itself halted).
+    pub fn rolled_out(&self, report: &crate::rollout::RolloutReport) {
+        let m = &self.metrics;
+        for o in &report.outcomes {
+            if let Some(gate) = o.gate {
+                m.rollout_gate.observe(gate.as_secs_f64());
+            }
+            for action in &o.done {
+                m.actions_total
+                    .with_label_values(&[action, "success"])
+                    .inc();
+            }
+            // A tenant the halt kept back was not tried: not an error.
+            match (o.failed, &o.error) {
+                (_, Some(ApplyError::Halted(_))) | (None, _) => {}
+                (Some(action), _) => m.actions_total.with_label_values(&[action, "error"]).inc(),
+            }
+        }
+        m.set_rollout(report.record.as_ref());
+        if let Some(r) = &report.record {
+            match r.phase {
+                crate::rollout::Phase::Halted => {
+                    tracing::error!(rollout = %r.summary(), "rollout halted")
+                }
+                _ => tracing::info!(rollout = %r.summary(), "rollout finished"),
+            }
+        }
+    }
+
     /// `held`: the tenant is now slowed down by backoff or the churn hold.
     pub fn reconciled(&self, r: &Reconciled, outcome: Outcome, held: bool) {
         let m = &self.metrics;
@@ -148,7 +179,7 @@ impl Recorder {
         }
         let result_label = match outcome {
             Outcome::Failed | Outcome::Blocked => "error",
-            Outcome::InSync => "in_sync",
+            Outcome::InSync | Outcome::Deferred => "in_sync",
             Outcome::Changed => "changed",
         };
         m.reconcile_total.with_label_values(&[result_label]).inc();

@@ -21,7 +21,10 @@
 //!   the last pass took, if more) while they are: a cold start of 1,000
 //!   tenants then costs a few dozen passes, not 1,000;
 //! - a pass queues the tenants it found out of sync (see `WorkQueue` for
-//!   backoff, churn and the error policy);
+//!   backoff, churn and the error policy) — except those whose change
+//!   recreates their container: those go to one rollout at a time
+//!   (`Command::Rollout`), which a pass starts when one is due; a
+//!   reconcile that finds such a change leaves it and asks for a pass;
 //! - an invalid desired state changes nothing.
 
 use super::queue::{Outcome, WorkQueue};
@@ -48,6 +51,12 @@ pub enum Command {
         desired: Arc<DesiredState>,
         tenant: String,
         view: Arc<HostView>,
+    },
+    /// Roll the tenants whose change recreates their container out, in
+    /// order and gated (see `crate::rollout`).
+    Rollout {
+        desired: Arc<DesiredState>,
+        tenants: Vec<String>,
     },
 }
 
@@ -77,16 +86,19 @@ pub struct PassSummary {
     pub network: bool,
     /// The host as the pass listed it: replaces the cached view.
     pub view: HostView,
+    /// Tenants a rollout should update now (recreates are not queued).
+    pub rollout: Vec<String>,
 }
 
 impl PassSummary {
-    pub fn of(plan: &Plan, view: HostView) -> Self {
+    pub fn of(plan: &Plan, view: HostView, rollout: Vec<String>) -> Self {
         Self {
             view,
+            rollout,
             out_of_sync: plan
                 .tenants
                 .iter()
-                .filter(|t| t.has_work())
+                .filter(|t| t.has_work() && !crate::rollout::is_member(t))
                 .map(|t| t.tenant.clone())
                 .collect(),
             network: plan.create_network.is_some() || plan.repair_network.is_some(),
@@ -127,6 +139,10 @@ pub struct Machine {
     pass_took: Duration,
     next_resync: Instant,
     next_verify: Instant,
+    /// A rollout runs (at most one at a time).
+    rollout_running: bool,
+    /// The tenants the last pass found due for a rollout.
+    rollout_wanted: Option<Vec<String>>,
 }
 
 impl Machine {
@@ -145,6 +161,8 @@ impl Machine {
             pass_took: Duration::ZERO,
             next_resync: now + intervals.resync,
             next_verify: now + intervals.verify,
+            rollout_running: false,
+            rollout_wanted: None,
         }
     }
 
@@ -235,6 +253,9 @@ impl Machine {
         }
         let Some(summary) = summary else { return };
         self.view = Some(Arc::new(summary.view));
+        if !summary.rollout.is_empty() {
+            self.rollout_wanted = Some(summary.rollout);
+        }
         for tenant in &summary.out_of_sync {
             self.queue.hint(tenant);
         }
@@ -260,6 +281,10 @@ impl Machine {
             Arc::make_mut(view).merge(tenant, fresh);
         }
         self.queue.done(tenant, outcome, now);
+        if outcome == Outcome::Deferred && !self.rollout_running {
+            // A pass decides whether (and with whom) a rollout starts.
+            self.want_pass(Detail::ListOnly);
+        }
         if outcome == Outcome::Changed {
             // nginx and the drift metrics follow in the next pass.
             self.pass_after_change = true;
@@ -267,8 +292,16 @@ impl Machine {
         self.queue.is_backing_off(tenant, now)
     }
 
-    /// The commands to start now: a due pass, then due tenants up to the
-    /// concurrency bound.
+    /// A rollout finished (done, halted or cut short): a pass refreshes
+    /// nginx and the drift metrics, and finds what is left to roll out.
+    pub fn on_rollout_done(&mut self) {
+        self.rollout_running = false;
+        self.rollout_wanted = None;
+        self.want_pass(Detail::ListOnly);
+    }
+
+    /// The commands to start now: a due pass, a due rollout, then due
+    /// tenants up to the concurrency bound.
     pub fn poll(&mut self, now: Instant) -> Vec<Command> {
         if now >= self.next_verify {
             self.next_verify = now + self.intervals.verify;
@@ -295,6 +328,15 @@ impl Machine {
                 commands.push(Command::Pass {
                     desired: Arc::clone(&desired),
                     detail,
+                });
+            }
+        }
+        if !self.rollout_running {
+            if let Some(tenants) = self.rollout_wanted.take() {
+                self.rollout_running = true;
+                commands.push(Command::Rollout {
+                    desired: Arc::clone(&desired),
+                    tenants,
                 });
             }
         }

@@ -37,6 +37,7 @@ fn split(commands: Vec<Command>) -> (Vec<Detail>, Vec<String>) {
         match c {
             Command::Pass { detail, .. } => passes.push(detail),
             Command::Reconcile { tenant, .. } => tenants.push(tenant),
+            Command::Rollout { .. } => panic!("no rollout expected"),
         }
     }
     (passes, tenants)
@@ -243,6 +244,7 @@ fn a_pass_queues_what_it_found_out_of_sync_but_not_what_is_in_flight() {
             view: HostView::default(),
             out_of_sync: vec!["a".into(), "b".into(), "c".into()],
             network: false,
+            rollout: vec![],
         }),
         now,
     );
@@ -303,6 +305,7 @@ fn a_missing_network_is_fixed_by_one_reconcile() {
             view: HostView::default(),
             out_of_sync: vec![],
             network: true,
+            rollout: vec![],
         }),
         now,
     );
@@ -367,6 +370,7 @@ fn a_failing_tenant_backs_off_and_a_conflict_waits_for_a_hint() {
             view: HostView::default(),
             out_of_sync: vec!["blocked".into()],
             network: false,
+            rollout: vec![],
         }),
         now,
     );
@@ -431,4 +435,50 @@ fn slow_passes_are_spaced_further_apart_during_a_cold_start() {
     m.on_reconciled("b", Outcome::Changed, None, now);
     let (passes, _) = split(m.poll(start + Duration::from_secs(10)));
     assert_eq!(passes, vec![Detail::ListOnly]);
+}
+
+#[test]
+fn recreates_go_to_one_rollout_at_a_time_not_to_the_queue() {
+    let (now, mut m) = settled(&["a", "b", "c"]);
+    let plan_with = |members: &[&str]| PassSummary {
+        view: HostView::default(),
+        out_of_sync: vec![],
+        network: false,
+        rollout: members.iter().map(|s| s.to_string()).collect(),
+    };
+    m.on_pass(Some(plan_with(&["a", "b"])), now);
+    let commands = m.poll(now);
+    let rollouts: Vec<_> = commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Rollout { tenants, .. } => Some(tenants.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rollouts, vec![vec!["a".to_string(), "b".to_string()]]);
+    // A second pass during the rollout does not start another one.
+    m.on_pass(Some(plan_with(&["b"])), now);
+    assert!(!m
+        .poll(now)
+        .iter()
+        .any(|c| matches!(c, Command::Rollout { .. })));
+    // When it ends a pass looks again (what is left, nginx, metrics).
+    m.on_rollout_done();
+    assert!(m
+        .poll(now)
+        .iter()
+        .any(|c| matches!(c, Command::Pass { .. })));
+}
+
+#[test]
+fn a_reconcile_that_leaves_a_recreate_to_the_rollout_asks_for_a_pass_and_waits() {
+    let (now, mut m) = settled(&["a"]);
+    let _ = m.poll(now);
+    m.on_event(&event("a"));
+    let (_, tenants) = split(m.poll(now));
+    assert_eq!(tenants, vec!["a"]);
+    assert!(!m.on_reconciled("a", Outcome::Deferred, None, now));
+    let (passes, tenants) = split(m.poll(now));
+    assert_eq!(passes, vec![Detail::ListOnly]);
+    assert!(tenants.is_empty(), "not retried on a timer");
 }

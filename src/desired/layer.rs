@@ -39,6 +39,12 @@ pub struct Layer {
     pub consistency: Option<crate::kinds::Consistency>,
     /// Chart only: the volume keys a backup archives.
     pub backup_volumes: Option<Vec<(String, Range<usize>)>>,
+    /// Tenant/defaults: the rollout group, checked against `[rollout]`.
+    pub rollout_group: Option<(String, Range<usize>)>,
+    /// Chart only.
+    pub strategy: Option<crate::kinds::Strategy>,
+    /// Chart only.
+    pub rollback_data: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -397,6 +403,10 @@ pub fn tenant_layer(file: &SourceFile, raw: &RawTenant, diags: &mut Vec<Diagnost
     }
     layer.stop_timeout = cx.stop_timeout(&raw.stop_timeout);
     layer.consistency = cx.consistency(&raw.consistency);
+    layer.rollout_group = raw
+        .rollout_group
+        .as_ref()
+        .map(|g| (g.get_ref().clone(), g.span()));
     layer
 }
 
@@ -460,5 +470,19 @@ pub fn chart_layer(file: &SourceFile, raw: &RawChart, diags: &mut Vec<Diagnostic
     layer.health = cx.health(&raw.health);
     layer.stop_timeout = cx.stop_timeout(&raw.stop_timeout);
     layer.consistency = cx.consistency(&raw.consistency);
+    layer.rollback_data = raw.rollback_data;
+    if let Some(v) = &raw.strategy {
+        layer.strategy = crate::kinds::Strategy::parse(v.get_ref());
+        if layer.strategy.is_none() {
+            cx.err(
+                v.span(),
+                format!(
+                    "strategy `{}` is not one of {}",
+                    v.get_ref(),
+                    crate::kinds::Strategy::ALL.map(|c| c.as_str()).join(", ")
+                ),
+            );
+        }
+    }
     layer
 }

@@ -16,7 +16,7 @@ pub use hash::sha256_hex;
 pub use proxy::{ProxySpec, Tls};
 
 pub use resolve::{referenced_paths, resolve, Inputs};
-pub use rollout::RolloutSpec;
+pub use rollout::{RolloutSpec, DEFAULT_STATE_DIR};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -66,7 +66,7 @@ impl DesiredState {
             extra_labels: self.extra_labels.clone(),
             proxy: self.proxy.clone(),
             backup: self.backup.clone(),
-            rollout: self.rollout,
+            rollout: self.rollout.clone(),
             tenants: BTreeMap::new(),
         }
     }
@@ -104,6 +104,16 @@ pub struct DesiredTenant {
     /// Chart volume keys a backup archives (`backup_volumes`, default `data`).
     pub backup_volumes: Vec<String>,
     pub consistency: crate::kinds::Consistency,
+    /// Its rollout group (`rollout_group`), one of `[rollout] groups`.
+    pub rollout_group: Option<String>,
+    /// How a recreate swaps its container (chart `strategy`).
+    pub strategy: crate::kinds::Strategy,
+    /// A failed upgrade's data is restored from its pre-upgrade backup.
+    pub rollback_data: bool,
+    /// The image id a rollout resolved `image` to at its start: created
+    /// from instead of the reference, so a tag moved during the rollout
+    /// does not split it. Never from the file, never hashed.
+    pub image_pin: Option<String>,
     /// The operator's own labels for this container (templates rendered):
     /// on the container only, never on its volumes.
     pub own_labels: BTreeMap<String, String>,

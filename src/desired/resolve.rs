@@ -54,7 +54,8 @@ pub fn resolve(
         .and_then(|p| super::proxy::resolve_proxy(file, &inputs.base_dir, p, &mut diags));
     let backup =
         super::backup::resolve_backup(file, &inputs.base_dir, raw.backup.as_ref(), &mut diags);
-    let rollout = super::rollout::resolve_rollout(file, raw.rollout.as_ref(), &mut diags);
+    let rollout =
+        super::rollout::resolve_rollout(file, &inputs.base_dir, raw.rollout.as_ref(), &mut diags);
     let default_tls = raw
         .defaults
         .tls
@@ -137,6 +138,23 @@ pub fn resolve(
             .tls
             .as_ref()
             .and_then(|t| super::proxy::resolve_tls(file, &inputs.base_dir, t, &mut diags));
+        if let Some((group, span)) = own
+            .rollout_group
+            .as_ref()
+            .or(defaults.rollout_group.as_ref())
+        {
+            if rollout.groups.contains(group) {
+                tenant.rollout_group = Some(group.clone());
+            } else {
+                diags.push(file.diag(
+                    Some(span.clone()),
+                    format!(
+                        "rollout_group `{group}` is not one of `[rollout] groups` ({}); add it there, in the order groups are updated",
+                        if rollout.groups.is_empty() { "none set".to_string() } else { rollout.groups.join(", ") }
+                    ),
+                ));
+            }
+        }
         tenant.tls = own_tls
             .or(default_tls.clone())
             .or(proxy.as_ref().and_then(|p| p.tls.clone()));
@@ -441,6 +459,10 @@ impl Merge<'_> {
                 None if chart.volumes.contains_key("data") => vec!["data".into()],
                 None => vec![],
             },
+            rollout_group: None,
+            strategy: chart.strategy.unwrap_or_default(),
+            rollback_data: chart.rollback_data.unwrap_or(true),
+            image_pin: None,
             consistency: own
                 .consistency
                 .or(defaults.consistency)

@@ -40,6 +40,11 @@ pub struct RawChart {
     pub consistency: Option<Spanned<String>>,
     /// The volume keys a backup archives (default: `data`).
     pub backup_volumes: Option<Vec<Spanned<String>>>,
+    /// `stop-first` (default) or `start-first`.
+    pub strategy: Option<Spanned<String>>,
+    /// Restore a failed upgrade's data from its pre-upgrade backup
+    /// (default true).
+    pub rollback_data: Option<bool>,
 }
 
 /// Parses a chart file, reporting syntax and unknown-key errors with positions.

@@ -124,14 +124,23 @@ pub struct RawTenant {
     pub stop_timeout: Option<Spanned<i64>>,
     /// How a backup reads a live tenant: `none`, `pause` or `stop`.
     pub consistency: Option<Spanned<String>>,
+    /// The rollout group (one of `[rollout] groups`) the tenant is
+    /// updated with; tenants without one go last.
+    pub rollout_group: Option<Spanned<String>>,
 }
 
-/// `[rollout]`: how a recreate's new container is gated.
+/// `[rollout]`: how recreates are rolled out across the fleet and gated.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRollout {
     pub progress_deadline: Option<Spanned<String>>,
     pub min_ready: Option<Spanned<String>>,
+    /// Rollout groups in the order they are updated (`["canary"]`).
+    pub groups: Option<Vec<Spanned<String>>>,
+    /// How many tenants of a rollout may be down at once.
+    pub max_unavailable: Option<Spanned<i64>>,
+    /// Where the rollout record and the crash-loop counts are kept.
+    pub state_dir: Option<Spanned<String>>,
 }
 
 /// `[backup]`: where archives go and how many are kept.

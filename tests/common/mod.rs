@@ -174,6 +174,7 @@ dir = "{backups}"
 # A recreate's new container must stay healthy this long (10 s by default).
 [rollout]
 min_ready = "1s"
+state_dir = "{state}"
 
 [defaults]
 chart = "{chart}"
@@ -184,6 +185,7 @@ health = {{ interval = "1s", timeout = "1s", start_period = "1s" }}
             id = self.run_id,
             chart = manifest_dir().join("charts/mai").display(),
             backups = self.dir.join("backups").display(),
+            state = self.dir.join("state").display(),
         )
     }
 

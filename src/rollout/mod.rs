@@ -1,0 +1,30 @@
+//! Rollouts: every change that recreates containers goes through one, in
+//! `apply` and `run` alike. The tenants to recreate are updated canary
+//! groups first, then in batches of `max_unavailable`, each tenant gated
+//! on its health (`apply::replace`); the first tenant that fails is put
+//! back on its old container (and, when the new version ran and a
+//! pre-upgrade backup exists, its data is restored) and the rollout
+//! **halts**: tenants not yet updated keep the old version. The halt is
+//! kept in a record on disk (`<state_dir>/<fleet>.rollout.json`), so a
+//! restarted controller, `status` and `rollout status` see it; a new
+//! revision of the file, or a moved image tag, is a new rollout;
+//! `rollout resume` retries the halted one.
+//!
+//! `order` and `record` are pure; `store` reads and writes the record;
+//! `run` drives a rollout against Docker.
+
+mod order;
+mod record;
+mod run;
+mod store;
+
+pub use order::{batches, is_member, members};
+pub use record::{rollout_id, Phase, RolloutRecord, TenantPhase};
+pub use run::{roll_out, RolloutReport};
+pub use store::{load, record_path, save, StoreError};
+
+/// Whether a rollout of `members` with identity `id` may run now: not
+/// when the record holds that same rollout halted (and not resumed).
+pub fn is_due(record: Option<&RolloutRecord>, id: &str) -> bool {
+    !record.is_some_and(|r| r.id == id && r.phase == Phase::Halted && !r.resume)
+}
