@@ -177,8 +177,15 @@ fn a_recreate_whose_new_container_cannot_start_puts_the_old_one_back() {
     assert_eq!(wait_http_ok(p1, "/data/keep.txt"), "kept");
     assert_eq!(fleet.containers(), vec![fleet.container_name("alpha")]);
 
-    // Once the port is free the recreate goes through, data intact.
+    // The failure halted the rollout: applying again changes nothing
+    // until the operator resumes it (or pushes a new revision).
+    contains(&out, "HALTED at alpha");
+    let again = fleet.tenantctl_expect(&["apply"], 1);
+    contains(&again, "rollout resume");
+    assert_eq!(fleet.container_id("alpha"), old_id, "{again}");
+    // Once the port is free the resumed rollout goes through, data intact.
     drop(holder);
+    fleet.tenantctl_expect(&["rollout", "resume"], 0);
     fleet.apply();
     assert_ne!(fleet.container_id("alpha"), old_id);
     assert_eq!(wait_http_ok(p2, "/data/keep.txt"), "kept");

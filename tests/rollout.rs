@@ -1,0 +1,250 @@
+//! Rollouts (issue 14) against the real Docker Engine: six tenants on the
+//! stand-in "v1", then a broken v2 (its health check fails) and a good v2,
+//! both built here `FROM` the stand-in and pushed the way the seed does it:
+//! the same tag, re-pointed.
+
+mod common;
+
+use common::{
+    contains, docker, docker_ok, free_port, http, metric, time_until, wait_http_ok, Fleet,
+    STANDIN_IMAGE,
+};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TENANTS: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
+
+/// Builds `tag` from the stand-in plus `lines` (offline: no pull).
+fn build(fleet: &Fleet, tag: &str, lines: &str) -> String {
+    let mut child = Command::new("docker")
+        .args(["build", "-q", "-t", tag, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dockerfile = format!("FROM {STANDIN_IMAGE}\n{lines}\n");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dockerfile.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fleet.track_image(tag);
+    image_id(tag)
+}
+
+fn image_id(reference: &str) -> String {
+    docker_ok(&["image", "inspect", "-f", "{{.Id}}", reference])
+        .trim()
+        .to_string()
+}
+
+/// The tenants file: every tenant on `tag`, `a` a canary, `[rollout]`
+/// as given.
+fn write(fleet: &Fleet, ports: &[u16], tag: &str, rollout: &str) {
+    let mut text = fleet
+        .header()
+        .replace("[rollout]\n", &format!("[rollout]\n{rollout}\n"));
+    for (name, port) in TENANTS.iter().zip(ports) {
+        let group = if *name == "a" {
+            "rollout_group = \"canary\"\n"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "\n[tenants.{name}]\nport = {port}\nimage = \"{tag}\"\n{group}"
+        ));
+    }
+    fleet.write_raw(&text);
+}
+
+fn running_image(fleet: &Fleet, tenant: &str) -> String {
+    fleet.inspect(tenant, "{{.Image}}").trim().to_string()
+}
+
+fn start_v1(fleet: &Fleet, rollout: &str) -> (Vec<u16>, String) {
+    let ports: Vec<u16> = TENANTS.iter().map(|_| free_port()).collect();
+    let tag = format!("{}-app:live", fleet.prefix());
+    docker_ok(&["tag", STANDIN_IMAGE, &tag]);
+    fleet.track_image(&tag);
+    write(fleet, &ports, &tag, rollout);
+    fleet.apply();
+    for (name, port) in TENANTS.iter().zip(&ports) {
+        wait_http_ok(*port, "/health");
+        let body = format!("written by v1 for {name}");
+        assert_eq!(
+            http("PUT", *port, "/data/note.txt", &body).map(|r| r.0),
+            Some(200)
+        );
+    }
+    (ports, tag)
+}
+
+#[test]
+fn a_broken_image_halts_at_the_canary_with_its_data_back_and_a_good_one_rolls_out() {
+    let fleet = Fleet::new();
+    let groups = "groups = [\"canary\"]\nmax_unavailable = 2\nprogress_deadline = \"8s\"";
+    let (ports, tag) = start_v1(&fleet, groups);
+    let v1 = image_id(&tag);
+    let ids: Vec<Option<String>> = TENANTS.iter().map(|t| fleet.container_id(t)).collect();
+
+    // The seed's update: the tag now points at a build that never gets
+    // healthy.
+    build(&fleet, &tag, "ENV STANDIN_FAIL_HEALTH=1");
+    let out = fleet.tenantctl_expect(&["apply"], 1);
+    contains(&out, "HALTED at a");
+    contains(&out, "restore_data");
+    for (i, name) in TENANTS.iter().enumerate() {
+        assert_eq!(fleet.container_id(name), ids[i], "{name} untouched: {out}");
+        assert_eq!(running_image(&fleet, name), v1);
+        let note = wait_http_ok(ports[i], "/data/note.txt");
+        assert_eq!(note, format!("written by v1 for {name}"));
+    }
+    assert_eq!(
+        fleet.containers().len(),
+        TENANTS.len(),
+        "nothing left aside"
+    );
+
+    // Visible: rollout status (exit 1 while halted), status, metrics.
+    let st = fleet.tenantctl_expect(&["rollout", "status"], 1);
+    contains(&st, "HALTED at a");
+    contains(&st, "rolled_back");
+    let status = fleet.tenantctl_expect(&["status"], 0);
+    contains(&status, "rollout: halted");
+    // A controller started now reports the halt and does not retry it.
+    let mut ctl = fleet.start_controller(&["--resync", "1s"]);
+    let listen = ctl.listen;
+    time_until("the halt in the metrics", Duration::from_secs(20), || {
+        metric(listen, "tenantctl_rollout_halted{").is_some_and(|l| l.contains("tenant=\"a\""))
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        fleet.container_id("a"),
+        ids[0],
+        "a halted rollout is not retried"
+    );
+
+    // A good build under the same tag is a new rollout: the controller
+    // rolls it out (its next pass sees the tag moved).
+    let v2 = build(&fleet, &tag, "LABEL build=\"v2\"");
+    time_until("all six on v2", Duration::from_secs(120), || {
+        TENANTS.iter().all(|t| {
+            docker(&["inspect", "-f", "{{.Image}}", &fleet.container_name(t)])
+                .stdout
+                .starts_with(v2.as_bytes())
+        })
+    });
+    time_until("the rollout done", Duration::from_secs(30), || {
+        metric(listen, "tenantctl_rollout_info{").is_some_and(|l| l.contains("state=\"done\""))
+    });
+    assert!(metric(listen, "tenantctl_rollout_halted{").is_none());
+    ctl.terminate(Duration::from_secs(15));
+    for (i, name) in TENANTS.iter().enumerate() {
+        let note = wait_http_ok(ports[i], "/data/note.txt");
+        assert_eq!(note, format!("written by v1 for {name}"));
+    }
+    assert_eq!(fleet.containers().len(), TENANTS.len());
+    fleet.tenantctl_expect(&["rollout", "status"], 0);
+}
+
+#[test]
+fn a_good_image_rolls_out_canary_first_never_more_than_max_unavailable_down() {
+    let fleet = Fleet::new();
+    let groups = "groups = [\"canary\"]\nmax_unavailable = 2";
+    let (ports, tag) = start_v1(&fleet, groups);
+    let v2 = build(&fleet, &tag, "LABEL build=\"v2\"");
+
+    // Poll every tenant's health while the rollout runs.
+    let stop = Arc::new(AtomicBool::new(false));
+    let worst = Arc::new(AtomicUsize::new(0));
+    let watcher = {
+        let (stop, worst, ports) = (stop.clone(), worst.clone(), ports.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let down = ports
+                    .iter()
+                    .filter(|p| http("GET", **p, "/health", "").map(|r| r.0) != Some(200))
+                    .count();
+                worst.fetch_max(down, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let started = Instant::now();
+    let out = fleet.apply();
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    watcher.join().unwrap();
+    eprintln!(
+        "rollout of {} tenants took {:.1}s; at most {} down at once",
+        TENANTS.len(),
+        took.as_secs_f64(),
+        worst.load(Ordering::Relaxed)
+    );
+    contains(&out, "rollout of revision");
+    contains(&out, "done");
+    assert!(worst.load(Ordering::Relaxed) <= 2, "{out}");
+    for name in TENANTS {
+        assert_eq!(running_image(&fleet, name), v2);
+    }
+    // The canary went first, alone.
+    let st = fleet.tenantctl_expect(&["rollout", "status", "--json"], 0);
+    let record: serde_json::Value = serde_json::from_str(&st).unwrap();
+    assert_eq!(record["order"][0], "a");
+    assert_eq!(record["phase"], "done");
+    assert_eq!(fleet.containers().len(), TENANTS.len());
+}
+
+#[test]
+fn a_tag_moved_during_a_rollout_does_not_split_it() {
+    let fleet = Fleet::new();
+    let (_ports, tag) = start_v1(&fleet, "groups = [\"canary\"]");
+    let v2 = build(&fleet, &tag, "LABEL build=\"v2\"");
+    let apply = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+        .args(["apply", "-f"])
+        .arg(fleet.file.as_path())
+        .arg("--lock-file")
+        .arg(fleet.apply_lock())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the first tenant runs v2, the tag moves on to v3.
+    time_until("the first tenant on v2", Duration::from_secs(60), || {
+        TENANTS.iter().any(|t| {
+            docker(&["inspect", "-f", "{{.Image}}", &fleet.container_name(t)])
+                .stdout
+                .starts_with(v2.as_bytes())
+        })
+    });
+    let v3 = build(&fleet, &tag, "LABEL build=\"v3\"");
+    let out = apply.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for name in TENANTS {
+        assert_eq!(
+            running_image(&fleet, name),
+            v2,
+            "{name} runs the id resolved at the start"
+        );
+    }
+    // The moved tag is the next rollout.
+    fleet.apply();
+    for name in TENANTS {
+        assert_eq!(running_image(&fleet, name), v3);
+    }
+}
