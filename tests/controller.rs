@@ -312,3 +312,50 @@ fn observe_only_reports_drift_and_changes_nothing() {
     assert!(metric(listen, "tenantctl_tenant_crashloop{tenant=\"alpha\"} 0").is_some());
     ctl.terminate(Duration::from_secs(15));
 }
+
+// issue 14, item 5: the crash-loop breaker survives a restart
+#[test]
+fn a_crash_loop_hold_survives_a_controller_restart() {
+    let fleet = Fleet::new();
+    let (pa, pb) = (free_port(), free_port());
+    fleet.write(&[("alpha", pa, ""), ("beta", pb, "")]);
+    fleet.apply();
+    let mut ctl = fleet.start_controller(&["--resync", "1s"]);
+    let name = fleet.container_name("alpha");
+    // Something keeps stopping alpha; each time the controller starts it,
+    // until the fourth change within a minute holds it.
+    for _ in 0..4 {
+        docker_ok(&["stop", "-t", "1", &name]);
+        time_until("alpha started again", HEAL, || running(&fleet, "alpha"));
+    }
+    ctl.wait_log("slowing down", Duration::from_secs(20));
+    let listen = ctl.listen;
+    time_until("the crash loop in the metrics", HEAL, || {
+        metric(listen, "tenantctl_tenant_crashloop{tenant=\"alpha\"} 1").is_some()
+    });
+    ctl.terminate(Duration::from_secs(15));
+
+    let mut again = fleet.start_controller(&["--resync", "1s"]);
+    again.wait_log("still held", Duration::from_secs(20));
+    docker_ok(&["stop", "-t", "1", &name]);
+    docker_ok(&["stop", "-t", "1", &fleet.container_name("beta")]);
+    time_until("beta (not looping) started again", HEAL, || {
+        running(&fleet, "beta")
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!running(&fleet, "alpha"), "{}", again.logs());
+    assert!(metric(
+        again.listen,
+        "tenantctl_tenant_crashloop{tenant=\"alpha\"} 1"
+    )
+    .is_some());
+    // An operator's edit is never held.
+    fleet.write(&[("alpha", pa, "env = { EDITED = \"1\" }"), ("beta", pb, "")]);
+    time_until("the edit applied at once", Duration::from_secs(30), || {
+        running(&fleet, "alpha")
+            && fleet
+                .inspect("alpha", "{{.Config.Env}}")
+                .contains("EDITED=1")
+    });
+    again.terminate(Duration::from_secs(15));
+}

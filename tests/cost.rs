@@ -20,6 +20,7 @@ fn calls_for_one_reconcile(
             &desired,
             tenantctl::observe::Detail::ListOnly,
             Default::default(),
+            true,
         )
         .await
         .expect("pass")

@@ -248,3 +248,78 @@ fn a_tag_moved_during_a_rollout_does_not_split_it() {
         assert_eq!(running_image(&fleet, name), v3);
     }
 }
+
+#[test]
+fn start_first_behind_nginx_loses_no_request() {
+    let fleet = Fleet::new();
+    let nginx = common::Nginx::start(&fleet);
+    let chart_dir = fleet.dir.join("charts/two-instances");
+    std::fs::create_dir_all(&chart_dir).unwrap();
+    let chart = std::fs::read_to_string(common::manifest_dir().join("charts/mai/chart.toml"))
+        .unwrap()
+        .replace(
+            "consistency = \"pause\"\n",
+            "consistency = \"pause\"\nstrategy = \"start-first\"\n",
+        );
+    std::fs::write(chart_dir.join("chart.toml"), chart).unwrap();
+    let ports = [free_port(), free_port()];
+    let write = |version: &str| {
+        let mut text = fleet.header().replace(
+            "[defaults]",
+            &format!("{}\n[defaults]", nginx.proxy_table(None)),
+        );
+        for (name, port) in ["a", "b"].iter().zip(ports) {
+            text.push_str(&format!(
+                "\n[tenants.{name}]\nport = {port}\ndomain = \"{name}.example.test\"\nchart = \"{}\"\nenv = {{ APP_VERSION = \"{version}\" }}\n",
+                chart_dir.display()
+            ));
+        }
+        fleet.write_raw(&text);
+    };
+    write("1");
+    fleet.apply();
+    for port in ports {
+        wait_http_ok(port, "/health");
+    }
+    time_until("nginx serves both", Duration::from_secs(20), || {
+        ["a", "b"]
+            .iter()
+            .all(|t| nginx.get(&format!("{t}.example.test")).map(|r| r.0) == Some(200))
+    });
+    let old: Vec<Option<String>> = ["a", "b"].iter().map(|t| fleet.container_id(t)).collect();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (sent, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let port = nginx.port;
+    let looper = {
+        let (stop, sent, failed) = (stop.clone(), sent.clone(), failed.clone());
+        std::thread::spawn(move || {
+            let proxy = common::NginxClient { port };
+            while !stop.load(Ordering::Relaxed) {
+                for host in ["a.example.test", "b.example.test"] {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    if proxy.get(host).map(|r| r.0) != Some(200) {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    write("2");
+    let out = fleet.apply();
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    looper.join().unwrap();
+    let (sent, failed) = (sent.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    eprintln!("start-first through nginx: {sent} requests, {failed} failed");
+    assert_eq!(failed, 0, "{out}");
+    assert!(sent > 100, "the loop ran through the update ({sent})");
+    for (i, t) in ["a", "b"].iter().enumerate() {
+        assert_ne!(fleet.container_id(t), old[i], "{t} was updated: {out}");
+        assert!(fleet
+            .inspect(t, "{{.Config.Env}}")
+            .contains("APP_VERSION=2"));
+    }
+    assert_eq!(fleet.containers().len(), 2, "no bridge left behind");
+}

@@ -10,6 +10,7 @@ mod health_gate;
 mod network;
 mod redact;
 mod replace;
+mod start_first;
 
 pub use adopt::pre_adopt_name;
 pub use container_spec::{create_body, update_body};
@@ -51,6 +52,9 @@ pub enum ApplyError {
     /// Not updated: the rollout it belongs to is halted.
     #[error("{0}")]
     Halted(String),
+    /// A `start-first` update could not switch nginx.
+    #[error("the proxy could not be switched: {0}")]
+    Proxy(String),
     /// The backup taken before an upgrade failed: the tenant was not upgraded.
     #[error("the backup before the upgrade failed, so the tenant was not upgraded: {0}")]
     BackupFirst(String),
@@ -73,6 +77,7 @@ impl ApplyError {
             ApplyError::Unhealthy { .. } => "unhealthy",
             ApplyError::RolledBack { .. } => "rolled_back",
             ApplyError::Halted(_) => "halted",
+            ApplyError::Proxy(_) => "proxy",
             ApplyError::Held(_) => "held",
             ApplyError::BackupFirst(_) => "backup",
             ApplyError::Redacted { kind, .. } => kind,
@@ -129,7 +134,7 @@ pub async fn apply_tenant(
     plan: &TenantPlan,
     fleet: &crate::desired::DesiredState,
 ) -> TenantOutcome {
-    let (backups, rollout) = (&fleet.backup, &fleet.rollout);
+    let backups = &fleet.backup;
     let mut outcome = TenantOutcome::new(&tenant.name);
     if !plan.conflicts.is_empty() {
         let msg = plan
@@ -187,7 +192,7 @@ pub async fn apply_tenant(
             }
         }
         let gate_started = std::time::Instant::now();
-        let result = run_step(docker, tenant, step, plan.image_present, rollout)
+        let result = run_step(docker, tenant, step, plan.image_present, fleet)
             .await
             .map_err(|e| redact(tenant, e));
         if matches!(step, Step::Recreate { .. }) {
@@ -236,7 +241,7 @@ async fn run_step(
     tenant: &DesiredTenant,
     step: &Step,
     image_present: bool,
-    rollout: &crate::desired::RolloutSpec,
+    fleet: &crate::desired::DesiredState,
 ) -> Result<Option<Duration>, ApplyError> {
     match step {
         Step::CreateVolume { name } => create_volume(docker, tenant, name).await?,
@@ -252,7 +257,16 @@ async fn run_step(
             if !image_present && tenant.image_pin.is_none() {
                 ensure_image(docker, &tenant.image).await?;
             }
-            replace::replace(docker, tenant, rollout).await?;
+            let gate = replace::Gate {
+                deadline: fleet.rollout.progress_deadline,
+                min_ready: fleet.rollout.min_ready,
+            };
+            match tenant.strategy {
+                crate::kinds::Strategy::StopFirst => replace::replace(docker, tenant, gate).await?,
+                crate::kinds::Strategy::StartFirst => {
+                    start_first::replace(docker, tenant, fleet, gate).await?
+                }
+            }
         }
         Step::Unpause => {
             let name = tenant.container_name.clone();
@@ -338,10 +352,44 @@ async fn ensure_image(docker: &DockerClient, image: &str) -> Result<(), DockerEr
     Ok(())
 }
 
+/// Creates the tenant's container under `name`. A rollout's pinned image
+/// is created by its tag while the tag still points at it (so `docker ps`
+/// shows `mai-production:latest`, not an id) and by its id otherwise; a
+/// tag moved between the look and the create is caught after it.
+async fn create_named(
+    docker: &DockerClient,
+    tenant: &DesiredTenant,
+    name: &str,
+) -> Result<(), DockerError> {
+    let Some(pin) = &tenant.image_pin else {
+        return create_exact(docker, tenant, name).await;
+    };
+    let by_tag = DesiredTenant {
+        image_pin: None,
+        ..tenant.clone()
+    };
+    let tag_id = crate::observe::inspect_image(docker, &tenant.image).await?;
+    if tag_id.is_some_and(|i| &i.id == pin) {
+        create_exact(docker, &by_tag, name).await?;
+        let owned = name.to_string();
+        let made = docker
+            .call("inspect_container", |d| async move {
+                d.inspect_container(&owned, None).await
+            })
+            .await?;
+        if made.image.as_ref() == Some(pin) {
+            return Ok(());
+        }
+        tracing::info!(image = %tenant.image, "the tag moved during the rollout; creating from the id resolved at its start");
+        force_remove(docker, name).await?;
+    }
+    create_exact(docker, tenant, name).await
+}
+
 /// Creates the tenant's container under `name`. A 409 for that name is a
 /// container made by an earlier run that crashed before starting it (or a
 /// concurrent one): if it is this tenant's, it is the one we wanted.
-async fn create_named(
+async fn create_exact(
     docker: &DockerClient,
     tenant: &DesiredTenant,
     name: &str,

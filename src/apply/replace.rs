@@ -37,12 +37,8 @@ pub struct Gate {
 pub async fn replace(
     docker: &DockerClient,
     tenant: &DesiredTenant,
-    rollout: &crate::desired::RolloutSpec,
+    gate: Gate,
 ) -> Result<(), ApplyError> {
-    let gate = Gate {
-        deadline: rollout.progress_deadline,
-        min_ready: rollout.min_ready,
-    };
     swap(docker, tenant, &tenant.aside_name(), gate, false)
         .await
         .map(|_| ())

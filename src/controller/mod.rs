@@ -14,7 +14,7 @@ mod state;
 
 pub use crate::readiness::Readiness;
 pub use crate::trigger::Trigger;
-pub use queue::{backoff, Outcome, WorkQueue};
+pub use queue::{backoff, Churn, Outcome, WorkQueue};
 pub use reconcile::{pass, reconcile_tenant, Mode, PassDone, Reconciled};
 pub use state::{Command, Intervals, Loaded, Machine, PassSummary};
 
@@ -24,6 +24,12 @@ use crate::metrics::Metrics;
 use record::Recorder;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -58,6 +64,10 @@ pub struct Controller {
     recorder: Recorder,
     /// The desired state in force, for the probes and stats readers.
     desired_tx: watch::Sender<Option<Arc<DesiredState>>>,
+    /// Where the crash-loop churn is kept (`<state_dir>/<fleet>.churn.json`),
+    /// once the first desired state named it; what was written last.
+    churn_file: Option<std::path::PathBuf>,
+    churn_saved: std::collections::BTreeMap<String, Churn>,
 }
 
 impl Controller {
@@ -79,6 +89,8 @@ impl Controller {
             machine,
             recorder,
             desired_tx: watch::channel(None).0,
+            churn_file: None,
+            churn_saved: Default::default(),
         }
     }
 
@@ -163,10 +175,67 @@ impl Controller {
                     errors.as_ref(),
                 );
                 if let Loaded::Applied { desired, .. } = loaded {
+                    if self.churn_file.is_none() {
+                        self.restore_churn(&desired);
+                    }
                     self.desired_tx.send_replace(Some(desired));
                 }
             }
         }
+    }
+
+    /// Takes back the crash-loop holds an earlier controller saved: a
+    /// restart must not reset them (that would let a crash loop recreate
+    /// a tenant at full speed again).
+    fn restore_churn(&mut self, desired: &DesiredState) {
+        let path = desired
+            .rollout
+            .state_dir
+            .join(format!("{}.churn.json", desired.fleet));
+        let saved: std::collections::BTreeMap<String, Churn> = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(path = %path.display(), error = %e, "ignoring an unreadable crash-loop record");
+                Default::default()
+            }),
+            Err(_) => Default::default(),
+        };
+        let unix = unix_now();
+        for (tenant, churn) in &saved {
+            if churn.held_until.is_some_and(|u| u > unix) {
+                tracing::warn!(tenant = %tenant, "tenant was held for a crash loop before the restart; still held");
+                self.recorder
+                    .metrics
+                    .tenant_crashloop
+                    .with_label_values(&[tenant])
+                    .set(1);
+            }
+        }
+        self.machine.restore_churn(&saved, Instant::now(), unix);
+        self.churn_saved = saved;
+        self.churn_file = Some(path);
+    }
+
+    /// Writes the churn when it changed (a small file, rarely).
+    fn save_churn(&mut self) {
+        let Some(path) = &self.churn_file else { return };
+        let now = self.machine.churn(Instant::now(), unix_now());
+        if now.keys().eq(self.churn_saved.keys())
+            && now.values().zip(self.churn_saved.values()).all(|(a, b)| {
+                a.changes.len() == b.changes.len()
+                    && a.held_until.is_some() == b.held_until.is_some()
+            })
+        {
+            return;
+        }
+        let text = serde_json::to_vec(&now).expect("plain data always serializes");
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| crate::backup::write_atomic(path, &text));
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), error = %e, "cannot save the crash-loop record");
+        }
+        self.churn_saved = now;
     }
 
     fn mode(&self) -> Mode {
@@ -180,10 +249,14 @@ impl Controller {
     fn start(&self, command: Command, workers: &mut JoinSet<Done>) {
         let docker = self.docker.clone();
         match command {
-            Command::Pass { desired, detail } => {
+            Command::Pass {
+                desired,
+                detail,
+                proxy,
+            } => {
                 let mode = self.mode();
                 workers.spawn(async move {
-                    Done::Pass(Box::new(pass(&docker, &desired, detail, mode).await))
+                    Done::Pass(Box::new(pass(&docker, &desired, detail, mode, proxy).await))
                 });
             }
             Command::Reconcile {
@@ -232,6 +305,7 @@ impl Controller {
                     Instant::now(),
                 );
                 self.recorder.reconciled(&r, outcome, held);
+                self.save_churn();
             }
             Done::Rollout(report) => {
                 self.recorder.rolled_out(&report);

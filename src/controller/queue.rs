@@ -42,6 +42,17 @@ pub enum Outcome {
     Deferred,
 }
 
+/// A tenant's churn in wall-clock seconds (an `Instant` does not survive
+/// a restart): kept on disk so that restarting the controller does not
+/// reset a crash loop's hold.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Churn {
+    /// When its recent change-making reconciles ended (unix seconds).
+    pub changes: Vec<f64>,
+    /// Held (no reconcile on hints) until then, when held.
+    pub held_until: Option<f64>,
+}
+
 #[derive(Debug, Default)]
 struct Retry {
     attempts: u32,
@@ -177,6 +188,56 @@ impl WorkQueue {
         }
     }
 
+    /// The churn of every tenant that has some, for saving; `now` and
+    /// `unix` are one moment on both clocks.
+    pub fn churn(&self, now: Instant, unix: f64) -> BTreeMap<String, Churn> {
+        let at = |t: Instant| unix - now.saturating_duration_since(t).as_secs_f64();
+        self.retries
+            .iter()
+            .filter(|(_, r)| !r.changes.is_empty())
+            .map(|(k, r)| {
+                let held = r.changes.len() > CHURN_LIMIT;
+                let held_until = r
+                    .not_before
+                    .filter(|t| held && *t > now)
+                    .map(|t| unix + t.duration_since(now).as_secs_f64());
+                let changes = r.changes.iter().map(|t| at(*t)).collect();
+                (
+                    k.clone(),
+                    Churn {
+                        changes,
+                        held_until,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Takes back churn saved by an earlier controller (see [`Churn`]).
+    /// Changes older than the window are dropped; a hold still running
+    /// holds again.
+    pub fn restore_churn(&mut self, saved: &BTreeMap<String, Churn>, now: Instant, unix: f64) {
+        for (key, churn) in saved {
+            let retry = self.retries.entry(key.clone()).or_default();
+            retry.changes = churn
+                .changes
+                .iter()
+                .filter(|t| **t <= unix && unix - **t <= CHURN_WINDOW.as_secs_f64())
+                .filter_map(|t| now.checked_sub(Duration::from_secs_f64(unix - t)))
+                .collect();
+            if let Some(until) = churn.held_until.filter(|u| *u > unix) {
+                let left = Duration::from_secs_f64((until - unix).min(CHURN_HOLD.as_secs_f64()));
+                retry.attempts = retry.attempts.max(1);
+                retry.not_before = Some(now + left);
+                // Held means "more than the limit": keep it so after a
+                // window with fewer recorded changes.
+                while retry.changes.len() <= CHURN_LIMIT {
+                    retry.changes.push_back(now);
+                }
+            }
+        }
+    }
+
     /// Whether `key` is being slowed down by repeated changes or failures.
     pub fn is_backing_off(&self, key: &str, now: Instant) -> bool {
         !self.due(key, now)
@@ -198,6 +259,40 @@ impl WorkQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_crash_loop_hold_survives_a_restart_through_its_saved_churn() {
+        let now = Instant::now();
+        let mut q = WorkQueue::new(4);
+        for _ in 0..=CHURN_LIMIT {
+            q.enqueue("a");
+            assert_eq!(q.pop_ready(now).as_deref(), Some("a"));
+            q.done("a", Outcome::Changed, now);
+        }
+        assert!(q.is_backing_off("a", now));
+        let saved = q.churn(now, 1_000_000.0);
+        assert!(saved["a"].held_until.is_some());
+        let json = serde_json::to_string(&saved).unwrap();
+
+        // A new controller, ten seconds later on both clocks.
+        let later = now + Duration::from_secs(10);
+        let mut fresh = WorkQueue::new(4);
+        fresh.enqueue_now("a");
+        let back: BTreeMap<String, Churn> = serde_json::from_str(&json).unwrap();
+        fresh.restore_churn(&back, later, 1_000_010.0);
+        assert!(fresh.is_backing_off("a", later));
+        assert_eq!(fresh.pop_ready(later), None, "held, not handed out");
+        assert_eq!(
+            fresh.pop_ready(later + CHURN_HOLD).as_deref(),
+            Some("a"),
+            "until the hold has passed"
+        );
+        // An operator's edit still cuts it short.
+        let mut edited = WorkQueue::new(4);
+        edited.restore_churn(&back, later, 1_000_010.0);
+        edited.enqueue_now("a");
+        assert_eq!(edited.pop_ready(later).as_deref(), Some("a"));
+    }
 
     #[test]
     fn a_tenant_is_never_handed_out_twice_at_once() {

@@ -132,12 +132,14 @@ pub struct PassDone {
 }
 
 /// One fleet pass. Any failed read fails the pass: a partial list must
-/// never look like "nothing exists" (nothing is pruned then).
+/// never look like "nothing exists" (nothing is pruned then). `proxy`:
+/// whether it syncs the proxy (see `Command::Pass`).
 pub async fn pass(
     docker: &DockerClient,
     desired: &DesiredState,
     detail: Detail,
     mode: Mode,
+    proxy: bool,
 ) -> Result<PassDone, DockerError> {
     let observed = observe(docker, desired, detail).await?;
     // Unreadable files count as none: the sync reads again and reports it.
@@ -152,6 +154,7 @@ pub async fn pass(
         create_network: None,
         repair_network: None,
         tenants: Vec::new(),
+        proxy: plan.proxy.clone().filter(|_| proxy),
         ..plan.clone()
     };
     let report = if mode.observe_only {

@@ -183,9 +183,11 @@ impl Recorder {
             Outcome::Changed => "changed",
         };
         m.reconcile_total.with_label_values(&[result_label]).inc();
+        // Restarting over and over, or held for changing over and over.
+        let looping = r.crash_looping || (held && outcome == Outcome::Changed);
         m.tenant_crashloop
             .with_label_values(&[&r.tenant])
-            .set(i64::from(r.crash_looping));
+            .set(i64::from(looping));
         if let Some(d) = r.downtime {
             m.adoption_downtime
                 .with_label_values(&[&r.tenant])

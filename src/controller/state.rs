@@ -27,7 +27,7 @@
 //!   reconcile that finds such a change leaves it and asks for a pass;
 //! - an invalid desired state changes nothing.
 
-use super::queue::{Outcome, WorkQueue};
+use super::queue::{Churn, Outcome, WorkQueue};
 use crate::desired::DesiredState;
 use crate::diagnostic::Diagnostics;
 use crate::observe::{Detail, HostView, ObservedState};
@@ -44,6 +44,10 @@ pub enum Command {
     Pass {
         desired: Arc<DesiredState>,
         detail: Detail,
+        /// Sync the proxy too; not while a rollout runs: a `start-first`
+        /// update points nginx at its bridge meanwhile, and a pass would
+        /// point it back at a container being replaced.
+        proxy: bool,
     },
     /// Observe one tenant afresh (reading the rest from `view`), plan and
     /// execute.
@@ -292,6 +296,22 @@ impl Machine {
         self.queue.is_backing_off(tenant, now)
     }
 
+    /// Every tenant's churn, for saving (see `Churn`).
+    pub fn churn(&self, now: Instant, unix: f64) -> std::collections::BTreeMap<String, Churn> {
+        self.queue.churn(now, unix)
+    }
+
+    /// Churn saved by an earlier controller: its crash-loop holds hold
+    /// again. Call after the first `on_loaded` (which queues everyone).
+    pub fn restore_churn(
+        &mut self,
+        saved: &std::collections::BTreeMap<String, Churn>,
+        now: Instant,
+        unix: f64,
+    ) {
+        self.queue.restore_churn(saved, now, unix);
+    }
+
     /// A rollout finished (done, halted or cut short): a pass refreshes
     /// nginx and the drift metrics, and finds what is left to roll out.
     pub fn on_rollout_done(&mut self) {
@@ -328,6 +348,7 @@ impl Machine {
                 commands.push(Command::Pass {
                     desired: Arc::clone(&desired),
                     detail,
+                    proxy: !self.rollout_running,
                 });
             }
         }

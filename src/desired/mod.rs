@@ -135,6 +135,12 @@ impl DesiredTenant {
         format!("{}--old", self.container_name)
     }
 
+    /// A `start-first` update's interim container on a spare port, which
+    /// serves through the proxy while the tenant's own is replaced.
+    pub fn bridge_name(&self) -> String {
+        format!("{}--bridge", self.container_name)
+    }
+
     /// Docker volumes the tenant mounts, its own and named ones (bind
     /// mounts are the operator's directories).
     pub fn volume_names(&self) -> impl Iterator<Item = &str> {

@@ -517,7 +517,8 @@ fn existing_container_steps(
 /// What to do with a tenant's strays. With the tenant's own container in
 /// place they are leftovers. Without it, one gets the name back: a running
 /// one (a replacement that was already serving, or a renamed container),
-/// else the old container set aside, else any; the rest are removed.
+/// else the old container set aside, else any; the rest are removed. A
+/// `start-first` bridge never gets the name: it publishes a spare port.
 fn recover(
     tenant: &DesiredTenant,
     current: Option<&ObservedContainer>,
@@ -525,12 +526,18 @@ fn recover(
 ) -> Step {
     let rename = match current {
         Some(_) => None,
-        None => strays
-            .iter()
-            .find(|c| c.is_running())
-            .or_else(|| strays.iter().find(|c| c.name == tenant.aside_name()))
-            .or(strays.first())
-            .map(|c| c.name.clone()),
+        None => {
+            let named: Vec<_> = strays
+                .iter()
+                .filter(|c| c.name != tenant.bridge_name())
+                .collect();
+            named
+                .iter()
+                .find(|c| c.is_running())
+                .or_else(|| named.iter().find(|c| c.name == tenant.aside_name()))
+                .or(named.first())
+                .map(|c| c.name.clone())
+        }
     };
     let remove = strays
         .iter()

@@ -546,6 +546,17 @@ impl Nginx {
 
     /// GET / with a Host header through nginx: `(status, headers+body)`.
     pub fn get(&self, host: &str) -> Option<(u16, String)> {
+        NginxClient { port: self.port }.get(host)
+    }
+}
+
+/// Requests through a test nginx from another thread.
+pub struct NginxClient {
+    pub port: u16,
+}
+
+impl NginxClient {
+    pub fn get(&self, host: &str) -> Option<(u16, String)> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
         write!(stream, "GET / HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
