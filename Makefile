@@ -11,7 +11,7 @@ DEMO_FILE := desired-state/tenants.toml
 # One host lock for the demo's apply, run and teardown, so they never race.
 DEMO_LOCK := $(CURDIR)/target/tenantctl-demo.lock
 
-.PHONY: build image demo demo-run demo-status demo-down test lint bench adopt-bench backup-bench
+.PHONY: build image demo demo-run demo-status demo-down test lint bench adopt-bench backup-bench rollout-bench rollout-kill
 
 build:
 	$(CARGO) build --release --bin tenantctl
@@ -69,3 +69,17 @@ adopt-bench: build image
 ## Needs root and the zstd CLI (apt-get install zstd).
 backup-bench: build image
 	scripts/backup-bench.sh $(TENANTCTL)
+
+## A 20-tenant rollout of a new image against the seed's "update all
+## clients" loop (docker rm + docker run of each) in one run: total time
+## and each client's outage, probed every 50 ms (BENCHMARKS.md).
+ROLLOUT_N ?= 20
+rollout-bench: build image
+	scripts/rollout-bench.sh $(ROLLOUT_N) $(TENANTCTL)
+
+## The SIGKILL test of rollouts at its full count (CI runs 10):
+## KILL_RUNS rollouts, apply and the controller killed in turn at seeded
+## random points, each followed by a restart that must converge.
+KILL_RUNS ?= 40
+rollout-kill: image
+	KILL_RUNS=$(KILL_RUNS) $(CARGO) test --test rollout a_rollout_killed -- --nocapture

@@ -20,7 +20,7 @@ fn calls_for_one_reconcile(
             &desired,
             tenantctl::observe::Detail::ListOnly,
             Default::default(),
-            true,
+            false,
         )
         .await
         .expect("pass")

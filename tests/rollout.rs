@@ -323,3 +323,124 @@ fn start_first_behind_nginx_loses_no_request() {
     }
     assert_eq!(fleet.containers().len(), 2, "no bridge left behind");
 }
+
+/// A small seeded generator, so a failing run can be replayed.
+fn next(seed: &mut u64) -> u64 {
+    *seed = seed
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    *seed >> 33
+}
+
+// Runs in CI: KILL_RUNS (default 10); `make rollout-kill` runs more.
+#[test]
+fn a_rollout_killed_at_random_points_converges_after_a_restart() {
+    let runs: usize = std::env::var("KILL_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let mut seed: u64 = std::env::var("KILL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(14);
+    let fleet = Fleet::new();
+    let ports: Vec<u16> = TENANTS[..3].iter().map(|_| free_port()).collect();
+    let tag = format!("{}-app:live", fleet.prefix());
+    docker_ok(&["tag", STANDIN_IMAGE, &tag]);
+    fleet.track_image(&tag);
+    let mut text = fleet
+        .header()
+        .replace("[rollout]\n", "[rollout]\ngroups = [\"canary\"]\n");
+    for (name, port) in TENANTS[..3].iter().zip(&ports) {
+        let group = if *name == "a" {
+            "rollout_group = \"canary\"\n"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "\n[tenants.{name}]\nport = {port}\nimage = \"{tag}\"\n{group}"
+        ));
+    }
+    fleet.write_raw(&text);
+    fleet.apply();
+    for (name, port) in TENANTS[..3].iter().zip(&ports) {
+        wait_http_ok(*port, "/health");
+        http("PUT", *port, "/data/note.txt", name).unwrap();
+    }
+    let v1 = image_id(STANDIN_IMAGE);
+    let v2 = build(
+        &fleet,
+        &format!("{}-app:v2", fleet.prefix()),
+        "LABEL build=\"v2\"",
+    );
+    let mut converge = Vec::new();
+    for run in 0..runs {
+        let target = if run % 2 == 0 { &v2 } else { &v1 };
+        docker_ok(&["tag", target, &tag]);
+        let delay = Duration::from_millis(next(&mut seed) % 6000);
+        let names: Vec<String> = TENANTS[..3]
+            .iter()
+            .map(|t| fleet.container_name(t))
+            .collect();
+        let on_target = || {
+            fleet.containers() == names
+                && TENANTS[..3].iter().all(|t| {
+                    docker(&["inspect", "-f", "{{.Image}}", &fleet.container_name(t)])
+                        .stdout
+                        .starts_with(target.as_bytes())
+                })
+        };
+        let by_controller = (run / 2) % 2 == 1;
+        let out;
+        if by_controller {
+            // The controller rolls it out; SIGKILL, then a new controller
+            // finishes it.
+            let ctl = fleet.start_controller(&["--resync", "1s"]);
+            std::thread::sleep(delay);
+            drop(ctl); // SIGKILL
+            let started = Instant::now();
+            let mut again = fleet.start_controller(&["--resync", "1s"]);
+            time_until(
+                "the restarted controller converges",
+                Duration::from_secs(90),
+                || on_target() && fleet.tenantctl(&["rollout", "status"]).status.success(),
+            );
+            converge.push(started.elapsed());
+            out = again.logs();
+            again.terminate(Duration::from_secs(15));
+        } else {
+            let mut apply = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+                .args(["apply", "-f"])
+                .arg(fleet.file.as_path())
+                .arg("--lock-file")
+                .arg(fleet.apply_lock())
+                .env("TENANTCTL_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(delay);
+            let _ = apply.kill(); // SIGKILL
+            let _ = apply.wait();
+            let started = Instant::now();
+            out = fleet.apply();
+            converge.push(started.elapsed());
+        }
+        assert!(on_target(), "run {run} (killed after {delay:?}): {out}");
+        for (name, port) in TENANTS[..3].iter().zip(&ports) {
+            assert_eq!(&running_image(&fleet, name), target, "run {run}: {out}");
+            assert_eq!(wait_http_ok(*port, "/data/note.txt"), *name, "run {run}");
+        }
+        let record = fleet.tenantctl_expect(&["rollout", "status", "--json"], 0);
+        assert!(
+            record.contains("\"phase\": \"done\""),
+            "run {run}: {record}"
+        );
+    }
+    converge.sort();
+    eprintln!(
+        "{runs} rollouts killed at random points (apply and controller in turn): all converged; converging after the kill took {:.1}s median, {:.1}s max",
+        converge[converge.len() / 2].as_secs_f64(),
+        converge.last().unwrap().as_secs_f64()
+    );
+}

@@ -30,7 +30,7 @@ pub fn noop_resync(file: &Path, iterations: usize) -> (Duration, u64) {
                     prune: true,
                     ..Default::default()
                 },
-                true,
+                false,
             )
             .await
             .expect("pass");

@@ -35,6 +35,7 @@ pub async fn run(
         if plan.is_empty() {
             if round == 0 {
                 say!("Nothing to do.");
+                tenantctl::rollout::settle(&desired);
                 return ExitCode::SUCCESS;
             }
             break;
@@ -60,8 +61,11 @@ pub async fn run(
     for (i, report) in reports.iter().enumerate() {
         print_report(report, i == last);
     }
-    if let Some(r) = reports.iter().rev().find_map(|r| r.rollout.as_ref()) {
-        say!("{}", r.summary());
+    match reports.iter().rev().find_map(|r| r.rollout.as_ref()) {
+        Some(r) => say!("{}", r.summary()),
+        // Nothing needed recreating: a rollout cut short after its last
+        // tenant, or a halt overtaken by events, is over.
+        None => tenantctl::rollout::settle(&desired),
     }
     let failed = reports.last().map_or(0, ApplyReport::failed);
     let changes: usize = reports.iter().map(ApplyReport::changes).sum();

@@ -252,11 +252,13 @@ impl Controller {
             Command::Pass {
                 desired,
                 detail,
-                proxy,
+                rolling,
             } => {
                 let mode = self.mode();
                 workers.spawn(async move {
-                    Done::Pass(Box::new(pass(&docker, &desired, detail, mode, proxy).await))
+                    Done::Pass(Box::new(
+                        pass(&docker, &desired, detail, mode, rolling).await,
+                    ))
                 });
             }
             Command::Reconcile {

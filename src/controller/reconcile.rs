@@ -132,14 +132,14 @@ pub struct PassDone {
 }
 
 /// One fleet pass. Any failed read fails the pass: a partial list must
-/// never look like "nothing exists" (nothing is pruned then). `proxy`:
-/// whether it syncs the proxy (see `Command::Pass`).
+/// never look like "nothing exists" (nothing is pruned then). `rolling`:
+/// a rollout runs meanwhile (see `Command::Pass`).
 pub async fn pass(
     docker: &DockerClient,
     desired: &DesiredState,
     detail: Detail,
     mode: Mode,
-    proxy: bool,
+    rolling: bool,
 ) -> Result<PassDone, DockerError> {
     let observed = observe(docker, desired, detail).await?;
     // Unreadable files count as none: the sync reads again and reports it.
@@ -154,7 +154,7 @@ pub async fn pass(
         create_network: None,
         repair_network: None,
         tenants: Vec::new(),
-        proxy: plan.proxy.clone().filter(|_| proxy),
+        proxy: plan.proxy.clone().filter(|_| !rolling),
         ..plan.clone()
     };
     let report = if mode.observe_only {
@@ -167,6 +167,9 @@ pub async fn pass(
         None
     });
     let members = crate::rollout::members(&plan);
+    if members.is_empty() && !rolling && !mode.observe_only {
+        crate::rollout::settle(desired);
+    }
     let rollout_due = if members.is_empty() || mode.observe_only {
         Vec::new()
     } else {

@@ -44,10 +44,11 @@ pub enum Command {
     Pass {
         desired: Arc<DesiredState>,
         detail: Detail,
-        /// Sync the proxy too; not while a rollout runs: a `start-first`
-        /// update points nginx at its bridge meanwhile, and a pass would
-        /// point it back at a container being replaced.
-        proxy: bool,
+        /// A rollout runs meanwhile: the pass leaves the proxy alone (a
+        /// `start-first` update points nginx at its bridge, and the pass
+        /// would point it back at a container being replaced) and the
+        /// rollout record too.
+        rolling: bool,
     },
     /// Observe one tenant afresh (reading the rest from `view`), plan and
     /// execute.
@@ -348,7 +349,7 @@ impl Machine {
                 commands.push(Command::Pass {
                     desired: Arc::clone(&desired),
                     detail,
-                    proxy: !self.rollout_running,
+                    rolling: self.rollout_running,
                 });
             }
         }

@@ -23,6 +23,35 @@ pub use record::{rollout_id, Phase, RolloutRecord, TenantPhase};
 pub use run::{roll_out, RolloutReport};
 pub use store::{load, record_path, save, StoreError};
 
+/// Closes the record of a rollout that has nothing left to do (the fleet
+/// needs no recreate): one cut short after its last tenant was updated, or
+/// a halted one whose tenants were brought in line another way. Call only
+/// where the whole fleet was planned and no rollout runs.
+pub fn settle(desired: &crate::desired::DesiredState) {
+    let Ok(Some(mut record)) = load(desired) else {
+        return;
+    };
+    if record.phase == Phase::Done {
+        return;
+    }
+    for phase in record.tenants.values_mut() {
+        if *phase == TenantPhase::Pending {
+            *phase = TenantPhase::Updated;
+        }
+    }
+    record.phase = Phase::Done;
+    record.resume = false;
+    record.finished = Some(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    );
+    tracing::info!(rollout = %record.summary(), "nothing left to roll out; the rollout is done");
+    if let Err(e) = save(desired, &record) {
+        tracing::warn!(error = %e, "cannot close the rollout record");
+    }
+}
+
 /// Whether a rollout of `members` with identity `id` may run now: not
 /// when the record holds that same rollout halted (and not resumed).
 pub fn is_due(record: Option<&RolloutRecord>, id: &str) -> bool {
