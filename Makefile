@@ -11,7 +11,7 @@ DEMO_FILE := desired-state/tenants.toml
 # One host lock for the demo's apply, run and teardown, so they never race.
 DEMO_LOCK := $(CURDIR)/target/tenantctl-demo.lock
 
-.PHONY: build image demo demo-run demo-status demo-down test lint bench adopt-bench backup-bench rollout-bench rollout-kill
+.PHONY: man prereqs-test prereqs-demo build image demo demo-run demo-status demo-down test lint bench adopt-bench backup-bench rollout-bench rollout-kill
 
 build:
 	$(CARGO) build --release --bin tenantctl
@@ -22,11 +22,11 @@ image:
 
 ## Apply the demo fleet. There is no registry here, so the stand-in is tagged
 ## as mai-production:latest unless a real image of that name is present.
-demo: build image
+demo: prereqs-demo build image
 	scripts/tag-standin-as-mai.sh
 	$(TENANTCTL) validate -f $(DEMO_FILE)
 	$(TENANTCTL) plan -f $(DEMO_FILE)
-	$(TENANTCTL) apply -f $(DEMO_FILE) --lock-file $(DEMO_LOCK)
+	$(TENANTCTL) apply -f $(DEMO_FILE) --lock-file $(DEMO_LOCK) --wait
 	$(TENANTCTL) status -f $(DEMO_FILE)
 
 ## The controller on the demo fleet, in the foreground (Ctrl-C stops it;
@@ -43,11 +43,22 @@ demo-status: build
 demo-down: build
 	scripts/demo-down.sh $(DEMO_FILE) $(TENANTCTL) $(DEMO_LOCK)
 
+## What the tests (or the demo) need: checked first; missing Debian
+## packages are installed when run as root, else the command is printed.
+prereqs-test prereqs-demo: prereqs-%:
+	scripts/prereqs.sh $*
+
+## The man page, from the CLI's own definition.
+man: build
+	mkdir -p target/man
+	$(TENANTCTL) manpage > target/man/tenantctl.1
+	@echo "wrote target/man/tenantctl.1 (man -l target/man/tenantctl.1)"
+
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets --all-features -- -D warnings
 
-test: lint
+test: prereqs-test lint
 	$(CARGO) test --workspace --lib --bins --tests -- --test-threads=4
 
 ## Benchmarks: tenantctl vs the compose loop vs the raw engine (needs
@@ -74,8 +85,9 @@ backup-bench: build image
 ## clients" loop (docker rm + docker run of each) in one run: total time
 ## and each client's outage, probed every 50 ms (BENCHMARKS.md).
 ROLLOUT_N ?= 20
+ROLLOUT_MAX_UNAVAILABLE ?= 1
 rollout-bench: build image
-	scripts/rollout-bench.sh $(ROLLOUT_N) $(TENANTCTL)
+	scripts/rollout-bench.sh $(ROLLOUT_N) $(TENANTCTL) $(ROLLOUT_MAX_UNAVAILABLE)
 
 ## The SIGKILL test of rollouts at its full count (CI runs 10):
 ## KILL_RUNS rollouts, apply and the controller killed in turn at seeded

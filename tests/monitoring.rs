@@ -41,7 +41,7 @@ fn promtool(args: &[&str], dir: &Path, stdin: Option<&str>) -> String {
 fn shipped_alert_rules_pass_promtool_check_and_their_unit_tests() {
     let dir = manifest_dir().join("examples/monitoring");
     let checked = promtool(&["check", "rules", "alerts.yml"], &dir, None);
-    assert!(checked.contains("SUCCESS: 8 rules found"), "{checked}");
+    assert!(checked.contains("SUCCESS: 9 rules found"), "{checked}");
     promtool(&["test", "rules", "alerts.test.yml"], &dir, None);
     promtool(&["check", "config", "prometheus.yml"], &dir, None);
 }
@@ -80,6 +80,7 @@ fn a_live_scrape_passes_promtool_check_metrics_and_names_every_contract_metric()
         "tenantctl_actions_total{action=\"create\",result=\"success\"} 2",
         "tenantctl_tenant_cpu_seconds_total{tenant=\"alpha\"}",
         "tenantctl_tenant_memory_bytes{tenant=\"alpha\"}",
+        "tenantctl_rollout_tenants{state=\"pending\"} 0",
         "process_resident_memory_bytes",
     ] {
         assert!(body.contains(name), "missing {name:?} in:\n{body}");

@@ -72,8 +72,10 @@ fn running_image(fleet: &Fleet, tenant: &str) -> String {
     fleet.inspect(tenant, "{{.Image}}").trim().to_string()
 }
 
-fn start_v1(fleet: &Fleet, rollout: &str) -> (Vec<u16>, String) {
-    let ports: Vec<u16> = TENANTS.iter().map(|_| free_port()).collect();
+/// The first `n` tenants on the stand-in under a tag of their own, each
+/// with a note written through it.
+fn start_v1(fleet: &Fleet, rollout: &str, n: usize) -> (Vec<u16>, String) {
+    let ports: Vec<u16> = TENANTS[..n].iter().map(|_| free_port()).collect();
     let tag = format!("{}-app:live", fleet.prefix());
     docker_ok(&["tag", STANDIN_IMAGE, &tag]);
     fleet.track_image(&tag);
@@ -94,7 +96,7 @@ fn start_v1(fleet: &Fleet, rollout: &str) -> (Vec<u16>, String) {
 fn a_broken_image_halts_at_the_canary_with_its_data_back_and_a_good_one_rolls_out() {
     let fleet = Fleet::new();
     let groups = "groups = [\"canary\"]\nmax_unavailable = 2\nprogress_deadline = \"8s\"";
-    let (ports, tag) = start_v1(&fleet, groups);
+    let (ports, tag) = start_v1(&fleet, groups, TENANTS.len());
     let v1 = image_id(&tag);
     let ids: Vec<Option<String>> = TENANTS.iter().map(|t| fleet.container_id(t)).collect();
 
@@ -122,6 +124,28 @@ fn a_broken_image_halts_at_the_canary_with_its_data_back_and_a_good_one_rolls_ou
     contains(&st, "rolled_back");
     let status = fleet.tenantctl_expect(&["status"], 0);
     contains(&status, "rollout: halted");
+    // What does not recreate is not held back: a new tenant is created
+    // and a limit changed in place, while the new revision's rollout
+    // halts at the canary again.
+    let g = free_port();
+    let text = std::fs::read_to_string(&fleet.file)
+        .unwrap()
+        .replace("[tenants.b]\n", "[tenants.b]\nresources = { cpus = 0.5 }\n")
+        + &format!("\n[tenants.g]\nport = {g}\n");
+    fleet.write_raw(&text);
+    let out = fleet.tenantctl_expect(&["apply"], 1);
+    contains(&out, "HALTED at a");
+    wait_http_ok(g, "/health");
+    assert_eq!(
+        fleet.inspect("b", "{{.HostConfig.NanoCpus}}").trim(),
+        "500000000"
+    );
+    assert_eq!(fleet.container_id("b"), ids[1], "b updated in place: {out}");
+    assert_eq!(running_image(&fleet, "a"), v1);
+    // The same rollout is not retried by another apply.
+    let again = fleet.tenantctl_expect(&["apply"], 1);
+    contains(&again, "rollout resume");
+    assert_eq!(fleet.container_id("a"), ids[0], "{again}");
     // A controller started now reports the halt and does not retry it.
     let mut ctl = fleet.start_controller(&["--resync", "1s"]);
     let listen = ctl.listen;
@@ -154,7 +178,7 @@ fn a_broken_image_halts_at_the_canary_with_its_data_back_and_a_good_one_rolls_ou
         let note = wait_http_ok(ports[i], "/data/note.txt");
         assert_eq!(note, format!("written by v1 for {name}"));
     }
-    assert_eq!(fleet.containers().len(), TENANTS.len());
+    assert_eq!(fleet.containers().len(), TENANTS.len() + 1, "six and g");
     fleet.tenantctl_expect(&["rollout", "status"], 0);
 }
 
@@ -162,7 +186,7 @@ fn a_broken_image_halts_at_the_canary_with_its_data_back_and_a_good_one_rolls_ou
 fn a_good_image_rolls_out_canary_first_never_more_than_max_unavailable_down() {
     let fleet = Fleet::new();
     let groups = "groups = [\"canary\"]\nmax_unavailable = 2";
-    let (ports, tag) = start_v1(&fleet, groups);
+    let (ports, tag) = start_v1(&fleet, groups, TENANTS.len());
     let v2 = build(&fleet, &tag, "LABEL build=\"v2\"");
 
     // Poll every tenant's health while the rollout runs.
@@ -209,7 +233,7 @@ fn a_good_image_rolls_out_canary_first_never_more_than_max_unavailable_down() {
 #[test]
 fn a_tag_moved_during_a_rollout_does_not_split_it() {
     let fleet = Fleet::new();
-    let (_ports, tag) = start_v1(&fleet, "groups = [\"canary\"]");
+    let (_ports, tag) = start_v1(&fleet, "groups = [\"canary\"]", TENANTS.len());
     let v2 = build(&fleet, &tag, "LABEL build=\"v2\"");
     let apply = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
         .args(["apply", "-f"])
@@ -344,29 +368,7 @@ fn a_rollout_killed_at_random_points_converges_after_a_restart() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(14);
     let fleet = Fleet::new();
-    let ports: Vec<u16> = TENANTS[..3].iter().map(|_| free_port()).collect();
-    let tag = format!("{}-app:live", fleet.prefix());
-    docker_ok(&["tag", STANDIN_IMAGE, &tag]);
-    fleet.track_image(&tag);
-    let mut text = fleet
-        .header()
-        .replace("[rollout]\n", "[rollout]\ngroups = [\"canary\"]\n");
-    for (name, port) in TENANTS[..3].iter().zip(&ports) {
-        let group = if *name == "a" {
-            "rollout_group = \"canary\"\n"
-        } else {
-            ""
-        };
-        text.push_str(&format!(
-            "\n[tenants.{name}]\nport = {port}\nimage = \"{tag}\"\n{group}"
-        ));
-    }
-    fleet.write_raw(&text);
-    fleet.apply();
-    for (name, port) in TENANTS[..3].iter().zip(&ports) {
-        wait_http_ok(*port, "/health");
-        http("PUT", *port, "/data/note.txt", name).unwrap();
-    }
+    let (ports, tag) = start_v1(&fleet, "groups = [\"canary\"]", 3);
     let v1 = image_id(STANDIN_IMAGE);
     let v2 = build(
         &fleet,
@@ -429,7 +431,8 @@ fn a_rollout_killed_at_random_points_converges_after_a_restart() {
         assert!(on_target(), "run {run} (killed after {delay:?}): {out}");
         for (name, port) in TENANTS[..3].iter().zip(&ports) {
             assert_eq!(&running_image(&fleet, name), target, "run {run}: {out}");
-            assert_eq!(wait_http_ok(*port, "/data/note.txt"), *name, "run {run}");
+            let note = wait_http_ok(*port, "/data/note.txt");
+            assert_eq!(note, format!("written by v1 for {name}"), "run {run}");
         }
         let record = fleet.tenantctl_expect(&["rollout", "status", "--json"], 0);
         assert!(

@@ -49,12 +49,26 @@ impl ApplyReport {
     }
 }
 
+/// Called with each tenant's outcome as it finishes (a progress display).
+pub type OnDone<'a> = &'a (dyn Fn(&TenantOutcome) + Send + Sync);
+
 /// Executes `plan`. `concurrency` bounds how many tenants change at once.
 pub async fn execute(
     docker: &DockerClient,
     desired: &DesiredState,
     plan: &Plan,
     concurrency: usize,
+) -> ApplyReport {
+    execute_reporting(docker, desired, plan, concurrency, &|_| {}).await
+}
+
+/// [`execute`], telling `on_done` about each tenant as it finishes.
+pub async fn execute_reporting(
+    docker: &DockerClient,
+    desired: &DesiredState,
+    plan: &Plan,
+    concurrency: usize,
+    on_done: OnDone<'_>,
 ) -> ApplyReport {
     let mut report = ApplyReport::default();
     if let Some(network) = &plan.repair_network {
@@ -98,20 +112,28 @@ pub async fn execute(
     let (rolling, rest): (Vec<_>, Vec<_>) = rest
         .into_iter()
         .partition(|(_, p)| crate::rollout::is_member(p));
+    // A member's limits and restart policy change now, in place.
+    let in_place: Vec<(&DesiredTenant, TenantPlan)> = rolling
+        .iter()
+        .filter_map(|(t, p)| Some((*t, crate::rollout::in_place_part(p)?)))
+        .collect();
     let futures: Vec<_> = rest
         .into_iter()
+        .chain(in_place.iter().map(|(t, p)| (*t, p)))
         .map(|(tenant, tenant_plan)| apply_tenant(docker, tenant, tenant_plan, desired))
         .collect();
-    report.tenants = futures_util::stream::iter(futures)
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
+    let mut finished = futures_util::stream::iter(futures).buffer_unordered(concurrency.max(1));
+    while let Some(outcome) = finished.next().await {
+        on_done(&outcome);
+        report.tenants.push(outcome);
+    }
     for (tenant, tenant_plan) in adopting {
         let outcome = apply_tenant(docker, tenant, tenant_plan, desired).await;
+        on_done(&outcome);
         report.tenants.push(outcome);
     }
     let members: Vec<String> = rolling.iter().map(|(t, _)| t.name.clone()).collect();
-    let rollout = crate::rollout::roll_out(docker, desired, &members).await;
+    let rollout = crate::rollout::roll_out(docker, desired, &members, on_done).await;
     report.tenants.extend(rollout.outcomes);
     report.rollout = rollout.record;
     report.tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));

@@ -14,7 +14,7 @@ mod start_first;
 
 pub use adopt::pre_adopt_name;
 pub use container_spec::{create_body, update_body};
-pub use execute::{execute, ApplyReport};
+pub use execute::{execute, execute_reporting, ApplyReport, OnDone};
 pub use health_gate::wait_healthy;
 pub use network::{dedupe_network, ensure_network};
 pub use redact::redact;

@@ -17,8 +17,10 @@ pub async fn run(
     prune: bool,
     adopt: Option<tenantctl::plan::Adoption>,
     concurrency: usize,
+    wait: Option<Duration>,
     timeout: Duration,
 ) -> ExitCode {
+    let started = std::time::Instant::now();
     let (desired, docker, mut observed) = match super::load_and_observe(file, timeout).await {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -40,7 +42,17 @@ pub async fn run(
             }
             break;
         }
-        let report = tenantctl::apply::execute(&docker, &desired, &plan, concurrency).await;
+        let with_work = plan.tenants.iter().filter(|t| t.has_work()).count();
+        let progress = super::progress::Progress::new(with_work);
+        let report = tenantctl::apply::execute_reporting(
+            &docker,
+            &desired,
+            &plan,
+            concurrency,
+            &|outcome| progress.tenant(outcome),
+        )
+        .await;
+        progress.finish();
         let recovered = report
             .tenants
             .iter()
@@ -57,9 +69,8 @@ pub async fn run(
             }
         };
     }
-    let last = reports.len().saturating_sub(1);
     for (i, report) in reports.iter().enumerate() {
-        print_report(report, i == last);
+        print_fleet_level(report, i + 1 == reports.len());
     }
     match reports.iter().rev().find_map(|r| r.rollout.as_ref()) {
         Some(r) => say!("{}", r.summary()),
@@ -67,9 +78,27 @@ pub async fn run(
         // tenant, or a halt overtaken by events, is over.
         None => tenantctl::rollout::settle(&desired),
     }
-    let failed = reports.last().map_or(0, ApplyReport::failed);
+    let mut failed = reports.last().map_or(0, ApplyReport::failed);
     let changes: usize = reports.iter().map(ApplyReport::changes).sum();
-    say!("Applied {changes} change(s); {failed} failure(s).");
+    let outcomes: Vec<&tenantctl::apply::TenantOutcome> =
+        reports.iter().flat_map(|r| &r.tenants).collect();
+    let did = |action: &str| {
+        outcomes
+            .iter()
+            .filter(|t| t.error.is_none() && t.done.contains(&action))
+            .count()
+    };
+    say!(
+        "Applied {changes} change(s): {} created, {} updated in place, {} recreated, {} adopted; {failed} failure(s) in {:.1}s.",
+        did("create"),
+        did("update"),
+        did("recreate"),
+        did("adopt"),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(deadline) = wait {
+        failed += wait_healthy(&docker, &desired, &outcomes, deadline).await;
+    }
     if failed > 0 {
         ExitCode::FAILURE
     } else {
@@ -77,32 +106,49 @@ pub async fn run(
     }
 }
 
-/// One round's outcome; failures of an earlier round that a later round
-/// retried are shown as notes, not counted.
-fn print_report(report: &ApplyReport, last: bool) {
-    for t in &report.tenants {
-        match &t.error {
-            None => match t.downtime {
-                Some(d) => say!(
-                    "ok   {}: {} (downtime {:.1}s: old container stopped -> new one healthy)",
-                    t.tenant,
-                    t.done.join(", "),
-                    d.as_secs_f64()
-                ),
-                None => say!("ok   {}: {}", t.tenant, t.done.join(", ")),
-            },
-            Some(e) if last => say!(
-                "FAIL {}: {e}{}",
-                t.tenant,
-                if t.done.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (done before: {})", t.done.join(", "))
-                }
-            ),
-            Some(e) => say!("note {}: {e} (retried)", t.tenant),
+/// `--wait`: every tenant apply changed must pass its health check (like
+/// `docker compose up --wait`); the number that did not.
+async fn wait_healthy(
+    docker: &tenantctl::docker::DockerClient,
+    desired: &tenantctl::desired::DesiredState,
+    outcomes: &[&tenantctl::apply::TenantOutcome],
+    deadline: Duration,
+) -> usize {
+    let changed: Vec<&tenantctl::desired::DesiredTenant> = outcomes
+        .iter()
+        .filter(|o| o.error.is_none() && !o.done.is_empty())
+        .filter_map(|o| desired.tenants.get(&o.tenant))
+        .filter(|t| !t.paused)
+        .collect();
+    if changed.is_empty() {
+        return 0;
+    }
+    let started = std::time::Instant::now();
+    let results = futures_util::future::join_all(changed.iter().map(|t| async move {
+        let r = tenantctl::apply::wait_healthy(docker, t, &t.container_name, deadline).await;
+        (t.name.as_str(), r)
+    }))
+    .await;
+    let mut unhealthy = 0;
+    for (name, result) in results {
+        if let Err(e) = result {
+            unhealthy += 1;
+            say!("FAIL {name}: {e}");
         }
     }
+    say!(
+        "Waited {:.1}s: {} of {} changed tenant(s) healthy.",
+        started.elapsed().as_secs_f64(),
+        changed.len() - unhealthy,
+        changed.len()
+    );
+    unhealthy
+}
+
+/// A round's fleet-level results (prune, proxy); tenants were printed as
+/// they finished. A proxy failure of an earlier round that a later round
+/// retried is a note.
+fn print_fleet_level(report: &ApplyReport, last: bool) {
     for (orphan, result) in &report.pruned {
         match result {
             Ok(()) => say!("ok   pruned {} (volumes kept)", orphan.container),

@@ -116,31 +116,12 @@ fn size(bytes: u64) -> String {
     }
 }
 
-fn pick<'a>(
-    desired: &'a DesiredState,
-    names: &[String],
-    all: bool,
-) -> Result<Vec<&'a tenantctl::desired::DesiredTenant>, ExitCode> {
-    if all {
-        return Ok(desired.tenants.values().collect());
-    }
-    names
-        .iter()
-        .map(|n| {
-            desired.tenants.get(n).ok_or_else(|| {
-                eprintln!("error: tenant `{n}` is not in the file");
-                ExitCode::FAILURE
-            })
-        })
-        .collect()
-}
-
 pub async fn run_backup(args: BackupArgs, timeout: Duration) -> ExitCode {
     let desired = match super::load(&args.file) {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let tenants = match pick(&desired, &args.tenants, args.all) {
+    let tenants = match super::pick(&desired, &args.tenants, args.all) {
         Ok(t) => t,
         Err(code) => return code,
     };

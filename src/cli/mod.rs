@@ -16,10 +16,14 @@ macro_rules! say {
 mod apply;
 mod backup;
 mod import;
+mod logs;
 mod plan;
+mod progress;
+mod restart;
 mod rollout;
 mod run;
 mod status;
+mod style;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -44,6 +48,25 @@ pub struct Cli {
     /// Upper bound for any single Docker API call.
     #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
     docker_timeout: Duration,
+    /// Log each action too (`-v` info, `-vv` debug); commands print only
+    /// their summary lines and warnings by default (`run` logs at info).
+    /// `TENANTCTL_LOG` overrides.
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+impl Cli {
+    /// The log level when `TENANTCTL_LOG` says none: human output is the
+    /// summary lines; per-action logs are for `-v` (and for `run`, a
+    /// daemon whose log is its output).
+    pub fn default_log_level(&self) -> &'static str {
+        let daemon = matches!(self.command, Command::Run { .. });
+        match (self.verbose, daemon) {
+            (2.., _) => "debug",
+            (1, _) | (0, true) => "info",
+            (0, false) => "warn",
+        }
+    }
 }
 
 /// `--adopt` and its settings, on plan, apply and run alike.
@@ -123,6 +146,13 @@ enum Command {
         /// Wait up to this long for the host lock instead of refusing.
         #[arg(long, value_parser = parse_duration)]
         wait_lock: Option<Duration>,
+        /// Then wait until every changed tenant passes its health check
+        /// (exit 1 if one does not within --timeout).
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits for each tenant.
+        #[arg(long, default_value = "2m", value_parser = parse_duration, requires = "wait")]
+        timeout: Duration,
         #[command(flatten)]
         adopt: AdoptArgs,
     },
@@ -202,6 +232,21 @@ enum Command {
     /// Delete the volumes of a tenant that has left the file, after a
     /// final backup of them succeeded (nothing else ever deletes them).
     Purge(backup::PurgeArgs),
+    /// Shell completions on stdout: `tenantctl completions bash >
+    /// /etc/bash_completion.d/tenantctl`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff) on stdout; `make man` writes it to
+    /// target/man/tenantctl.1.
+    #[command(hide = true)]
+    Manpage,
+    /// A tenant's container log (or every tenant's, interleaved).
+    Logs(logs::LogsArgs),
+    /// Restart tenants' containers and wait for their health check; a
+    /// running controller waits for each instead of fighting it.
+    Restart(restart::RestartArgs),
     /// The fleet's last rollout: status, or resume a halted one.
     Rollout {
         #[command(subcommand)]
@@ -213,6 +258,10 @@ enum Command {
         file: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Look again every interval (default 2s), redrawn in place on a
+        /// terminal, until interrupted.
+        #[arg(long, num_args = 0..=1, default_missing_value = "2s", value_parser = parse_duration)]
+        watch: Option<Duration>,
     },
 }
 
@@ -224,6 +273,28 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Backup(args) => backup::run_backup(args, timeout).await,
         Command::Backups { command } => backup::run_backups(command),
         Command::Rollout { command } => rollout::run(command),
+        Command::Logs(args) => logs::run(args, timeout).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "tenantctl",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Manpage => {
+            use clap::CommandFactory;
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Restart(args) => restart::run(args, timeout).await,
         Command::Restore(args) => backup::run_restore(args, timeout).await,
         Command::Purge(args) => backup::run_purge(args, timeout).await,
         Command::Plan {
@@ -239,11 +310,13 @@ pub async fn run(cli: Cli) -> ExitCode {
             concurrency,
             lock_file,
             wait_lock,
+            wait,
+            timeout: health_timeout,
             adopt,
         } => {
             let lock_path = lock_file.unwrap_or_else(tenantctl::lock::default_lock_path);
-            let wait = wait_lock.unwrap_or(Duration::ZERO);
-            let _lock = match tenantctl::lock::acquire_waiting(&lock_path, wait) {
+            let patience = wait_lock.unwrap_or(Duration::ZERO);
+            let _lock = match tenantctl::lock::acquire_waiting(&lock_path, patience) {
                 Ok(lock) => lock,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -251,9 +324,10 @@ pub async fn run(cli: Cli) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            apply::run(&file, prune, adopt.adoption(), concurrency, timeout).await
+            let wait = wait.then_some(health_timeout);
+            apply::run(&file, prune, adopt.adoption(), concurrency, wait, timeout).await
         }
-        Command::Status { file, json } => status::run(&file, json, timeout).await,
+        Command::Status { file, json, watch } => status::run(&file, json, watch, timeout).await,
         Command::Run {
             file,
             git,
@@ -336,9 +410,9 @@ pub async fn run(cli: Cli) -> ExitCode {
 /// knowingly (on a machine whose logs are as private as its secrets).
 const BODY_LOGGING_TARGETS: [&str; 5] = ["bollard", "hyper", "hyper_util", "h2", "reqwest"];
 
-pub fn init_logging(format: LogFormat) {
+pub fn init_logging(format: LogFormat, default_level: &str) {
     let mut filter = tracing_subscriber::EnvFilter::try_from_env("TENANTCTL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     if std::env::var_os("TENANTCTL_LOG_BODIES").is_none_or(|v| v != "1") {
         for target in BODY_LOGGING_TARGETS {
             if let Ok(directive) = format!("{target}=info").parse() {
@@ -423,4 +497,24 @@ async fn connect(timeout: Duration) -> Result<DockerClient, ExitCode> {
         );
         ExitCode::FAILURE
     })
+}
+
+/// The tenants named (or all of them): an unknown name is an error.
+fn pick<'a>(
+    desired: &'a DesiredState,
+    names: &[String],
+    all: bool,
+) -> Result<Vec<&'a tenantctl::desired::DesiredTenant>, ExitCode> {
+    if all {
+        return Ok(desired.tenants.values().collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            desired.tenants.get(n).ok_or_else(|| {
+                eprintln!("error: tenant `{n}` is not in the file");
+                ExitCode::FAILURE
+            })
+        })
+        .collect()
 }

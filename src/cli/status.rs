@@ -28,11 +28,44 @@ struct Row {
     drift: Vec<String>,
 }
 
-pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
-    let (desired, _docker, observed) = match super::load_and_observe(file, timeout).await {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
+/// One look at the fleet: the table (or JSON), refreshed in place every
+/// `watch` when asked (on a terminal the screen is redrawn; piped, each
+/// look follows the last).
+pub async fn run(file: &Path, json: bool, watch: Option<Duration>, timeout: Duration) -> ExitCode {
+    let style = super::style::Style::stdout();
+    loop {
+        let (text, code) = match look(file, json, timeout, style).await {
+            Ok(text) => (text, ExitCode::SUCCESS),
+            Err(code) => (String::new(), code),
+        };
+        let Some(every) = watch else {
+            if !text.is_empty() {
+                say!("{}", text.trim_end());
+            }
+            return code;
+        };
+        let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S");
+        if style.is_terminal() {
+            // Home, clear: one frame written at once, no flicker.
+            say!(
+                "\x1b[H\x1b[2J{now}  every {}s, Ctrl-C stops\n\n{}",
+                every.as_secs(),
+                text.trim_end()
+            );
+        } else {
+            say!("{now}\n{}\n", text.trim_end());
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+async fn look(
+    file: &Path,
+    json: bool,
+    timeout: Duration,
+    style: super::style::Style,
+) -> Result<String, ExitCode> {
+    let (desired, _docker, observed) = super::load_and_observe(file, timeout).await?;
     let plan = tenantctl::plan::plan(&desired, &observed, false);
     let record = tenantctl::rollout::load(&desired).unwrap_or_else(|e| {
         eprintln!("warning: {e}");
@@ -105,16 +138,19 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
         })
         .collect();
     if json {
-        say!(
-            "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        );
-        return ExitCode::SUCCESS;
+        return Ok(serde_json::to_string_pretty(&rows).unwrap_or_default());
     }
+    use std::fmt::Write as _;
+    let mut out = String::new();
     if let Some(r) = record.filter(|r| r.phase != tenantctl::rollout::Phase::Done) {
-        say!("{} (see `tenantctl rollout status`)", r.summary());
+        let _ = writeln!(
+            out,
+            "{} (see `tenantctl rollout status`)",
+            style.bad(&r.summary())
+        );
     }
-    say!(
+    let _ = writeln!(
+        out,
         "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} {:<12} {:<21} DRIFT",
         "TENANT",
         "PORT",
@@ -136,14 +172,24 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
             (None, true) => "-".to_string(),
             (None, false) => r.drift.join("; "),
         };
-        say!(
-            "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} {:<12} {:<21} {}",
+        // Padded before painting: escape codes have no width.
+        let state = format!("{:<10}", r.state);
+        let probe = format!("{:<6}", if r.probe { "up" } else { "down" });
+        let wrong = !r.paused && (!r.probe || r.state != "running");
+        let (state, probe) = match (wrong, r.probe) {
+            (true, _) => (style.bad(&state), style.bad(&probe)),
+            (false, true) => (style.good(&state), style.good(&probe)),
+            (false, false) => (style.warn(&state), style.warn(&probe)),
+        };
+        let _ = writeln!(
+            out,
+            "{:<16} {:<6} {:<8} {} {:<10} {} {:<8} {:<12} {:<21} {}",
             r.tenant,
             r.port,
             if r.paused { "paused" } else { "running" },
-            r.state,
+            state,
             r.health,
-            if r.probe { "up" } else { "down" },
+            probe,
             if r.in_sync { "yes" } else { "no" },
             version,
             r.last_backup_unix
@@ -151,5 +197,5 @@ pub async fn run(file: &Path, json: bool, timeout: Duration) -> ExitCode {
             drift
         );
     }
-    ExitCode::SUCCESS
+    Ok(out)
 }

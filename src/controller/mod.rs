@@ -281,7 +281,9 @@ impl Controller {
                 let span = tracing::info_span!("rollout", revision = %self.machine.revision());
                 workers.spawn(
                     async move {
-                        Done::Rollout(crate::rollout::roll_out(&docker, &desired, &tenants).await)
+                        Done::Rollout(
+                            crate::rollout::roll_out(&docker, &desired, &tenants, &|_| {}).await,
+                        )
                     }
                     .instrument(span),
                 );

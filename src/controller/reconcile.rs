@@ -83,10 +83,21 @@ pub async fn reconcile_tenant(
                 // halted on failure); a pass starts it.
                 result.deferred = !mode.observe_only
                     && plan.tenants.first().is_some_and(crate::rollout::is_member);
-                let report = if mode.observe_only || result.deferred {
-                    ApplyReport::default()
-                } else {
-                    execute(docker, &subset, &plan, 1).await
+                let in_place = result
+                    .deferred
+                    .then(|| plan.tenants.first().and_then(crate::rollout::in_place_part))
+                    .flatten();
+                let report = match (mode.observe_only, result.deferred, in_place) {
+                    (true, _, _) | (false, true, None) => ApplyReport::default(),
+                    // Limits and restart policy need not wait for the rollout.
+                    (false, true, Some(now)) => {
+                        let part = Plan {
+                            tenants: vec![now],
+                            ..plan.clone()
+                        };
+                        execute(docker, &subset, &part, 1).await
+                    }
+                    (false, false, _) => execute(docker, &subset, &plan, 1).await,
                 };
                 result.observe_only = mode.observe_only;
                 if report.network_repaired {

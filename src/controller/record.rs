@@ -195,8 +195,8 @@ impl Recorder {
         }
         if let Some(plan) = &r.plan {
             // After a successful apply only what apply leaves alone remains;
-            // observing only, all of it does.
-            let drift = if r.error.is_none() && !plan.paused && !r.observe_only {
+            // observing only, or left to the rollout, all of it does.
+            let drift = if r.error.is_none() && !plan.paused && !r.observe_only && !r.deferred {
                 Default::default()
             } else {
                 plan.drift()
@@ -212,6 +212,9 @@ impl Recorder {
                 } else if !r.done.is_empty() {
                     tracing::info!(tenant = %r.tenant, actions = ?r.done, "reconciled");
                 }
+            }
+            Some(e @ ApplyError::Held(_)) => {
+                tracing::info!(tenant = %r.tenant, error = %e, "left alone while another tenantctl process holds it; retried shortly");
             }
             Some(e) if outcome == Outcome::Blocked => {
                 tracing::warn!(tenant = %r.tenant, error = %e, "tenant blocked by an object tenantctl does not own; retried on the next event, pass or edit");

@@ -18,7 +18,7 @@ mod record;
 mod run;
 mod store;
 
-pub use order::{batches, is_member, members};
+pub use order::{batches, in_place_part, is_member, members};
 pub use record::{rollout_id, Phase, RolloutRecord, TenantPhase};
 pub use run::{roll_out, RolloutReport};
 pub use store::{load, record_path, save, StoreError};

@@ -1,7 +1,7 @@
 //! Which tenants a rollout updates, and in what order. Pure.
 
 use crate::desired::DesiredState;
-use crate::plan::{Plan, Step, TenantPlan};
+use crate::plan::{FieldChange, Plan, Step, TenantPlan};
 
 /// Whether the tenant's plan recreates its container: such a change goes
 /// through a rollout. Creates, in-place updates and recoveries do not.
@@ -9,6 +9,27 @@ pub fn is_member(plan: &TenantPlan) -> bool {
     plan.actionable()
         .iter()
         .any(|s| matches!(s, Step::Recreate { .. }))
+}
+
+/// What of a member's change can be made now, in place (its limits and
+/// restart policy, as a `Step::Update`), so that it does not wait for the
+/// rollout to reach the tenant — or for ever, when the rollout halts.
+pub fn in_place_part(plan: &TenantPlan) -> Option<TenantPlan> {
+    let changes: Vec<FieldChange> = plan
+        .actionable()
+        .iter()
+        .filter_map(|s| match s {
+            Step::Recreate { changes } => Some(changes),
+            _ => None,
+        })
+        .flatten()
+        .filter(|c| c.field == "restart" || c.field.starts_with("resources."))
+        .cloned()
+        .collect();
+    (!changes.is_empty()).then(|| TenantPlan {
+        steps: vec![Step::Update { changes }],
+        ..plan.clone()
+    })
 }
 
 /// The tenants of `plan` a rollout must update.

@@ -40,6 +40,7 @@ pub async fn roll_out(
     docker: &DockerClient,
     desired: &DesiredState,
     members: &[String],
+    on_done: crate::apply::OnDone<'_>,
 ) -> RolloutReport {
     let mut report = RolloutReport::default();
     if members.is_empty() {
@@ -72,6 +73,7 @@ pub async fn roll_out(
                         TenantOutcome::failed(m, "recreate", error)
                     })
                     .collect();
+                report.outcomes.iter().for_each(on_done);
                 return report;
             }
         }
@@ -88,6 +90,7 @@ pub async fn roll_out(
             .iter()
             .map(|m| TenantOutcome::failed(m, "recreate", ApplyError::Halted(why.clone())))
             .collect();
+        report.outcomes.iter().for_each(on_done);
         report.record = Some(record);
         return report;
     }
@@ -124,9 +127,9 @@ pub async fn roll_out(
         if let Some(why) = &stopped {
             for name in batch {
                 let error = ApplyError::Halted(why.clone());
-                report
-                    .outcomes
-                    .push(TenantOutcome::failed(name, "recreate", error));
+                let outcome = TenantOutcome::failed(name, "recreate", error);
+                on_done(&outcome);
+                report.outcomes.push(outcome);
             }
             continue;
         }
@@ -162,6 +165,7 @@ pub async fn roll_out(
                     ));
                 }
             }
+            on_done(&outcome);
             report.outcomes.push(outcome);
         }
         save(desired, &record);

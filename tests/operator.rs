@@ -1,0 +1,134 @@
+//! The operator's day (issue 18) against the real Docker Engine: logs,
+//! restart (also under a running controller), completions, quiet output
+//! with a summary line, `apply --wait`, `status --watch` through a pipe.
+
+mod common;
+
+use common::{contains, free_port, metric, wait_http_ok, Fleet};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn tenantctl(fleet: &Fleet, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+        .args(args)
+        .arg("-f")
+        .arg(&fleet.file)
+        .env_remove("TENANTCTL_LOG")
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn apply_is_quiet_by_default_ends_with_a_summary_and_waits_for_health() {
+    let fleet = Fleet::new();
+    let (pa, pb) = (free_port(), free_port());
+    fleet.write(&[("alpha", pa, ""), ("beta", pb, "")]);
+    let lock = fleet.apply_lock();
+    let lock = lock.to_str().unwrap();
+    let (code, out, err) = tenantctl(&fleet, &["apply", "--wait", "--lock-file", lock]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        !err.contains("INFO"),
+        "per-action logs only with -v:\n{err}"
+    );
+    assert!(!out.contains('\x1b'), "no colour through a pipe:\n{out}");
+    contains(&out, "ok   alpha: create_volume, create_volume, create");
+    contains(&out, "Applied 7 change(s): 2 created, 0 updated in place, 0 recreated, 0 adopted; 0 failure(s) in");
+    contains(&out, "Waited");
+    contains(&out, "2 of 2 changed tenant(s) healthy.");
+    // --wait returned only once both answer: status says so at once.
+    let (_, status, _) = tenantctl(&fleet, &["status", "--json"]);
+    let rows: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert!(
+        rows.as_array().unwrap().iter().all(|r| r["probe"] == true),
+        "{status}"
+    );
+    // -v brings the per-action log back.
+    fleet.write(&[("alpha", pa, "env = { V = \"2\" }"), ("beta", pb, "")]);
+    let (code, out, err) = tenantctl(&fleet, &["apply", "-v", "--lock-file", lock]);
+    assert_eq!(code, 0, "{out}{err}");
+    contains(&err, "INFO");
+    contains(&out, "1 recreated");
+}
+
+#[test]
+fn logs_and_restart_through_the_engine_api_without_a_fight() {
+    let fleet = Fleet::new();
+    let (pa, pb) = (free_port(), free_port());
+    fleet.write(&[("alpha", pa, ""), ("beta", pb, "")]);
+    fleet.apply();
+    wait_http_ok(pa, "/health");
+    wait_http_ok(pb, "/health");
+
+    let (code, _, err) = tenantctl(&fleet, &["logs", "alpha"]);
+    assert_eq!(code, 0);
+    contains(&err, "mai-standin: listening on port 8080");
+    let (code, _, err) = tenantctl(&fleet, &["logs", "--all", "--tail", "1"]);
+    assert_eq!(code, 0);
+    contains(&err, "alpha | mai-standin: listening");
+    contains(&err, "beta  | mai-standin: listening");
+    let (code, _, err) = tenantctl(&fleet, &["logs", "gamma"]);
+    assert_eq!(code, 1);
+    contains(&err, "tenant `gamma` is not in the file");
+
+    // A restart under a running controller: it waits, does not "heal".
+    let ctl = fleet.start_controller(&["--resync", "1s"]);
+    let id = fleet.container_id("alpha");
+    let started = fleet.inspect("alpha", "{{.State.StartedAt}}");
+    let (code, out, err) = tenantctl(&fleet, &["restart", "alpha"]);
+    assert_eq!(code, 0, "{out}{err}");
+    contains(&out, "ok   alpha: restarted and healthy in");
+    assert_eq!(fleet.container_id("alpha"), id, "the same container");
+    assert_ne!(fleet.inspect("alpha", "{{.State.StartedAt}}"), started);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        metric(
+            ctl.listen,
+            "tenantctl_actions_total{action=\"start\",result=\"success\"}"
+        )
+        .is_none(),
+        "the controller started nothing:\n{}",
+        ctl.logs()
+    );
+    assert_eq!(fleet.container_id("alpha"), id);
+}
+
+#[test]
+fn completions_and_status_watch_through_a_pipe() {
+    let fleet = Fleet::new();
+    fleet.write(&[("alpha", free_port(), "")]);
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("rollout"),
+            "{shell}"
+        );
+    }
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+        .args(["status", "--watch", "1s", "-f"])
+        .arg(&fleet.file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(3500));
+    let _ = watch.kill();
+    let out = watch.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.matches("TENANT").count() >= 2, "looked again:\n{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "piped: no redraw codes, no colour:\n{text}"
+    );
+    contains(&text, "alpha");
+}
