@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod backoff;
 pub mod backup;
+pub mod capacity;
 pub mod controller;
 pub mod desired;
 pub mod diagnostic;

@@ -42,6 +42,7 @@ pub struct Metrics {
     pub rollout_tenants: IntGaugeVec,
     pub rollout_halted: IntGaugeVec,
     pub rollout_gate: Histogram,
+    pub leftover_volumes: IntGaugeVec,
     drift_now: Mutex<BTreeMap<String, BTreeSet<Drift>>>,
     proxy_drift_now: Mutex<BTreeSet<String>>,
     cpu_seen: Mutex<BTreeMap<String, f64>>,
@@ -258,6 +259,14 @@ impl Metrics {
                 .buckets(vec![1.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0]),
             )
             .unwrap(),
+            leftover_volumes: IntGaugeVec::new(
+                opts(
+                    "leftover_volumes",
+                    "Volumes kept from a tenant that left the file (never deleted by reconcile; `tenantctl purge` removes them after a final backup).",
+                ),
+                &["tenant"],
+            )
+            .unwrap(),
             registry,
             drift_now: Mutex::default(),
             proxy_drift_now: Mutex::default(),
@@ -292,6 +301,7 @@ impl Metrics {
             Box::new(m.rollout_tenants.clone()),
             Box::new(m.rollout_halted.clone()),
             Box::new(m.rollout_gate.clone()),
+            Box::new(m.leftover_volumes.clone()),
         ];
         for c in collectors {
             m.registry.register(c).expect("metric names are unique");
@@ -527,6 +537,7 @@ mod tests {
         m.rollout_tenants.with_label_values(&["updated"]).set(1);
         m.rollout_halted.with_label_values(&["r", "t"]).set(1);
         m.rollout_gate.observe(1.0);
+        m.leftover_volumes.with_label_values(&["t"]).set(2);
         let got: Vec<String> = m
             .registry
             .gather()
@@ -562,6 +573,7 @@ mod tests {
             "tenantctl_git_last_pull_success_timestamp_seconds GAUGE []",
             "tenantctl_git_pull_failures_total COUNTER []",
             "tenantctl_last_successful_reconcile_timestamp_seconds GAUGE []",
+            "tenantctl_leftover_volumes GAUGE [tenant]",
             "tenantctl_proxy_last_reload_successful GAUGE []",
             "tenantctl_reconcile_duration_seconds HISTOGRAM []",
             "tenantctl_reconcile_total COUNTER [result]",

@@ -132,3 +132,38 @@ fn completions_and_status_watch_through_a_pipe() {
     );
     contains(&text, "alpha");
 }
+
+#[test]
+fn leftover_volumes_are_reported_and_overcommitted_memory_warns() {
+    let fleet = Fleet::new();
+    let (pa, pb) = (free_port(), free_port());
+    fleet.write(&[("alpha", pa, ""), ("beta", pb, "")]);
+    fleet.apply();
+    fleet.write(&[("alpha", pa, "")]);
+    fleet.tenantctl_expect(&["apply", "--prune"], 0);
+    let status = fleet.tenantctl_expect(&["status"], 0);
+    contains(&status, "Volumes of tenants no longer in the file");
+    contains(
+        &status,
+        &format!("beta: {0}-beta-backups, {0}-beta-data", fleet.prefix()),
+    );
+    let ctl = fleet.start_controller(&[]);
+    common::time_until("the leftover metric", Duration::from_secs(20), || {
+        metric(ctl.listen, "tenantctl_leftover_volumes{tenant=\"beta\"} 2").is_some()
+    });
+
+    // Reservations beyond the host: plan and validate warn, and pass.
+    fleet.write(&[(
+        "alpha",
+        pa,
+        "resources = { memory = \"4000G\", memory_reservation = \"2000G\" }",
+    )]);
+    for command in ["plan", "validate"] {
+        let (code, out, err) = tenantctl(&fleet, &[command]);
+        assert_eq!(code, 0, "{out}{err}");
+        contains(
+            &err,
+            "warning: the tenants' memory reservations add up to 2000G",
+        );
+    }
+}

@@ -268,7 +268,7 @@ enum Command {
 pub async fn run(cli: Cli) -> ExitCode {
     let timeout = cli.docker_timeout;
     match cli.command {
-        Command::Validate { file } => validate::run(&file),
+        Command::Validate { file } => validate::run(&file).await,
         Command::Import(args) => import::run_import(args.into()),
         Command::Backup(args) => backup::run_backup(args, timeout).await,
         Command::Backups { command } => backup::run_backups(command),
@@ -497,6 +497,19 @@ async fn connect(timeout: Duration) -> Result<DockerClient, ExitCode> {
         );
         ExitCode::FAILURE
     })
+}
+
+/// Warns (stderr) when the fleet reserves more memory than the Docker
+/// host has; says nothing when the host cannot be asked.
+async fn warn_capacity(docker: &DockerClient, desired: &DesiredState) {
+    let info = docker.call("info", |d| async move { d.info().await }).await;
+    if let Some(warning) = info
+        .ok()
+        .and_then(|i| i.mem_total)
+        .and_then(|total| tenantctl::capacity::memory_warning(desired, total))
+    {
+        eprintln!("warning: {warning}");
+    }
 }
 
 /// The tenants named (or all of them): an unknown name is an error.

@@ -12,7 +12,7 @@ pub async fn run(
     adopt: Option<tenantctl::plan::Adoption>,
     timeout: Duration,
 ) -> ExitCode {
-    let (desired, _docker, observed) = match super::load_and_observe(file, timeout).await {
+    let (desired, docker, observed) = match super::load_and_observe(file, timeout).await {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -31,6 +31,7 @@ pub async fn run(
     } else {
         say!("{plan}");
     }
+    super::warn_capacity(&docker, &desired).await;
     if exit_code && !plan.is_empty() {
         ExitCode::from(2)
     } else {

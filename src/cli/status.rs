@@ -197,5 +197,15 @@ async fn look(
             drift
         );
     }
+    let leftovers = tenantctl::capacity::leftover_volumes(&desired, &observed);
+    if !leftovers.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nVolumes of tenants no longer in the file (kept; `tenantctl purge` removes them after a final backup):"
+        );
+        for (tenant, volumes) in &leftovers {
+            let _ = writeln!(out, "  {tenant}: {}", volumes.join(", "));
+        }
+    }
     Ok(out)
 }

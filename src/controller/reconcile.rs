@@ -140,6 +140,8 @@ pub struct PassDone {
     pub rollout_due: Vec<String>,
     /// The fleet's rollout record, for metrics.
     pub rollout: Option<crate::rollout::RolloutRecord>,
+    /// Volumes kept from tenants that left the file, by tenant.
+    pub leftovers: BTreeMap<String, Vec<String>>,
 }
 
 /// One fleet pass. Any failed read fails the pass: a partial list must
@@ -198,6 +200,7 @@ pub async fn pass(
             false => Vec::new(),
         }
     };
+    let leftovers = crate::capacity::leftover_volumes(desired, &observed);
     let mut view = HostView::from_pass(&observed);
     for (orphan, result) in &report.pruned {
         if result.is_ok() {
@@ -210,5 +213,6 @@ pub async fn pass(
         report,
         rollout_due,
         rollout: record,
+        leftovers,
     })
 }

@@ -105,6 +105,12 @@ impl Recorder {
         let m = &self.metrics;
         m.set_all_drift(done.plan.drift_by_tenant());
         m.set_rollout(done.rollout.as_ref());
+        m.leftover_volumes.reset();
+        for (tenant, volumes) in &done.leftovers {
+            m.leftover_volumes
+                .with_label_values(&[tenant])
+                .set(volumes.len() as i64);
+        }
         let out_of_sync = done.plan.tenants.iter().filter(|t| t.has_work()).count();
         if out_of_sync == 0 {
             m.last_successful_reconcile.set(unix_now());
