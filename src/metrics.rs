@@ -12,6 +12,20 @@ use std::sync::Mutex;
 
 use crate::drift::{Drift, Reason, Resource};
 
+/// Usage samples kept per tenant for the status page (at the default
+/// 15 s stats interval: the last 10 minutes).
+pub const USAGE_SAMPLES: usize = 40;
+
+/// One reading of a tenant's usage from the Docker stats API.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UsageSample {
+    /// Unix seconds.
+    pub at: f64,
+    /// CPU time used since the container started.
+    pub cpu_seconds: f64,
+    pub memory_bytes: f64,
+}
+
 pub struct Metrics {
     pub registry: Registry,
     pub tenants_desired: IntGauge,
@@ -46,6 +60,7 @@ pub struct Metrics {
     drift_now: Mutex<BTreeMap<String, BTreeSet<Drift>>>,
     proxy_drift_now: Mutex<BTreeSet<String>>,
     cpu_seen: Mutex<BTreeMap<String, f64>>,
+    usage: Mutex<BTreeMap<String, std::collections::VecDeque<UsageSample>>>,
 }
 
 fn opts(name: &str, help: &str) -> Opts {
@@ -271,6 +286,7 @@ impl Metrics {
             drift_now: Mutex::default(),
             proxy_drift_now: Mutex::default(),
             cpu_seen: Mutex::default(),
+            usage: Mutex::default(),
         };
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(m.tenants_desired.clone()),
@@ -443,6 +459,21 @@ impl Metrics {
     /// added, so a restarted container (whose usage starts at 0) never makes
     /// the counter go down.
     pub fn observe_usage(&self, tenant: &str, cpu_seconds: f64, memory_bytes: f64) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        {
+            let mut history = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+            let samples = history.entry(tenant.to_string()).or_default();
+            samples.push_back(UsageSample {
+                at: now,
+                cpu_seconds,
+                memory_bytes,
+            });
+            while samples.len() > USAGE_SAMPLES {
+                samples.pop_front();
+            }
+        }
         let mut seen = self.cpu_seen.lock().unwrap_or_else(|e| e.into_inner());
         let last = seen.insert(tenant.to_string(), cpu_seconds).unwrap_or(0.0);
         let delta = if cpu_seconds >= last {
@@ -456,6 +487,16 @@ impl Metrics {
         self.tenant_memory_bytes
             .with_label_values(&[tenant])
             .set(memory_bytes);
+    }
+
+    /// The tenant's recent usage samples, oldest first (the status page's
+    /// sparklines).
+    pub fn usage_history(&self, tenant: &str) -> Vec<UsageSample> {
+        let history = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+        history
+            .get(tenant)
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// The registry in Prometheus text format.

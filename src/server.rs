@@ -53,6 +53,77 @@ async fn readyz(State(s): State<AppState>) -> (StatusCode, String) {
     )
 }
 
+/// What the status page and `/api/status` read: the desired state in
+/// force (from the controller) and the host, looked at afresh per request
+/// (one look at a time: a page reloading every 10 s costs a list and an
+/// inspect per container, like `tenantctl status`).
+#[derive(Clone)]
+pub struct StatusSource {
+    pub docker: crate::docker::DockerClient,
+    pub desired: tokio::sync::watch::Receiver<Option<Arc<crate::desired::DesiredState>>>,
+    pub metrics: Arc<Metrics>,
+    pub one_look: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// `GET /` (the status page) and `GET /api/status` (its rows as JSON, the
+/// shape of `tenantctl status --json`).
+pub fn status_router(source: StatusSource) -> Router {
+    Router::new()
+        .route("/", get(status_page))
+        .route("/api/status", get(status_json))
+        .with_state(source)
+}
+
+type Failure = (StatusCode, String);
+
+async fn look(
+    s: &StatusSource,
+) -> Result<(Arc<crate::desired::DesiredState>, Vec<crate::status::Row>), Failure> {
+    let desired = s.desired.borrow().clone().ok_or_else(|| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no valid tenants file is loaded yet\n".to_string(),
+        )
+    })?;
+    let _one = s.one_look.lock().await;
+    let observed = crate::observe::observe(&s.docker, &desired, crate::observe::Detail::Full)
+        .await
+        .map_err(|e| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("cannot read the Docker host: {e}\n"),
+            )
+        })?;
+    let rows = crate::status::rows(&desired, &observed).await;
+    Ok((desired, rows))
+}
+
+async fn status_json(
+    State(s): State<StatusSource>,
+) -> Result<([(header::HeaderName, &'static str); 1], String), Failure> {
+    let (_, rows) = look(&s).await?;
+    let body = serde_json::to_string_pretty(&rows).unwrap_or_default();
+    Ok(([(header::CONTENT_TYPE, "application/json")], body))
+}
+
+async fn status_page(
+    State(s): State<StatusSource>,
+) -> Result<([(header::HeaderName, &'static str); 1], String), Failure> {
+    let (desired, rows) = look(&s).await?;
+    let usage = rows
+        .iter()
+        .map(|r| (r.tenant.clone(), s.metrics.usage_history(&r.tenant)))
+        .collect();
+    let halted = crate::rollout::load(&desired)
+        .ok()
+        .flatten()
+        .filter(|r| r.phase == crate::rollout::Phase::Halted)
+        .map(|r| r.summary());
+    let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    let html = crate::page::render(&desired.fleet, &rows, &usage, halted.as_deref(), &now);
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html))
+}
+
 /// Connections served at once; more are closed on accept. Bounds the file
 /// descriptors the listener can take from the Docker client.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -76,7 +147,7 @@ pub async fn serve_on(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    tracing::info!(addr = %listener.local_addr()?, "serving /healthz /readyz /metrics");
+    tracing::info!(addr = %listener.local_addr()?, "serving / (status page) /api/status /healthz /readyz /metrics");
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);

@@ -38,11 +38,25 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let readiness = Arc::new(Readiness::default());
     let metrics = Arc::new(tenantctl::metrics::Metrics::new());
     docker.requests().attach(metrics.docker_requests.clone());
+    let controller = Controller::new(
+        args.settings.clone(),
+        docker.clone(),
+        Arc::clone(&readiness),
+        Arc::clone(&metrics),
+    );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (hook_tx, hook_rx) = tokio::sync::mpsc::channel::<()>(1);
     let server = {
         let mut rx = stop_rx.clone();
-        let mut router = tenantctl::server::router(Arc::clone(&readiness), Arc::clone(&metrics));
+        let mut router = tenantctl::server::router(Arc::clone(&readiness), Arc::clone(&metrics))
+            .merge(tenantctl::server::status_router(
+                tenantctl::server::StatusSource {
+                    docker: docker.clone(),
+                    desired: controller.desired_watch(),
+                    metrics: Arc::clone(&metrics),
+                    one_look: Default::default(),
+                },
+            ));
         if let Some(secret) = args.webhook_secret.clone() {
             router = router.merge(tenantctl::server::webhook_router(secret, hook_tx.clone()));
         }
@@ -65,7 +79,6 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let events = args.events.then(|| docker.clone());
     let (_sources, triggers) =
         tenantctl::sources::start(args.origin, events, hook_rx, Arc::clone(&metrics));
-    let controller = Controller::new(args.settings, docker, readiness, metrics);
     controller.run(triggers, shutdown_signal()).await;
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;

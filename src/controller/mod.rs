@@ -94,6 +94,12 @@ impl Controller {
         }
     }
 
+    /// The desired state in force as it changes (`None` until one loads),
+    /// for the status page.
+    pub fn desired_watch(&self) -> watch::Receiver<Option<Arc<DesiredState>>> {
+        self.desired_tx.subscribe()
+    }
+
     /// Runs until `shutdown` resolves, then lets in-flight work finish
     /// (bounded by `shutdown_grace`). `triggers` is the one channel every
     /// source sends into (see `crate::sources::start`).
