@@ -29,6 +29,8 @@ if [ "$what" = test ]; then
   # promtool and the Prometheus server for the monitoring tests.
   need promtool prometheus
   need prometheus prometheus
+  # The status page is tested in a real (headless) browser.
+  need chromium chromium
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -129,7 +129,7 @@ footer{{margin-top:1em;color:#888;font-size:.9em}}
         let _ = writeln!(html, r#"<div class="banner" id="halted">{}</div>"#, esc(h));
     }
     html.push_str(
-        "<table><thead><tr><th>tenant</th><th>state</th><th>health</th><th>in sync</th><th>drift</th><th>version</th><th>port</th><th>CPU</th><th>memory</th><th>last backup</th></tr></thead><tbody>\n",
+        "<table><thead><tr><th>tenant</th><th>state</th><th>health</th><th>in sync</th><th>drift</th><th>version</th><th>port / domain</th><th>restarts</th><th>CPU</th><th>memory</th><th>last backup</th></tr></thead><tbody>\n",
     );
     for r in rows {
         let samples = usage.get(&r.tenant).map(Vec::as_slice).unwrap_or_default();
@@ -158,7 +158,7 @@ footer{{margin-top:1em;color:#888;font-size:.9em}}
         }
         let _ = writeln!(
             html,
-            r#"<tr id="tenant-{id}" class="{class}" data-state="{state_attr}"><td><b>{name}</b></td><td>{state}</td><td>{health}</td><td>{sync}</td><td class="drift">{drift}</td><td><code>{version}</code></td><td>{port}</td><td>{cpu_now}{cpu_line}</td><td>{mem_now}{mem_line}</td><td>{backup}</td></tr>"#,
+            r#"<tr id="tenant-{id}" class="{class}" data-state="{state_attr}"><td><b>{name}</b></td><td>{state}</td><td>{health}</td><td>{sync}</td><td class="drift">{drift}</td><td><code>{version}</code></td><td>{port}{domain}</td><td>{restarts}</td><td>{cpu_now}{cpu_line}</td><td>{mem_now}{mem_line}</td><td>{backup}</td></tr>"#,
             id = esc(&r.tenant),
             class = if is_wrong(r) { "wrong" } else { "" },
             state_attr = esc(&r.state),
@@ -180,6 +180,11 @@ footer{{margin-top:1em;color:#888;font-size:.9em}}
                 .take(12)
                 .collect::<String>())),
             port = r.port,
+            domain = r
+                .domain
+                .as_deref()
+                .map_or(String::new(), |d| format!(" · {}", esc(d))),
+            restarts = r.restart_count.map_or("-".to_string(), |n| n.to_string()),
             cpu_line = sparkline(&cpu),
             mem_line = sparkline(&mem),
             backup = r
@@ -204,6 +209,8 @@ mod tests {
             tenant: name.into(),
             container: format!("mai-{name}"),
             port: 8001,
+            domain: Some(format!("{name}.example.com")),
+            restart_count: Some(0),
             paused: false,
             state: state.into(),
             health: "healthy".into(),

@@ -14,6 +14,9 @@ pub struct Row {
     pub tenant: String,
     pub container: String,
     pub port: u16,
+    pub domain: Option<String>,
+    /// Docker's count of restarts of this container (by its restart policy).
+    pub restart_count: Option<i64>,
     pub paused: bool,
     pub state: String,
     /// Docker's health status of the container.
@@ -90,9 +93,14 @@ pub async fn rows(desired: &DesiredState, observed: &ObservedState) -> Vec<Row> 
                 port: desired.tenants[&t.tenant].port,
                 paused: t.paused,
                 state: c.map_or_else(|| "missing".into(), |c| c.state.to_string()),
+                // Docker keeps the last health result of a stopped
+                // container; it says nothing about it now.
                 health: c
+                    .filter(|c| c.is_running())
                     .and_then(|c| c.health)
                     .map_or_else(|| "-".into(), |h| h.to_string()),
+                domain: desired.tenants[&t.tenant].domain.clone(),
+                restart_count: c.and_then(|c| c.details.as_ref()).map(|d| d.restart_count),
                 probe: probes.get(&t.tenant).copied().unwrap_or(false),
                 in_sync: t.in_sync(),
                 last_backup_unix: crate::backup::newest(&desired.backup.dir, &t.tenant)

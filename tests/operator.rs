@@ -167,3 +167,100 @@ fn leftover_volumes_are_reported_and_overcommitted_memory_warns() {
         );
     }
 }
+
+fn chromium(args: &[&str], url: &str) -> std::process::Output {
+    let profile = tempdir_for_chromium();
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            &format!("--user-data-dir={}", profile.display()),
+        ])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("chromium not found: install Debian's `chromium` package (make test does, as root)")
+}
+
+fn tempdir_for_chromium() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "tenantctl-chromium-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_status_page_in_a_real_browser_lists_every_tenant_and_highlights_a_stopped_one() {
+    let fleet = Fleet::new();
+    let ports = [free_port(), free_port(), free_port()];
+    fleet.write(&[
+        ("alpha", ports[0], ""),
+        ("beta", ports[1], ""),
+        ("gamma", ports[2], ""),
+    ]);
+    fleet.apply();
+    for p in ports {
+        wait_http_ok(p, "/health");
+    }
+    common::docker_ok(&["stop", "-t", "1", &fleet.container_name("beta")]);
+    // Observe-only, so beta stays stopped for the page.
+    let ctl = fleet.start_controller(&["--observe-only", "--stats-interval", "1s"]);
+    common::time_until("usage sampled", Duration::from_secs(30), || {
+        metric(
+            ctl.listen,
+            "tenantctl_tenant_memory_bytes{tenant=\"alpha\"}",
+        )
+        .is_some()
+    });
+    std::thread::sleep(Duration::from_secs(3)); // a few samples for the sparklines
+    let (status, json) = common::http("GET", ctl.listen, "/api/status", "").unwrap();
+    assert_eq!(status, 200, "{json}");
+    let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 3, "{json}");
+    assert!(json.contains("\"state\": \"exited\""), "{json}");
+
+    let url = format!("http://127.0.0.1:{}/", ctl.listen);
+    let out = chromium(&["--dump-dom"], &url);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    for (tenant, state, class) in [
+        ("alpha", "running", ""),
+        ("beta", "exited", "wrong"),
+        ("gamma", "running", ""),
+    ] {
+        contains(
+            &dom,
+            &format!(r#"<tr id="tenant-{tenant}" class="{class}" data-state="{state}">"#),
+        );
+    }
+    contains(
+        &dom,
+        r#"<div id="wrong"><b class="bad">1</b>need attention</div>"#,
+    );
+    assert!(!dom.contains("<script"), "no JavaScript");
+
+    let artifacts = common::manifest_dir().join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("status-page.png");
+    let _ = std::fs::remove_file(&shot);
+    let out = chromium(
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1400,420",
+        ],
+        &url,
+    );
+    assert!(
+        shot.metadata().map(|m| m.len() > 10_000).unwrap_or(false),
+        "a screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
