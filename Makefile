@@ -11,7 +11,7 @@ DEMO_FILE := desired-state/tenants.toml
 # One host lock for the demo's apply, run and teardown, so they never race.
 DEMO_LOCK := $(CURDIR)/target/tenantctl-demo.lock
 
-.PHONY: man prereqs-test prereqs-demo build image demo demo-run demo-status demo-down test lint bench adopt-bench backup-bench rollout-bench rollout-kill
+.PHONY: deb man prereqs-test prereqs-demo build image demo demo-run demo-status demo-down test lint bench adopt-bench backup-bench rollout-bench rollout-kill
 
 build:
 	$(CARGO) build --release --bin tenantctl
@@ -47,6 +47,11 @@ demo-down: build
 ## packages are installed when run as root, else the command is printed.
 prereqs-test prereqs-demo: prereqs-%:
 	scripts/prereqs.sh $*
+
+## The Debian package (binary, systemd unit, /etc/tenantctl, the tenantctl
+## user, completions, man page): target/debian/tenantctl_<version>_<arch>.deb
+deb: build
+	scripts/build-deb.sh $(TENANTCTL) target/debian
 
 ## The man page, from the CLI's own definition.
 man: build

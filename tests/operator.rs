@@ -264,3 +264,47 @@ fn the_status_page_in_a_real_browser_lists_every_tenant_and_highlights_a_stopped
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn init_scaffolds_a_valid_fleet_repository_and_refuses_a_full_directory() {
+    let fleet = Fleet::new();
+    let dir = fleet.dir.join("fleet-repo");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["init", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for file in [
+        "tenants.toml",
+        "charts/mai/chart.toml",
+        ".github/workflows/tenantctl.yml",
+        "tenantctl.service",
+        "README.md",
+        ".git/HEAD",
+    ] {
+        assert!(dir.join(file).exists(), "{file}");
+    }
+    let workflow = std::fs::read_to_string(dir.join(".github/workflows/tenantctl.yml")).unwrap();
+    contains(&workflow, "tenantctl validate -f tenants.toml");
+    contains(&workflow, "tenantctl plan -f tenants.toml --exit-code");
+    let tenants = dir.join("tenants.toml");
+    let out = run(&["validate", "-f", tenants.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = run(&["init", dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    contains(
+        &String::from_utf8_lossy(&again.stderr),
+        "is not empty; nothing was written",
+    );
+}

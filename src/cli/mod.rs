@@ -16,6 +16,7 @@ macro_rules! say {
 mod apply;
 mod backup;
 mod import;
+mod init;
 mod logs;
 mod plan;
 mod progress;
@@ -232,6 +233,9 @@ enum Command {
     /// Delete the volumes of a tenant that has left the file, after a
     /// final backup of them succeeded (nothing else ever deletes them).
     Purge(backup::PurgeArgs),
+    /// Scaffold a git repository for a fleet: tenants.toml, the mAI chart,
+    /// a CI workflow (validate + plan), the systemd unit.
+    Init(init::InitArgs),
     /// Shell completions on stdout: `tenantctl completions bash >
     /// /etc/bash_completion.d/tenantctl`.
     Completions {
@@ -274,6 +278,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Backups { command } => backup::run_backups(command),
         Command::Rollout { command } => rollout::run(command),
         Command::Logs(args) => logs::run(args, timeout).await,
+        Command::Init(args) => init::run(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(
