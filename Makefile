@@ -94,7 +94,7 @@ ROLLOUT_MAX_UNAVAILABLE ?= 1
 rollout-bench: build image
 	scripts/rollout-bench.sh $(ROLLOUT_N) $(TENANTCTL) $(ROLLOUT_MAX_UNAVAILABLE)
 
-## The SIGKILL test of rollouts at its full count (CI runs 10):
+## The SIGKILL test of rollouts at its full count (CI runs 20):
 ## KILL_RUNS rollouts, apply and the controller killed in turn at seeded
 ## random points, each followed by a restart that must converge.
 KILL_RUNS ?= 40

@@ -356,13 +356,14 @@ fn next(seed: &mut u64) -> u64 {
     *seed >> 33
 }
 
-// Runs in CI: KILL_RUNS (default 10); `make rollout-kill` runs more.
+// Runs in CI: KILL_RUNS (default 20: 10 apply, 10 controller);
+// `make rollout-kill` runs more.
 #[test]
 fn a_rollout_killed_at_random_points_converges_after_a_restart() {
     let runs: usize = std::env::var("KILL_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(20);
     let mut seed: u64 = std::env::var("KILL_SEED")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -140,6 +140,7 @@ pub async fn run_backup(args: BackupArgs, timeout: Duration) -> ExitCode {
         }
     });
     use futures_util::StreamExt;
+    let started = std::time::Instant::now();
     let progress = show_progress("backing up");
     let results: Vec<_> = futures_util::stream::iter(work)
         .buffer_unordered(spec.concurrency)
@@ -147,9 +148,12 @@ pub async fn run_backup(args: BackupArgs, timeout: Duration) -> ExitCode {
         .await;
     end_progress(progress);
     let mut failed = 0;
+    let (count, mut ok, mut bytes) = (results.len(), 0, 0u64);
     for (t, result) in results {
         match result {
             Ok(m) => {
+                ok += 1;
+                bytes += m.size();
                 let files: u64 = m.volumes.iter().map(|v| v.files).sum();
                 let raw: u64 = m.volumes.iter().map(|v| v.raw_size).sum();
                 say!(
@@ -186,6 +190,11 @@ pub async fn run_backup(args: BackupArgs, timeout: Duration) -> ExitCode {
             }
         }
     }
+    say!(
+        "Backed up {ok} of {count} tenant(s), {} in {:.1}s; {failed} failure(s).",
+        size(bytes),
+        started.elapsed().as_secs_f64()
+    );
     if failed > 0 {
         ExitCode::FAILURE
     } else {
