@@ -10,6 +10,7 @@
 # Everything it creates carries its own prefix and is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/probers.sh
 n="${1:-20}"
 tenantctl="$(realpath "${2:-target/release/tenantctl}")"
 image=tenantctl-standin:latest
@@ -87,17 +88,7 @@ adopts=$("$tenantctl" plan -f "$work/out/tenants.toml" --adopt | grep -c ': adop
 # A probe takes at most 200 ms and they start ~50 ms apart, so the span
 # from the first failed probe's start to the last one's is the downtime
 # the client saw, give or take 250 ms.
-mkdir -p "$work/probe"
-for i in $(seq 1 "$n"); do
-  (
-    port=$((base_port + i))
-    while [ ! -e "$work/stop" ]; do
-      t=$(date +%s%3N)
-      curl -fs -m 0.2 "http://127.0.0.1:$port/health" >/dev/null || echo "$t" >> "$work/probe/c$i"
-      sleep 0.05
-    done
-  ) &
-done
+start_probers "$n" "$base_port" "$work/probe" "$work/stop"
 start=$(date +%s%3N)
 "$tenantctl" apply -f "$work/out/tenants.toml" --adopt --lock-file "$work/lock" > "$work/apply.log" 2>&1 || true
 end=$(date +%s%3N)
@@ -114,14 +105,7 @@ for i in $(seq 1 "$n"); do
   reported=$(grep -o "c$i: adopt (downtime [0-9.]*s" "$work/apply.log" | grep -o '[0-9.]*s$' || echo FAIL)
   fails=0
   [ -e "$work/probe/c$i" ] && fails=$(wc -l < "$work/probe/c$i")
-  # The longest run of failed probes less than 500 ms apart: one outage.
-  # (A lone probe that timed out under load elsewhere is its own run.)
-  span=0
-  [ -e "$work/probe/c$i" ] && span=$(awk '
-    NR == 1 { start = $1; prev = $1; best = 50; next }
-    $1 - prev < 500 { prev = $1; if (prev - start + 50 > best) best = prev - start + 50; next }
-    { start = $1; prev = $1 }
-    END { print best }' "$work/probe/c$i")
+  span=$(longest_outage "$work/probe/c$i")
   data=$(curl -fs "http://127.0.0.1:$((base_port + i))/data/note.txt" || echo MISSING)
   [ "$data" = "client $i" ] || lost=$((lost + 1))
   echo "| c$i | $reported | ${span}ms ($fails failed probes in all) | $data |"

@@ -13,6 +13,7 @@
 # Everything it creates carries its own prefix and is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/probers.sh
 n="${1:-20}"
 tenantctl="$(realpath "${2:-target/release/tenantctl}")"
 mu="${3:-1}"
@@ -80,42 +81,22 @@ for i in $(seq 1 "$n"); do
   done
 done
 
-probe() { # dir prefix port-offset
-  for i in $(seq 1 "$n"); do
-    (
-      port=$((base_port + $3 + i))
-      while [ ! -e "$work/stop-$2" ]; do
-        t=$(date +%s%3N)
-        curl -fs -m 0.2 "http://127.0.0.1:$port/health" >/dev/null || echo "$t" >> "$1/c$i"
-        sleep 0.05
-      done
-    ) &
-  done
-}
-# Longest run of failed probes less than 500 ms apart, in ms.
-outage() {
-  [ -e "$1" ] || { echo 0; return; }
-  awk 'NR == 1 { start = $1; prev = $1; best = 50; next }
-       $1 - prev < 500 { prev = $1; if (prev - start + 50 > best) best = prev - start + 50; next }
-       { start = $1; prev = $1 }
-       END { print best }' "$1"
-}
 summary() { # dir
-  for i in $(seq 1 "$n"); do outage "$1/c$i"; done | sort -n | awk '
+  for i in $(seq 1 "$n"); do longest_outage "$1/c$i"; done | sort -n | awk '
     { v[NR] = $1; s += $1 }
     END { printf "min %d ms, median %d ms, max %d ms, mean %d ms", v[1], v[int((NR + 1) / 2)], v[NR], s / NR }'
 }
 
 # tenantctl: the tag moves to v2; one apply rolls it out.
 docker tag "$run-app:v2" "$tag"
-probe "$work/probe-t" t 0
+start_probers "$n" "$base_port" "$work/probe-t" "$work/stop-t"
 start=$(date +%s%3N)
 "$tenantctl" apply -f "$work/tenants.toml" --lock-file "$work/lock" > "$work/apply2.log" 2>&1 || true
 t_ms=$(( $(date +%s%3N) - start ))
 sleep 1; touch "$work/stop-t"
 
 # The seed's loop: rm + run of each client on v3.
-probe "$work/probe-r" r 100
+start_probers "$n" "$((base_port + 100))" "$work/probe-r" "$work/stop-r"
 start=$(date +%s%3N)
 for i in $(seq 1 "$n"); do
   docker rm -f "$run-raw$i" >/dev/null

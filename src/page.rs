@@ -129,7 +129,7 @@ footer{{margin-top:1em;color:#888;font-size:.9em}}
         let _ = writeln!(html, r#"<div class="banner" id="halted">{}</div>"#, esc(h));
     }
     html.push_str(
-        "<table><thead><tr><th>tenant</th><th>state</th><th>health</th><th>in sync</th><th>drift</th><th>version</th><th>port / domain</th><th>restarts</th><th>CPU</th><th>memory</th><th>last backup</th></tr></thead><tbody>\n",
+        "<table><thead><tr><th>tenant</th><th>state</th><th>health</th><th>in sync</th><th>drift</th><th>version</th><th>port / domain</th><th>restarts</th><th>CPU</th><th>memory</th><th>last backup</th><th>certificate</th></tr></thead><tbody>\n",
     );
     for r in rows {
         let samples = usage.get(&r.tenant).map(Vec::as_slice).unwrap_or_default();
@@ -158,7 +158,7 @@ footer{{margin-top:1em;color:#888;font-size:.9em}}
         }
         let _ = writeln!(
             html,
-            r#"<tr id="tenant-{id}" class="{class}" data-state="{state_attr}"><td><b>{name}</b></td><td>{state}</td><td>{health}</td><td>{sync}</td><td class="drift">{drift}</td><td><code>{version}</code></td><td>{port}{domain}</td><td>{restarts}</td><td>{cpu_now}{cpu_line}</td><td>{mem_now}{mem_line}</td><td>{backup}</td></tr>"#,
+            r#"<tr id="tenant-{id}" class="{class}" data-state="{state_attr}"><td><b>{name}</b></td><td>{state}</td><td>{health}</td><td>{sync}</td><td class="drift">{drift}</td><td><code>{version}</code></td><td>{port}{domain}</td><td>{restarts}</td><td>{cpu_now}{cpu_line}</td><td>{mem_now}{mem_line}</td><td>{backup}</td><td>{cert}</td></tr>"#,
             id = esc(&r.tenant),
             class = if is_wrong(r) { "wrong" } else { "" },
             state_attr = esc(&r.state),
@@ -190,6 +190,12 @@ footer{{margin-top:1em;color:#888;font-size:.9em}}
             backup = r
                 .last_backup_unix
                 .map_or("-".to_string(), crate::backup::shown_time),
+            cert = r
+                .certificate_expiry_unix
+                .map_or("-".to_string(), |t| format!(
+                    "expires {}",
+                    crate::backup::shown_time(t)
+                )),
         );
     }
     let _ = write!(
@@ -211,6 +217,7 @@ mod tests {
             port: 8001,
             domain: Some(format!("{name}.example.com")),
             restart_count: Some(0),
+            certificate_expiry_unix: None,
             paused: false,
             state: state.into(),
             health: "healthy".into(),

@@ -24,6 +24,9 @@ pub struct Row {
     /// Whether GET <health path> answers 2xx from the host right now.
     pub probe: bool,
     pub in_sync: bool,
+    /// When the tenant's TLS certificate expires (its `notAfter`), for a
+    /// tenant served over HTTPS whose certificate can be read.
+    pub certificate_expiry_unix: Option<i64>,
     /// When the newest backup was taken (`backups list` has them all).
     pub last_backup_unix: Option<i64>,
     /// The image id the container runs (its version).
@@ -64,6 +67,15 @@ pub async fn rows(desired: &DesiredState, observed: &ObservedState) -> Vec<Row> 
         .await
         .into_iter()
         .collect();
+    let expiries: std::collections::BTreeMap<String, i64> =
+        futures_util::future::join_all(desired.tenants.values().filter_map(|t| {
+            let cert = t.tls.as_ref()?.certificate.clone();
+            Some(async move { (t.name.clone(), certificate_expiry(&cert).await) })
+        }))
+        .await
+        .into_iter()
+        .filter_map(|(t, e)| Some((t, e?)))
+        .collect();
     let rows: Vec<Row> = plan
         .tenants
         .iter()
@@ -100,6 +112,7 @@ pub async fn rows(desired: &DesiredState, observed: &ObservedState) -> Vec<Row> 
                     .and_then(|c| c.health)
                     .map_or_else(|| "-".into(), |h| h.to_string()),
                 domain: desired.tenants[&t.tenant].domain.clone(),
+                certificate_expiry_unix: expiries.get(&t.tenant).copied(),
                 restart_count: c.and_then(|c| c.details.as_ref()).map(|d| d.restart_count),
                 probe: probes.get(&t.tenant).copied().unwrap_or(false),
                 in_sync: t.in_sync(),
@@ -114,4 +127,40 @@ pub async fn rows(desired: &DesiredState, observed: &ObservedState) -> Vec<Row> 
         })
         .collect();
     rows
+}
+
+/// The certificate's `notAfter` as unix seconds, read by `openssl x509`
+/// (no certificate parser in the tree for one date); `None` when the file
+/// or openssl is missing or the date is not understood.
+async fn certificate_expiry(path: &std::path::Path) -> Option<i64> {
+    let out = tokio::process::Command::new("openssl")
+        .args(["x509", "-noout", "-enddate", "-in"])
+        .arg(path)
+        .output()
+        .await
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    parse_not_after(text.trim())
+}
+
+/// `notAfter=Mar  1 12:00:00 2027 GMT` → unix seconds.
+fn parse_not_after(line: &str) -> Option<i64> {
+    let date = line.strip_prefix("notAfter=")?.trim_end_matches(" GMT");
+    let words: Vec<&str> = date.split_whitespace().collect();
+    let normalized = words.join(" ");
+    chrono::NaiveDateTime::parse_from_str(&normalized, "%b %d %H:%M:%S %Y")
+        .ok()
+        .map(|d| d.and_utc().timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn openssl_end_dates_are_read_as_utc() {
+        assert_eq!(
+            super::parse_not_after("notAfter=Mar  1 12:00:00 2027 GMT"),
+            Some(1_803_902_400)
+        );
+        assert_eq!(super::parse_not_after("unable to load certificate"), None);
+    }
 }

@@ -394,6 +394,15 @@ fn a_rollout_killed_at_random_points_converges_after_a_restart() {
                 })
         };
         let by_controller = (run / 2) % 2 == 1;
+        eprintln!(
+            "run {run}: to {}, killing {} after {delay:?}",
+            &target[7..19],
+            if by_controller {
+                "the controller"
+            } else {
+                "apply"
+            }
+        );
         let out;
         if by_controller {
             // The controller rolls it out; SIGKILL, then a new controller
@@ -403,11 +412,19 @@ fn a_rollout_killed_at_random_points_converges_after_a_restart() {
             drop(ctl); // SIGKILL
             let started = Instant::now();
             let mut again = fleet.start_controller(&["--resync", "1s"]);
-            time_until(
-                "the restarted controller converges",
-                Duration::from_secs(90),
-                || on_target() && fleet.tenantctl(&["rollout", "status"]).status.success(),
-            );
+            let deadline = Instant::now() + Duration::from_secs(90);
+            while !(on_target() && fleet.tenantctl(&["rollout", "status"]).status.success()) {
+                if Instant::now() > deadline {
+                    let record = fleet.tenantctl(&["rollout", "status"]);
+                    panic!(
+                        "run {run} (controller killed after {delay:?}) did not converge:\ncontainers {:?}\n{}\n{}",
+                        fleet.containers(),
+                        String::from_utf8_lossy(&record.stdout),
+                        again.logs()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
             converge.push(started.elapsed());
             out = again.logs();
             again.terminate(Duration::from_secs(15));

@@ -287,6 +287,16 @@ async fn run_step(
             if let Some(from) = from {
                 rename(docker, from, &tenant.container_name).await?;
                 tracing::info!(from = %from, to = %tenant.container_name, "gave the tenant's container its name back");
+                // An old container set aside by a replacement that was cut
+                // short is stopped: it served until then, so it serves
+                // again now — one recovery, not a change to count (see
+                // the controller's crash-loop breaker).
+                if health_gate::running(docker, &tenant.container_name)
+                    .await
+                    .is_err()
+                {
+                    start(docker, &tenant.container_name).await?;
+                }
             }
         }
         Step::Update { .. } => {

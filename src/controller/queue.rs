@@ -37,6 +37,9 @@ pub enum Outcome {
     /// cannot help until something changes, so it waits for the next event,
     /// pass or spec change instead of churning on a timer.
     Blocked,
+    /// Only tenantctl's own half-done work was recovered (a replacement
+    /// cut short by a crash): a change, but no sign of a crash loop.
+    Recovered,
     /// Its change recreates the container: left to the fleet's rollout
     /// (see `crate::rollout`), so it waits like a blocked tenant.
     Deferred,
@@ -172,7 +175,7 @@ impl WorkQueue {
                     retry.not_before = None;
                 }
             }
-            Outcome::InSync | Outcome::Blocked | Outcome::Deferred => {
+            Outcome::InSync | Outcome::Blocked | Outcome::Deferred | Outcome::Recovered => {
                 retry.attempts = 0;
                 retry.not_before = None;
             }
@@ -259,6 +262,19 @@ impl WorkQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recovering_its_own_half_done_work_never_counts_as_churn() {
+        let now = Instant::now();
+        let mut q = WorkQueue::new(4);
+        for _ in 0..10 {
+            q.enqueue("a");
+            assert_eq!(q.pop_ready(now).as_deref(), Some("a"));
+            q.done("a", Outcome::Recovered, now);
+        }
+        assert!(!q.is_backing_off("a", now));
+        assert!(q.churn(now, 0.0).is_empty());
+    }
 
     #[test]
     fn a_crash_loop_hold_survives_a_restart_through_its_saved_churn() {

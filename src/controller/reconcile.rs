@@ -180,7 +180,14 @@ pub async fn pass(
         None
     });
     let members = crate::rollout::members(&plan);
-    if members.is_empty() && !rolling && !mode.observe_only {
+    // Nothing to recreate, and no replacement cut short waiting to be
+    // recovered (after which it may need recreating again): over.
+    let recovering = plan.tenants.iter().any(|t| {
+        t.actionable()
+            .iter()
+            .any(|s| matches!(s, crate::plan::Step::Recover { .. }))
+    });
+    if members.is_empty() && !recovering && !rolling && !mode.observe_only {
         crate::rollout::settle(desired);
     }
     let rollout_due = if members.is_empty() || mode.observe_only {

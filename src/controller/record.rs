@@ -32,6 +32,7 @@ fn unix_now() -> f64 {
 pub fn outcome(r: &Reconciled) -> Outcome {
     match (&r.error, r.done.is_empty()) {
         _ if r.deferred => Outcome::Deferred,
+        (None, false) if r.done.iter().all(|d| *d == "recover") => Outcome::Recovered,
         (Some(ApplyError::Conflict(_)), _) => Outcome::Blocked,
         (Some(_), _) => Outcome::Failed,
         (None, true) => Outcome::InSync,
@@ -186,6 +187,7 @@ impl Recorder {
         let result_label = match outcome {
             Outcome::Failed | Outcome::Blocked => "error",
             Outcome::InSync | Outcome::Deferred => "in_sync",
+            Outcome::Recovered => "changed",
             Outcome::Changed => "changed",
         };
         m.reconcile_total.with_label_values(&[result_label]).inc();

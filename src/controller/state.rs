@@ -290,7 +290,7 @@ impl Machine {
             // A pass decides whether (and with whom) a rollout starts.
             self.want_pass(Detail::ListOnly);
         }
-        if outcome == Outcome::Changed {
+        if matches!(outcome, Outcome::Changed | Outcome::Recovered) {
             // nginx and the drift metrics follow in the next pass.
             self.pass_after_change = true;
         }
