@@ -219,10 +219,26 @@ async fn update_one(
     };
     tenant.image_pin = images.get(&tenant.image).cloned();
     let tenant = tenant.clone();
-    let observed = match observe_tenant(docker, &subset, &tenant, None).await {
+    let mut observed = match observe_tenant(docker, &subset, &tenant, None).await {
         Ok(o) => o,
         Err(e) => return TenantOutcome::failed(name, "observe", e.into()),
     };
+    // Planned against the image the rollout resolved, not the tag as it
+    // is now: a tag moved (even back) meanwhile does not split it.
+    if let Some(pin) = &tenant.image_pin {
+        match inspect_image(docker, pin).await {
+            Ok(Some(image)) => {
+                observed.images.insert(tenant.image.clone(), Some(image));
+            }
+            Ok(None) => {
+                let error = ApplyError::Halted(format!(
+                    "not updated: image {pin}, resolved at the rollout's start, is gone from this host"
+                ));
+                return TenantOutcome::failed(name, "recreate", error);
+            }
+            Err(e) => return TenantOutcome::failed(name, "observe", e.into()),
+        }
+    }
     let plan = plan_adopting(&subset, &observed, false, None);
     let Some(tenant_plan) = plan.tenants.first() else {
         return TenantOutcome::new(name);
