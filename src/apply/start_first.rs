@@ -77,10 +77,15 @@ pub async fn replace(
     let result = swap(docker, tenant, &tenant.aside_name(), gate, false).await;
     // The tenant's own container runs (new, or old put back): nginx goes
     // back to its port before the bridge goes.
-    let back = switch(fleet, proxy, tenant).await;
+    if let Err(e) = switch(fleet, proxy, tenant).await {
+        // nginx still sends the tenant's requests to the bridge: it keeps
+        // serving until the next proxy sync, which a plan (removing it as
+        // a leftover) comes with.
+        tracing::warn!(error = %e, "nginx could not be switched back; the bridge keeps serving for now");
+        return Err(e);
+    }
     tokio::time::sleep(DRAIN).await;
     force_remove(docker, &bridge.container_name).await?;
-    back?;
     result.map(|_| ())
 }
 
