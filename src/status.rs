@@ -90,7 +90,7 @@ pub async fn rows(desired: &DesiredState, observed: &ObservedState) -> Vec<Row> 
                 match step {
                     Step::CreateVolume { name } => drift.push(format!("volume {name} missing")),
                     Step::Create => drift.push("container missing".into()),
-                    Step::Recreate { changes } | Step::Update { changes } => {
+                    Step::Recreate { changes, .. } | Step::Update { changes } => {
                         drift.extend(changes.iter().map(|c| format!("{} changed", c.field)))
                     }
                     Step::Start { state } => drift.push(format!("container {state}")),

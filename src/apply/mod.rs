@@ -233,7 +233,7 @@ fn needs_whole_data(plan: &TenantPlan) -> bool {
 
 /// A recreate onto another image: the app's version changes.
 fn is_upgrade(step: &Step) -> bool {
-    matches!(step, Step::Recreate { changes } if changes.iter().any(|c| c.field == "image"))
+    matches!(step, Step::Recreate { changes, .. } if changes.iter().any(|c| c.field == "image"))
 }
 
 async fn run_step(

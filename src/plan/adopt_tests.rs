@@ -124,7 +124,7 @@ fn extra_hosts_and_networks_are_diffed_and_recreate() {
     acme.extra_hosts = vec!["host.docker.internal:host-gateway".into()];
     acme.extra_networks = vec!["web".into()];
     let plan = plan(&desired, &observed, false);
-    let Step::Recreate { changes } = &steps_of(&plan, "acme")[0] else {
+    let Step::Recreate { changes, .. } = &steps_of(&plan, "acme")[0] else {
         panic!("{plan}");
     };
     let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();

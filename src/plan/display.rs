@@ -44,7 +44,7 @@ impl fmt::Display for Plan {
                 match step {
                     Step::CreateVolume { name } => writeln!(f, "+ {lead}: create volume {name}")?,
                     Step::Create => writeln!(f, "+ {lead}: create container {}", t.container)?,
-                    Step::Recreate { changes } => {
+                    Step::Recreate { changes, .. } => {
                         writeln!(f, "~ {lead}: recreate container {}", t.container)?;
                         for c in changes {
                             writeln!(f, "    {}: {} -> {}", c.field, c.from, c.to)?;

@@ -111,6 +111,10 @@ pub enum Step {
     /// Fields that Docker cannot change on a live container differ.
     Recreate {
         changes: Vec<FieldChange>,
+        /// Those of `changes` Docker can apply in place (`docker update`):
+        /// a rollout makes them at once instead of at the tenant's turn.
+        #[serde(skip)]
+        in_place: Vec<FieldChange>,
     },
     /// Only limits or restart policy differ: `docker update`, same container.
     Update {
@@ -497,8 +501,11 @@ fn existing_container_steps(
     let (recreate, update) = container_changes(tenant, c, observed);
     if !recreate.is_empty() {
         let mut changes = recreate;
-        changes.extend(update);
-        return vec![Step::Recreate { changes }];
+        changes.extend(update.iter().cloned());
+        return vec![Step::Recreate {
+            changes,
+            in_place: update,
+        }];
     }
     let mut steps = Vec::new();
     if !update.is_empty() {

@@ -26,7 +26,7 @@ pub(super) fn steps_of(plan: &Plan, tenant: &str) -> Vec<Step> {
 
 fn fields(step: &Step) -> Vec<String> {
     match step {
-        Step::Recreate { changes } | Step::Update { changes } => changes
+        Step::Recreate { changes, .. } | Step::Update { changes } => changes
             .iter()
             .map(|c| format!("{}: {} -> {}", c.field, c.from, c.to))
             .collect(),

@@ -19,11 +19,10 @@ pub fn in_place_part(plan: &TenantPlan) -> Option<TenantPlan> {
         .actionable()
         .iter()
         .filter_map(|s| match s {
-            Step::Recreate { changes } => Some(changes),
+            Step::Recreate { in_place, .. } => Some(in_place),
             _ => None,
         })
         .flatten()
-        .filter(|c| c.field == "restart" || c.field.starts_with("resources."))
         .cloned()
         .collect();
     (!changes.is_empty()).then(|| TenantPlan {
@@ -119,6 +118,41 @@ mod tests {
                 names(&["e"]),
             ]
         );
+    }
+
+    #[test]
+    fn only_what_docker_updates_in_place_is_taken_ahead_of_the_rollout() {
+        let change = |field: &str| FieldChange {
+            field: field.into(),
+            from: "a".into(),
+            to: "b".into(),
+        };
+        let plan = TenantPlan {
+            tenant: "a".into(),
+            container: "mai-a".into(),
+            paused: false,
+            steps: vec![Step::Recreate {
+                changes: vec![change("image"), change("resources.cpus")],
+                in_place: vec![change("resources.cpus")],
+            }],
+            conflicts: vec![],
+            image_present: true,
+        };
+        let now = in_place_part(&plan).expect("a limit changed");
+        assert_eq!(
+            now.steps,
+            vec![Step::Update {
+                changes: vec![change("resources.cpus")]
+            }]
+        );
+        let image_only = TenantPlan {
+            steps: vec![Step::Recreate {
+                changes: vec![change("image")],
+                in_place: vec![],
+            }],
+            ..plan
+        };
+        assert!(in_place_part(&image_only).is_none());
     }
 
     #[test]
