@@ -9,6 +9,7 @@ pub mod apply;
 pub mod backoff;
 pub mod backup;
 pub mod capacity;
+pub mod clock;
 pub mod controller;
 pub mod desired;
 pub mod diagnostic;

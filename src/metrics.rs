@@ -459,9 +459,7 @@ impl Metrics {
     /// added, so a restarted container (whose usage starts at 0) never makes
     /// the counter go down.
     pub fn observe_usage(&self, tenant: &str, cpu_seconds: f64, memory_bytes: f64) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
+        let now = crate::clock::unix_secs_f64();
         {
             let mut history = self.usage.lock().unwrap_or_else(|e| e.into_inner());
             let samples = history.entry(tenant.to_string()).or_default();

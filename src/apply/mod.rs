@@ -172,9 +172,7 @@ pub async fn apply_tenant(
         if is_upgrade(step) && !tenant.backup_volumes.is_empty() {
             // The data as the old version left it, before the new one may
             // migrate it: no backup, no upgrade.
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
+            let now = crate::clock::unix_secs();
             let reason = crate::backup::Reason::PreUpgrade;
             match crate::backup::backup_held(docker, backups, tenant, now, reason).await {
                 Ok(m) => {

@@ -18,12 +18,6 @@ use tokio::sync::watch;
 /// How often the folder is read for the metrics between scheduled runs.
 const SCAN: Duration = Duration::from_secs(60);
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// `observe_only`: the metrics only; no backup is taken (it would pause
 /// tenants, and observe-only changes nothing).
 pub async fn run_scheduler(
@@ -38,7 +32,7 @@ pub async fn run_scheduler(
         if let Some(d) = &current {
             export(d, &metrics, &mut seen);
         }
-        let now = unix_now();
+        let now = crate::clock::unix_secs();
         let next = current
             .as_ref()
             .and_then(|d| d.backup.schedule.as_deref())
@@ -56,7 +50,7 @@ pub async fn run_scheduler(
             }
         }
         if let (Some(d), Some(t)) = (&current, next) {
-            if unix_now() >= t && !observe_only {
+            if crate::clock::unix_secs() >= t && !observe_only {
                 run_all(&docker, d, &metrics).await;
                 export(d, &metrics, &mut seen);
             }
@@ -75,7 +69,7 @@ async fn run_all(docker: &DockerClient, desired: &DesiredState, metrics: &Metric
     tracing::info!(tenants = tenants.len(), "scheduled backups starting");
     futures_util::stream::iter(tenants)
         .for_each_concurrent(spec.concurrency, |t| async move {
-            match super::backup_tenant(docker, spec, t, unix_now()).await {
+            match super::backup_tenant(docker, spec, t, crate::clock::unix_secs()).await {
                 Ok(m) => {
                     tracing::info!(tenant = %t.name, backup = %m.id, pause_seconds = m.pause_seconds, "backed up");
                     if let Err(e) = prune(&spec.dir, &t.name, &spec.keep) {

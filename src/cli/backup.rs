@@ -101,12 +101,6 @@ fn end_progress(handle: Option<tokio::task::JoinHandle<()>>) {
     }
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 fn size(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
@@ -135,7 +129,8 @@ pub async fn run_backup(args: BackupArgs, timeout: Duration) -> ExitCode {
         async move {
             (
                 t,
-                backup::backup_tenant(docker, &desired.backup, t, now_unix()).await,
+                backup::backup_tenant(docker, &desired.backup, t, tenantctl::clock::unix_secs())
+                    .await,
             )
         }
     });
@@ -307,7 +302,7 @@ pub fn run_backups(command: BackupsCommand) -> ExitCode {
                     }
                 };
                 for m in &list {
-                    match backup::verify_backup(&dir, m, now_unix()) {
+                    match backup::verify_backup(&dir, m, tenantctl::clock::unix_secs()) {
                         Ok(v) if v.ok => say!("ok   {n} {}: {}", m.id, v.detail),
                         Ok(v) => {
                             failed += 1;
@@ -426,7 +421,14 @@ pub async fn run_purge(args: PurgeArgs, timeout: Duration) -> ExitCode {
         Ok(d) => d,
         Err(code) => return code,
     };
-    match backup::purge_tenant(&docker, &desired, &args.tenant, now_unix()).await {
+    match backup::purge_tenant(
+        &docker,
+        &desired,
+        &args.tenant,
+        tenantctl::clock::unix_secs(),
+    )
+    .await
+    {
         Ok(p) => {
             say!(
                 "ok   {}: final backup {} ({}), then removed volumes {}",

@@ -47,10 +47,7 @@ pub async fn run(args: LogsArgs, timeout: Duration) -> ExitCode {
         Err(code) => return code,
     };
     let since = args.since.map_or(0, |d| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |n| n.as_secs());
-        now.saturating_sub(d.as_secs()) as i32
+        tenantctl::clock::unix_secs().saturating_sub(d.as_secs() as i64) as i32
     });
     let width = tenants.iter().map(|t| t.name.len()).max().unwrap_or(0);
     let colour = super::style::Style::stdout();

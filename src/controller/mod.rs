@@ -25,11 +25,6 @@ use record::Recorder;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -205,7 +200,7 @@ impl Controller {
             }),
             Err(_) => Default::default(),
         };
-        let unix = unix_now();
+        let unix = crate::clock::unix_secs_f64();
         for (tenant, churn) in &saved {
             if churn.held_until.is_some_and(|u| u > unix) {
                 tracing::warn!(tenant = %tenant, "tenant was held for a crash loop before the restart; still held");
@@ -224,7 +219,9 @@ impl Controller {
     /// Writes the churn when it changed (a small file, rarely).
     fn save_churn(&mut self) {
         let Some(path) = &self.churn_file else { return };
-        let now = self.machine.churn(Instant::now(), unix_now());
+        let now = self
+            .machine
+            .churn(Instant::now(), crate::clock::unix_secs_f64());
         if now.keys().eq(self.churn_saved.keys())
             && now.values().zip(self.churn_saved.values()).all(|(a, b)| {
                 a.changes.len() == b.changes.len()

@@ -12,20 +12,12 @@ use crate::metrics::Metrics;
 use crate::readiness::Readiness;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub struct Recorder {
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<Readiness>,
     /// Prune removes a tenant's container: metrics forget it.
     pub prune: bool,
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 /// How a reconcile ended, as far as scheduling cares.
@@ -114,7 +106,8 @@ impl Recorder {
         }
         let out_of_sync = done.plan.tenants.iter().filter(|t| t.has_work()).count();
         if out_of_sync == 0 {
-            m.last_successful_reconcile.set(unix_now());
+            m.last_successful_reconcile
+                .set(crate::clock::unix_secs_f64());
         }
         tracing::debug!(out_of_sync, orphans = done.plan.orphans.len(), "pass done");
         for (orphan, result) in &done.report.pruned {
@@ -213,7 +206,8 @@ impl Recorder {
         }
         match &r.error {
             None => {
-                m.last_successful_reconcile.set(unix_now());
+                m.last_successful_reconcile
+                    .set(crate::clock::unix_secs_f64());
                 self.readiness.docker_ok.store(true, Ordering::Relaxed);
                 if r.crash_looping {
                     tracing::warn!(tenant = %r.tenant, "container is restarting over and over (crash loop); reported, not recreated");

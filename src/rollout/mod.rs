@@ -41,11 +41,7 @@ pub fn settle(desired: &crate::desired::DesiredState) {
     }
     record.phase = Phase::Done;
     record.resume = false;
-    record.finished = Some(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64),
-    );
+    record.finished = Some(crate::clock::unix_secs());
     tracing::info!(rollout = %record.summary(), "nothing left to roll out; the rollout is done");
     if let Err(e) = save(desired, &record) {
         tracing::warn!(error = %e, "cannot close the rollout record");

@@ -29,12 +29,6 @@ impl RolloutReport {
     }
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// Rolls `members` (tenants whose plan recreates their container) out.
 pub async fn roll_out(
     docker: &DockerClient,
@@ -117,7 +111,7 @@ pub async fn roll_out(
             desired,
             images.clone(),
             order.iter().flatten().cloned().collect(),
-            unix_now(),
+            crate::clock::unix_secs(),
         ),
     };
     save(desired, &record);
@@ -172,7 +166,7 @@ pub async fn roll_out(
     }
     if stopped.is_none() {
         record.phase = Phase::Done;
-        record.finished = Some(unix_now());
+        record.finished = Some(crate::clock::unix_secs());
         save(desired, &record);
         tracing::info!(rollout = %&record.id[..12], "rollout done");
     }

@@ -12,7 +12,7 @@ use crate::metrics::Metrics;
 use crate::trigger::Trigger;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::mpsc::{Receiver, UnboundedSender};
 
 const GIT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -96,13 +96,6 @@ async fn fetch(settings: &GitSettings) -> Result<String, GitError> {
     .await
 }
 
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 /// Runs forever: pull, and on a new head check it out, load it and send
 /// it to the controller as `Trigger::Loaded`.
 pub async fn run_git(
@@ -119,7 +112,9 @@ pub async fn run_git(
                 tracing::warn!(error = %e, url = %settings.url, "git pull failed; the last good revision stays enforced");
             }
             Ok(head) => {
-                metrics.git_last_pull_success.set(unix_now());
+                metrics
+                    .git_last_pull_success
+                    .set(crate::clock::unix_secs_f64());
                 if seen.as_deref() != Some(head.as_str()) {
                     let checked_out = git(
                         &settings.checkout,
