@@ -72,13 +72,15 @@ pub async fn run(
     for (i, report) in reports.iter().enumerate() {
         print_fleet_level(report, i + 1 == reports.len());
     }
+    let mut failed = reports.last().map_or(0, ApplyReport::failed);
     match reports.iter().rev().find_map(|r| r.rollout.as_ref()) {
         Some(r) => say!("{}", r.summary()),
-        // Nothing needed recreating: a rollout cut short after its last
-        // tenant, or a halt overtaken by events, is over.
-        None => tenantctl::rollout::settle(&desired),
+        // Nothing needed recreating and everything converged (a failed
+        // recovery may still need one): a rollout cut short after its
+        // last tenant, or a halt overtaken by events, is over.
+        None if failed == 0 => tenantctl::rollout::settle(&desired),
+        None => {}
     }
-    let mut failed = reports.last().map_or(0, ApplyReport::failed);
     let changes: usize = reports.iter().map(ApplyReport::changes).sum();
     let outcomes: Vec<&tenantctl::apply::TenantOutcome> =
         reports.iter().flat_map(|r| &r.tenants).collect();
