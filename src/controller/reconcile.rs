@@ -175,7 +175,7 @@ pub async fn pass(
     } else {
         execute(docker, desired, &fleet_level, 1).await
     };
-    let record = crate::rollout::load(desired).unwrap_or_else(|e| {
+    let mut record = crate::rollout::load(desired).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "cannot read the rollout record");
         None
     });
@@ -188,7 +188,7 @@ pub async fn pass(
             .any(|s| matches!(s, crate::plan::Step::Recover { .. }))
     });
     if members.is_empty() && !recovering && !rolling && !mode.observe_only {
-        crate::rollout::settle(desired);
+        record = record.map(|r| crate::rollout::close(desired, r));
     }
     let rollout_due = if members.is_empty() || mode.observe_only {
         Vec::new()

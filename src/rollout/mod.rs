@@ -28,11 +28,15 @@ pub use store::{load, record_path, save, StoreError};
 /// a halted one whose tenants were brought in line another way. Call only
 /// where the whole fleet was planned and no rollout runs.
 pub fn settle(desired: &crate::desired::DesiredState) {
-    let Ok(Some(mut record)) = load(desired) else {
-        return;
-    };
+    if let Ok(Some(record)) = load(desired) {
+        close(desired, record);
+    }
+}
+
+/// [`settle`] for a record already read; returns it as it now stands.
+pub fn close(desired: &crate::desired::DesiredState, mut record: RolloutRecord) -> RolloutRecord {
     if record.phase == Phase::Done {
-        return;
+        return record;
     }
     for phase in record.tenants.values_mut() {
         if *phase == TenantPhase::Pending {
@@ -46,6 +50,7 @@ pub fn settle(desired: &crate::desired::DesiredState) {
     if let Err(e) = save(desired, &record) {
         tracing::warn!(error = %e, "cannot close the rollout record");
     }
+    record
 }
 
 /// Whether a rollout of `members` with identity `id` may run now: not
