@@ -29,6 +29,7 @@ impl DesiredTenant {
             name: name.into(),
             fleet: "mai".into(),
             container_name: format!("mai-{name}"),
+            hardening: Default::default(),
             image: "mai-production:latest".into(),
             network: "mai-network".into(),
             host_ip: "127.0.0.1".into(),
@@ -150,6 +151,7 @@ impl DesiredTenant {
                 }),
                 stop_timeout_secs: Some(self.stop_timeout_secs),
                 restart_count: 0,
+                hardening: self.hardening.clone(),
             }),
         }
     }
@@ -187,6 +189,7 @@ pub fn desired_state(tenants: Vec<DesiredTenant>) -> DesiredState {
         fleet: "mai".into(),
         name_prefix: "mai".into(),
         network: "mai-network".into(),
+        isolate_tenants: true,
         extra_labels: BTreeMap::new(),
         proxy: None,
         backup: Default::default(),

@@ -3,8 +3,8 @@
 
 use crate::desired::{DesiredTenant, MountSource, Resources};
 use bollard::models::{
-    ContainerCreateBody, ContainerUpdateBody, HealthConfig, HostConfig, Mount, MountType,
-    PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, ContainerUpdateBody, HealthConfig, HostConfig, HostConfigLogConfig, Mount,
+    MountType, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use std::collections::HashMap;
 
@@ -34,6 +34,7 @@ fn nonzero(value: i64) -> Option<i64> {
 
 pub fn create_body(t: &DesiredTenant) -> ContainerCreateBody {
     let container_port = format!("{}/tcp", t.container_port);
+    let h = &t.hardening;
     let port_bindings = HashMap::from([(
         container_port.clone(),
         Some(vec![PortBinding {
@@ -89,6 +90,19 @@ pub fn create_body(t: &DesiredTenant) -> ContainerCreateBody {
             nano_cpus: nonzero(t.resources.nano_cpus),
             network_mode: Some(t.network.clone()),
             extra_hosts: (!t.extra_hosts.is_empty()).then(|| t.extra_hosts.clone()),
+            security_opt: h
+                .no_new_privileges
+                .then(|| vec!["no-new-privileges:true".to_string()]),
+            cap_drop: (!h.cap_drop.is_empty()).then(|| h.cap_drop.clone()),
+            cap_add: (!h.cap_add.is_empty()).then(|| h.cap_add.clone()),
+            pids_limit: nonzero(h.pids_limit),
+            readonly_rootfs: h.read_only.then_some(true),
+            tmpfs: (!h.tmpfs.is_empty())
+                .then(|| h.tmpfs.iter().map(|p| (p.clone(), String::new())).collect()),
+            log_config: h.log_options().map(|opts| HostConfigLogConfig {
+                typ: Some("json-file".into()),
+                config: Some(opts.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+            }),
             ..Default::default()
         }),
         ..Default::default()

@@ -77,6 +77,9 @@ pub async fn execute_reporting(
             Err(e) => tracing::warn!(network, error = %e, "cannot remove duplicate networks"),
         }
     }
+    if let Some(network) = &plan.shared_network {
+        super::warn_shared_once(network);
+    }
     let work = with_work(desired, plan);
     if let Some(network) = &plan.create_network {
         match ensure_network(docker, desired, network).await {

@@ -16,7 +16,7 @@ pub use adopt::pre_adopt_name;
 pub use container_spec::{create_body, update_body};
 pub use execute::{execute, execute_reporting, ApplyReport, OnDone};
 pub use health_gate::wait_healthy;
-pub use network::{dedupe_network, ensure_network};
+pub use network::{dedupe_network, ensure_network, warn_shared_once};
 pub use redact::redact;
 
 use crate::desired::DesiredTenant;

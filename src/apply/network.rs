@@ -6,8 +6,9 @@
 use crate::desired::DesiredState;
 use crate::docker::{DockerClient, DockerError};
 use crate::labels::TENANT_LABEL;
-use crate::observe::networks_named;
+use crate::observe::{networks_named, ICC_OPTION};
 use bollard::models::NetworkCreateRequest;
+use std::collections::HashMap;
 
 /// Creates the fleet's network unless a network of that exact name exists;
 /// `true` when it created one. Creation is serialized in this process and
@@ -20,14 +21,19 @@ pub async fn ensure_network(
 ) -> Result<bool, DockerError> {
     static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _serialized = CREATING.lock().await;
-    if !networks_named(docker, name).await?.is_empty() {
+    let existing = networks_named(docker, name).await?;
+    if !existing.is_empty() {
         return Ok(false);
     }
     let labels = crate::labels::network_labels(&desired.extra_labels, &desired.fleet);
+    let options = desired
+        .isolate_tenants
+        .then(|| HashMap::from([(ICC_OPTION.to_string(), "false".to_string())]));
     let request = NetworkCreateRequest {
         name: name.to_string(),
         driver: Some("bridge".into()),
         labels: Some(labels.into_iter().collect()),
+        options,
         ..Default::default()
     };
     docker
@@ -37,6 +43,21 @@ pub async fn ensure_network(
         .await?;
     tracing::info!(network = name, "created network");
     Ok(true)
+}
+
+/// Docker cannot change a network's options in place, and recreating it
+/// would stop every tenant at once; the operator moves the fleet instead
+/// (a new `network` name: one rollout recreate per tenant). Said once per
+/// process, not on every pass.
+pub fn warn_shared_once(name: &str) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            network = name,
+            "network {name} lets tenants reach each other (created before isolate_tenants, or by hand); \
+             to isolate them set `network` to a new name: each tenant is recreated onto it once, by a rollout"
+        );
+    }
 }
 
 /// Keeps one network named `name` — the one with the most containers

@@ -166,6 +166,7 @@ pub async fn pass(
     let fleet_level = Plan {
         create_network: None,
         repair_network: None,
+        shared_network: None,
         tenants: Vec::new(),
         proxy: plan.proxy.clone().filter(|_| !rolling),
         ..plan.clone()

@@ -4,7 +4,7 @@
 //! updated, so hashing them would force a recreate for an in-place change.
 //! Secret values enter as their own sha256, never in clear.
 
-use super::{DesiredMount, DesiredTenant, HealthCheck};
+use super::{DesiredMount, DesiredTenant, Hardening, HealthCheck};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -29,6 +29,8 @@ struct Hashed<'a> {
     extra_hosts: &'a [String],
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     extra_networks: &'a [String],
+    #[serde(skip_serializing_if = "Hardening::is_default")]
+    hardening: &'a Hardening,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -62,6 +64,7 @@ pub fn spec_hash(tenant: &DesiredTenant, extra_labels: &BTreeMap<String, String>
         own_labels: &tenant.own_labels,
         extra_hosts: &tenant.extra_hosts,
         extra_networks: &tenant.extra_networks,
+        hardening: &tenant.hardening,
     };
     let json = serde_json::to_vec(&hashed).expect("plain data always serializes");
     sha256_hex(&json)

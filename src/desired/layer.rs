@@ -45,6 +45,7 @@ pub struct Layer {
     pub strategy: Option<crate::kinds::Strategy>,
     /// Chart only.
     pub rollback_data: Option<bool>,
+    pub hardening: super::hardening::HardeningLayer,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -403,6 +404,9 @@ pub fn tenant_layer(file: &SourceFile, raw: &RawTenant, diags: &mut Vec<Diagnost
     }
     layer.stop_timeout = cx.stop_timeout(&raw.stop_timeout);
     layer.consistency = cx.consistency(&raw.consistency);
+    if let Some(h) = &raw.hardening {
+        layer.hardening = super::hardening::parse_layer(cx.file, h, cx.diags);
+    }
     layer.rollout_group = raw
         .rollout_group
         .as_ref()
@@ -471,6 +475,7 @@ pub fn chart_layer(file: &SourceFile, raw: &RawChart, diags: &mut Vec<Diagnostic
     layer.stop_timeout = cx.stop_timeout(&raw.stop_timeout);
     layer.consistency = cx.consistency(&raw.consistency);
     layer.rollback_data = raw.rollback_data;
+    layer.hardening = super::hardening::parse_layer(cx.file, &raw.hardening, cx.diags);
     if let Some(v) = &raw.strategy {
         layer.strategy = crate::kinds::Strategy::parse(v.get_ref());
         if layer.strategy.is_none() {

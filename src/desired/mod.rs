@@ -3,6 +3,7 @@
 //! Pure: file contents come in through [`Inputs`], nothing here does IO.
 
 mod backup;
+mod hardening;
 mod hash;
 mod layer;
 mod proxy;
@@ -12,6 +13,7 @@ mod rollout;
 pub use backup::{
     next_fire as next_backup_fire, BackupSpec, Retention, DEFAULT_DIR as DEFAULT_BACKUP_DIR,
 };
+pub use hardening::{capability, Hardening};
 pub use hash::sha256_hex;
 pub use proxy::{ProxySpec, Tls};
 
@@ -31,6 +33,10 @@ pub struct DesiredState {
     /// Container and volume names are `<prefix>-<tenant>[-<volume>]`.
     pub name_prefix: String,
     pub network: String,
+    /// The network is created with inter-container traffic off
+    /// (`enable_icc=false`): a tenant reaches no other tenant's container,
+    /// only host-published ports (the proxy's path).
+    pub isolate_tenants: bool,
     /// Labels the operator asked for on every object, besides ours.
     pub extra_labels: BTreeMap<String, String>,
     /// The reverse proxy to keep in step, when `[proxy]` is configured.
@@ -63,6 +69,7 @@ impl DesiredState {
             fleet: self.fleet.clone(),
             name_prefix: self.name_prefix.clone(),
             network: self.network.clone(),
+            isolate_tenants: self.isolate_tenants,
             extra_labels: self.extra_labels.clone(),
             proxy: self.proxy.clone(),
             backup: self.backup.clone(),
@@ -110,6 +117,8 @@ pub struct DesiredTenant {
     pub strategy: crate::kinds::Strategy,
     /// A failed upgrade's data is restored from its pre-upgrade backup.
     pub rollback_data: bool,
+    /// Privileges, limits and log rotation of the container (hashed).
+    pub hardening: Hardening,
     /// The image id a rollout resolved `image` to at its start: created
     /// from instead of the reference, so a tag moved during the rollout
     /// does not split it. Never from the file, never hashed.

@@ -203,6 +203,7 @@ pub fn resolve(
         fleet: fleet.id,
         name_prefix: fleet.prefix,
         network: fleet.network,
+        isolate_tenants: raw.isolate_tenants.unwrap_or(true),
         extra_labels: fleet.extra_labels,
         proxy,
         backup,
@@ -462,6 +463,11 @@ impl Merge<'_> {
             rollout_group: None,
             strategy: chart.strategy.unwrap_or_default(),
             rollback_data: chart.rollback_data.unwrap_or(true),
+            hardening: super::hardening::merge([
+                &own.hardening,
+                &defaults.hardening,
+                &chart.hardening,
+            ]),
             image_pin: None,
             consistency: own
                 .consistency

@@ -56,6 +56,15 @@ pub fn tenants_toml(fleet: &Fleet, chart_rel: &str, header: &str) -> String {
     let _ = writeln!(out, "network = {}", s(&fleet.network));
     let _ = writeln!(out, "host_ip = {}", s(&fleet.host_ip));
     let _ = writeln!(out, "\n[defaults]\nchart = {}", s(chart_rel));
+    // Taken over as they run: compose started them with Docker's defaults,
+    // and a chart's [hardening] would recreate every client at adoption.
+    let _ = writeln!(
+        out,
+        "# The compose files ran these clients with Docker's defaults (every\n\
+         # capability, no pids limit). Delete this line to harden them as the\n\
+         # chart says: each client is then recreated once, by a rollout.\n\
+         hardening = {{ enabled = false }}"
+    );
     for t in &fleet.tenants {
         tenant_table(&mut out, t);
     }

@@ -169,6 +169,54 @@ pub fn details_from_inspect(
         health,
         stop_timeout_secs: config.stop_timeout,
         restart_count: inspect.restart_count.unwrap_or(0),
+        hardening: hardening(&host),
+    }
+}
+
+/// The `[hardening]` settings as Docker reports them. Log options may be
+/// the daemon's defaults (daemon.json's `log-opts` are copied into every
+/// container): the plan only compares them when the file sets them.
+fn hardening(host: &bollard::models::HostConfig) -> crate::desired::Hardening {
+    let caps = |list: &Option<Vec<String>>| {
+        let mut out: Vec<String> = list
+            .iter()
+            .flatten()
+            .filter_map(|c| crate::desired::capability(c))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    };
+    let log = host
+        .log_config
+        .as_ref()
+        .filter(|l| l.typ.as_deref().is_none_or(|t| t == "json-file"));
+    let log_opt = |key: &str| log.and_then(|l| l.config.as_ref()?.get(key).cloned());
+    let mut tmpfs: Vec<String> = host
+        .tmpfs
+        .iter()
+        .flatten()
+        .map(|(k, _)| k.clone())
+        .collect();
+    tmpfs.sort();
+    crate::desired::Hardening {
+        no_new_privileges: host.security_opt.iter().flatten().any(|o| {
+            matches!(
+                o.as_str(),
+                "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
+            )
+        }),
+        cap_drop: caps(&host.cap_drop),
+        cap_add: caps(&host.cap_add),
+        pids_limit: host.pids_limit.filter(|p| *p > 0).unwrap_or(0),
+        read_only: host.readonly_rootfs.unwrap_or(false),
+        tmpfs,
+        log_max_size: log_opt("max-size")
+            .and_then(|s| crate::quantity::parse_memory(&s).ok())
+            .unwrap_or(0),
+        log_max_files: log_opt("max-file")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
     }
 }
 
@@ -256,4 +304,19 @@ mod tests {
         assert_eq!(d.resources.memory, 1 << 30);
         assert!(d.health.is_none());
     }
+}
+
+/// The bridge driver's switch for traffic between containers on one
+/// network. Off, a tenant cannot open a connection to another tenant's
+/// container (by name or IP); host-published ports still answer, through
+/// the host, as they do for the proxy.
+pub const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
+
+/// Whether a network keeps its containers apart (`enable_icc=false`).
+pub fn is_isolated(network: &bollard::models::Network) -> bool {
+    network
+        .options
+        .as_ref()
+        .and_then(|o| o.get(ICC_OPTION))
+        .is_some_and(|v| v == "false")
 }

@@ -138,6 +138,9 @@ pub async fn observe_tenant(
         if view.duplicate_networks.contains(&desired.network) {
             state.duplicate_networks.insert(desired.network.clone());
         }
+        if view.shared_networks.contains(&desired.network) {
+            state.shared_networks.insert(desired.network.clone());
+        }
     }
     inspect_images(docker, BTreeSet::from([tenant.image.as_str()]), &mut state).await?;
     inspect_managed(docker, desired, &mut state).await?;
@@ -184,6 +187,9 @@ fn fill(
                 .insert(name.clone(), labels_of(network.labels.as_ref()));
             if previous.is_some() {
                 state.duplicate_networks.insert(name.clone());
+            }
+            if !super::convert::is_isolated(network) {
+                state.shared_networks.insert(name.clone());
             }
         }
     }

@@ -6,7 +6,10 @@ mod convert;
 mod fetch;
 mod view;
 
-pub use convert::{container_from_summary, details_from_inspect, render_port, render_port_numbers};
+pub use convert::{
+    container_from_summary, details_from_inspect, is_isolated, render_port, render_port_numbers,
+    ICC_OPTION,
+};
 pub use fetch::{inspect_image, networks_named, observe, observe_tenant, Detail};
 pub use view::HostView;
 
@@ -24,6 +27,9 @@ pub struct ObservedState {
     /// Names that more than one network carries (Docker 20.10 allows it
     /// under concurrent creation; every start then fails as "ambiguous").
     pub duplicate_networks: BTreeSet<String>,
+    /// Networks whose containers can reach each other (bridge option
+    /// `enable_icc` not `false`): created before `isolate_tenants`.
+    pub shared_networks: BTreeSet<String>,
     /// Volume name → its labels (whose it is: `labels::owner`).
     pub volumes: BTreeMap<String, Labels>,
     /// Image reference or id → image id, for each desired image; `None`
@@ -121,4 +127,6 @@ pub struct ContainerDetails {
     pub health: Option<HealthCheck>,
     pub stop_timeout_secs: Option<i64>,
     pub restart_count: i64,
+    /// Privileges, pids limit, read-only root and log rotation.
+    pub hardening: crate::desired::Hardening,
 }

@@ -25,6 +25,7 @@ pub struct HostView {
     pub containers: BTreeMap<String, ObservedContainer>,
     pub networks: BTreeMap<String, Labels>,
     pub duplicate_networks: BTreeSet<String>,
+    pub shared_networks: BTreeSet<String>,
 }
 
 impl HostView {
@@ -42,6 +43,7 @@ impl HostView {
                 .collect(),
             networks: observed.networks.clone(),
             duplicate_networks: observed.duplicate_networks.clone(),
+            shared_networks: observed.shared_networks.clone(),
         }
     }
 

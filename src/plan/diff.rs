@@ -191,6 +191,15 @@ pub fn container_changes(
             );
         }
     }
+    let hardening = tenant.hardening.comparable(&d.hardening);
+    if hardening != tenant.hardening {
+        push(
+            &mut recreate,
+            "hardening",
+            hardening.to_string(),
+            tenant.hardening.to_string(),
+        );
+    }
     if d.restart != tenant.restart {
         push(
             &mut update,

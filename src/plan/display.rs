@@ -14,6 +14,9 @@ impl fmt::Display for Plan {
         if let Some(network) = &self.repair_network {
             writeln!(f, "~ network {network}: several networks carry this name; keep the one in use, remove empty duplicates")?;
         }
+        if let Some(network) = &self.shared_network {
+            writeln!(f, "! network {network}: tenants on it can reach each other (it predates isolate_tenants); set `network` to a new name to isolate them: each tenant is recreated onto it once, by a rollout")?;
+        }
         for t in &self.tenants {
             if t.in_sync() {
                 counts.in_sync += 1;

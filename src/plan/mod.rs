@@ -26,6 +26,11 @@ pub struct Plan {
     /// the empty duplicates that carry our label.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repair_network: Option<String>,
+    /// The fleet's network lets tenants reach each other although the file
+    /// asks for isolation: said, not changed (Docker cannot change it in
+    /// place; a new `network` name moves the fleet, one recreate each).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_network: Option<String>,
     pub tenants: Vec<TenantPlan>,
     /// Our containers whose tenant left the file.
     pub orphans: Vec<Orphan>,
@@ -315,9 +320,13 @@ pub fn plan_adopting(
             plan_tenant(t, observed, &publishers, &strays, adopt)
         })
         .collect();
+    let shared_network = (desired.isolate_tenants
+        && observed.shared_networks.contains(&desired.network))
+    .then(|| desired.network.clone());
     Plan {
         create_network,
         repair_network,
+        shared_network,
         tenants,
         orphans: orphans(desired, observed),
         prune,

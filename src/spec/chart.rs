@@ -3,7 +3,7 @@
 //! chart directory by path and may override any of its settings.
 
 use super::parse::decode;
-use super::raw::{EnvTable, RawHealth, RawResources};
+use super::raw::{EnvTable, RawHardening, RawHealth, RawResources};
 use super::Spanned;
 use crate::diagnostic::{Diagnostic, SourceFile};
 use serde::Deserialize;
@@ -45,6 +45,8 @@ pub struct RawChart {
     /// Restore a failed upgrade's data from its pre-upgrade backup
     /// (default true).
     pub rollback_data: Option<bool>,
+    #[serde(default)]
+    pub hardening: RawHardening,
 }
 
 /// Parses a chart file, reporting syntax and unknown-key errors with positions.

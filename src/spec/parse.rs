@@ -10,7 +10,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 const TOP_LEVEL_KEYS: &str =
-    "`allow_empty`, `fleet`, `name_prefix`, `network`, `host_ip`, `labels`, `proxy`, `backup`, `rollout`, `defaults`, `tenants`";
+    "`allow_empty`, `fleet`, `name_prefix`, `network`, `isolate_tenants`, `host_ip`, `labels`, `proxy`, `backup`, `rollout`, `defaults`, `tenants`";
 
 /// Parses a tenants file. Returns the raw file (as far as it could be read)
 /// and every problem found; a non-empty list means the file is rejected.
@@ -35,6 +35,7 @@ pub fn parse_tenants_file(file: &SourceFile) -> (RawFile, Vec<Diagnostic>) {
             "name_prefix" => raw.name_prefix = decode(file, value, &mut diags),
             "fleet" => raw.fleet = decode(file, value, &mut diags),
             "network" => raw.network = decode(file, value, &mut diags),
+            "isolate_tenants" => raw.isolate_tenants = decode(file, value, &mut diags),
             "host_ip" => raw.host_ip = decode(file, value, &mut diags),
             "labels" => raw.labels = decode(file, value, &mut diags).unwrap_or_default(),
             "defaults" => raw.defaults = decode(file, value, &mut diags).unwrap_or_default(),

@@ -70,6 +70,23 @@ pub struct RawHealth {
     pub command: Option<Vec<String>>,
 }
 
+/// `[hardening]`: how locked down a tenant's container runs (see
+/// `desired::hardening`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHardening {
+    /// `false`: Docker's defaults, whatever the layers below say.
+    pub enabled: Option<bool>,
+    pub no_new_privileges: Option<bool>,
+    pub cap_drop: Option<Vec<Spanned<String>>>,
+    pub cap_add: Option<Vec<Spanned<String>>>,
+    pub pids_limit: Option<Spanned<i64>>,
+    pub read_only: Option<bool>,
+    pub tmpfs: Option<Vec<Spanned<String>>>,
+    pub log_max_size: Option<Spanned<String>>,
+    pub log_max_files: Option<Spanned<i64>>,
+}
+
 /// A certificate and key for HTTPS (paths on the proxy host).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -127,6 +144,7 @@ pub struct RawTenant {
     /// The rollout group (one of `[rollout] groups`) the tenant is
     /// updated with; tenants without one go last.
     pub rollout_group: Option<Spanned<String>>,
+    pub hardening: Option<RawHardening>,
 }
 
 /// `[rollout]`: how recreates are rolled out across the fleet and gated.
@@ -166,6 +184,9 @@ pub struct RawFile {
     /// The fleet's identity on a shared host (label `tenantctl.fleet`).
     pub fleet: Option<Spanned<String>>,
     pub network: Option<Spanned<String>>,
+    /// Whether the fleet's network keeps tenants from reaching each other
+    /// (default true).
+    pub isolate_tenants: Option<bool>,
     pub host_ip: Option<Spanned<String>>,
     pub labels: BTreeMap<Spanned<String>, Spanned<String>>,
     pub defaults: RawTenant,

@@ -24,8 +24,10 @@ pub fn curl(args: &[String]) -> ExitCode {
     }
 }
 
-fn get_status(url: &str) -> std::io::Result<u16> {
-    let rest = &url["http://".len()..];
+pub fn get_status(url: &str) -> std::io::Result<u16> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| std::io::Error::other("only http:// URLs are supported"))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -36,7 +38,12 @@ fn get_status(url: &str) -> std::io::Result<u16> {
         format!("{authority}:80")
     };
     let authority = authority.replacen("localhost:", "127.0.0.1:", 1);
-    let mut stream = TcpStream::connect(&authority)?;
+    // A short connect timeout: a dropped packet (an isolated peer) must
+    // answer the caller quickly, not after the kernel's minutes.
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&authority)?
+        .next()
+        .ok_or_else(|| std::io::Error::other("name resolved to no address"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(
         stream,

@@ -8,6 +8,8 @@
 //!   `GET /data/NAME` reads it back, so tests can prove volumes survive;
 //! - `GET /hosts` returns the container's /etc/hosts (Docker's
 //!   `extra_hosts` entries), for tests of host name mapping;
+//! - `GET /fetch?url=http://…` makes one request from inside the container
+//!   (isolation tests: can this tenant reach another one?);
 //! - failing health on demand: a file `FAIL_HEALTH` in the data, env
 //!   `STANDIN_FAIL_HEALTH=1` at start, or
 //!   `POST /health/fail` and `POST /health/ok` at run time;

@@ -116,6 +116,15 @@ fn route(method: &str, path: &str, body: Vec<u8>, state: &State) -> (u16, String
             Ok(text) => (200, text),
             Err(err) => (500, format!("{err}\n")),
         },
+        // An outbound request from inside the container, for isolation
+        // tests: `GET /fetch?url=http://host:port/path` answers 200 with
+        // `status N` (what the other end answered) or `error: …`.
+        ("GET", path) if path.starts_with("/fetch?url=") => {
+            match crate::client::get_status(&path["/fetch?url=".len()..]) {
+                Ok(status) => (200, format!("status {status}\n")),
+                Err(err) => (200, format!("error: {err}\n")),
+            }
+        }
         (method, path) if path.starts_with("/data/") => data(method, &path[6..], body, state),
         _ => (404, "not found\n".into()),
     }
