@@ -48,8 +48,8 @@ pub struct Settings {
 
 enum Done {
     Pass(Box<Result<PassDone, DockerError>>),
-    Tenant(Reconciled),
-    Rollout(crate::rollout::RolloutReport),
+    Tenant(Box<Reconciled>),
+    Rollout(Box<crate::rollout::RolloutReport>),
 }
 
 pub struct Controller {
@@ -273,9 +273,9 @@ impl Controller {
                 let span = tracing::info_span!("reconcile", tenant = %tenant, revision = %self.machine.revision());
                 workers.spawn(
                     async move {
-                        Done::Tenant(
+                        Done::Tenant(Box::new(
                             reconcile_tenant(&docker, &desired, &tenant, Some(&view), mode).await,
-                        )
+                        ))
                     }
                     .instrument(span),
                 );
@@ -284,9 +284,9 @@ impl Controller {
                 let span = tracing::info_span!("rollout", revision = %self.machine.revision());
                 workers.spawn(
                     async move {
-                        Done::Rollout(
+                        Done::Rollout(Box::new(
                             crate::rollout::roll_out(&docker, &desired, &tenants, &|_| {}).await,
-                        )
+                        ))
                     }
                     .instrument(span),
                 );

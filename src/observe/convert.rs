@@ -229,6 +229,21 @@ pub(super) fn labels_of(
         .unwrap_or_default()
 }
 
+/// The bridge driver's switch for traffic between containers on one
+/// network. Off, a tenant cannot open a connection to another tenant's
+/// container (by name or IP); host-published ports still answer, through
+/// the host, as they do for the proxy.
+pub const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
+
+/// Whether a network keeps its containers apart (`enable_icc=false`).
+pub fn is_isolated(network: &bollard::models::Network) -> bool {
+    network
+        .options
+        .as_ref()
+        .and_then(|o| o.get(ICC_OPTION))
+        .is_some_and(|v| v == "false")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,19 +319,4 @@ mod tests {
         assert_eq!(d.resources.memory, 1 << 30);
         assert!(d.health.is_none());
     }
-}
-
-/// The bridge driver's switch for traffic between containers on one
-/// network. Off, a tenant cannot open a connection to another tenant's
-/// container (by name or IP); host-published ports still answer, through
-/// the host, as they do for the proxy.
-pub const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
-
-/// Whether a network keeps its containers apart (`enable_icc=false`).
-pub fn is_isolated(network: &bollard::models::Network) -> bool {
-    network
-        .options
-        .as_ref()
-        .and_then(|o| o.get(ICC_OPTION))
-        .is_some_and(|v| v == "false")
 }
