@@ -136,6 +136,9 @@ pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// slot for long.
 pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 const MAX_WEBHOOK_BODY: usize = 1 << 20;
+/// Request line and headers must fit in this many bytes (hyper's default
+/// is ~400 KiB); a larger head is refused with 431.
+pub const MAX_HEADER_BYTES: usize = 16 << 10;
 
 /// Serves on an already bound listener until `shutdown` resolves (bind
 /// first, so a taken port is an error at startup, not in a log line).
@@ -175,6 +178,7 @@ pub async fn serve_on(
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
+                .max_buf_size(MAX_HEADER_BYTES)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
         });
@@ -197,6 +201,15 @@ pub fn webhook_router(secret: Vec<u8>, pull: tokio::sync::mpsc::Sender<()>) -> R
             |State(state): State<Arc<(Vec<u8>, tokio::sync::mpsc::Sender<()>)>>,
              headers: axum::http::HeaderMap,
              body: axum::body::Body| async move {
+                // A declared size over the limit is refused before one
+                // byte of the body is read (a 50 MB upload costs nothing).
+                let declared = headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if declared.is_some_and(|n| n > MAX_WEBHOOK_BODY as u64) {
+                    return (StatusCode::PAYLOAD_TOO_LARGE, "body too large\n");
+                }
                 let body = match tokio::time::timeout(
                     BODY_READ_TIMEOUT,
                     axum::body::to_bytes(body, MAX_WEBHOOK_BODY),

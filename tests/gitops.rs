@@ -283,3 +283,151 @@ fn a_revision_whose_chart_leaves_the_checkout_is_refused() {
     }
     assert!(name_is(pa, "mAI - v1"), "the last good revision stays");
 }
+
+/// Sends `head` (and `body`, if any) on a fresh connection and returns the
+/// status of the answer, or `None` if the connection was closed without
+/// one; reads for at most `within`.
+fn raw_status(listen: u16, head: &[u8], body: &[u8], within: Duration) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", listen)).ok()?;
+    s.set_read_timeout(Some(within)).ok()?;
+    s.write_all(head).ok()?;
+    let _ = s.write_all(body);
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+        if response.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&response);
+    text.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Issue 17, item 6: the listener under hostile clients — an oversized
+/// body refused before it is read, an oversized head, a body that never
+/// arrives, 200 slowloris clients — and a replayed webhook delivery.
+#[test]
+fn the_listener_holds_against_hostile_clients_and_a_replayed_webhook_is_harmless() {
+    let fleet = Fleet::new();
+    let repo = Repo::new(&fleet);
+    let pa = free_port();
+    repo.commit(&fleet, &[("alpha", pa, "display_name = \"v1\"")], "first");
+    let secret_file = fleet.dir.join("webhook.secret");
+    std::fs::write(&secret_file, "hook-secret\n").unwrap();
+    let ctl = fleet.start_controller(&[
+        "--git",
+        &repo.url(),
+        "--pull-interval",
+        "300s",
+        "--checkout",
+        &fleet.dir.join("checkout").display().to_string(),
+        "--webhook-secret-file",
+        &secret_file.display().to_string(),
+    ]);
+    time_until("first commit converged", WAIT, || name_is(pa, "mAI - v1"));
+    let listen = ctl.listen;
+
+    // 50 MB declared, 1 KiB sent: 413 at once, not after reading (or
+    // waiting for) the rest.
+    let started = std::time::Instant::now();
+    let head = b"POST /hooks/git HTTP/1.1\r\nHost: x\r\nContent-Length: 52428800\r\n\r\n";
+    assert_eq!(
+        raw_status(listen, head, &[b'x'; 1024], Duration::from_secs(5)),
+        Some(413)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A 100 KiB header: refused (431), never served.
+    let big = format!(
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100 << 10)
+    );
+    let status = raw_status(listen, big.as_bytes(), b"", Duration::from_secs(5));
+    assert!(matches!(status, Some(431) | None), "{status:?}");
+
+    // A body announced and never sent: 408 after the body timeout.
+    let head = b"POST /hooks/git HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
+    assert_eq!(
+        raw_status(listen, head, b"{", Duration::from_secs(15)),
+        Some(408)
+    );
+
+    // 200 slowloris clients, each dribbling its head a byte at a time.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut dribblers = Vec::new();
+    for _ in 0..200 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", listen)) {
+            use std::io::Write;
+            let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n");
+            dribblers.push(s);
+        }
+    }
+    assert_eq!(dribblers.len(), 200);
+    let dribble = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for s in &mut dribblers {
+                    let _ = s.write_all(b"X");
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        })
+    };
+    let mut slowest = Duration::ZERO;
+    for i in 0..20 {
+        let path = if i % 2 == 0 { "/metrics" } else { "/readyz" };
+        let started = std::time::Instant::now();
+        let answer = http("GET", listen, path, "");
+        let took = started.elapsed();
+        assert!(
+            answer.is_some_and(|(s, _)| s == 200),
+            "{path} under slowloris"
+        );
+        slowest = slowest.max(took);
+        assert!(took < Duration::from_secs(1), "{path} took {took:?}");
+    }
+    eprintln!("slowest /metrics or /readyz answer under 200 slowloris clients: {slowest:?}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    dribble.join().unwrap();
+
+    // The same signed delivery three times: one pull's worth of change,
+    // one container, nothing recreated by the replays.
+    repo.commit(&fleet, &[("alpha", pa, "display_name = \"v2\"")], "second");
+    let body = r#"{"ref":"refs/heads/main"}"#;
+    let signature = tenantctl::webhook::sign(b"hook-secret", body.as_bytes());
+    let delivery = format!(
+        "POST /hooks/git HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Hub-Signature-256: {signature}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    assert_eq!(
+        raw_status(listen, delivery.as_bytes(), b"", Duration::from_secs(5)),
+        Some(202)
+    );
+    time_until("webhook pull applied", WAIT, || name_is(pa, "mAI - v2"));
+    let id = fleet.container_id("alpha").unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            raw_status(listen, delivery.as_bytes(), b"", Duration::from_secs(5)),
+            Some(202)
+        );
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        fleet.container_id("alpha").unwrap(),
+        id,
+        "a replay recreated"
+    );
+    assert_eq!(fleet.containers(), vec![fleet.container_name("alpha")]);
+    assert!(name_is(pa, "mAI - v2"));
+}
