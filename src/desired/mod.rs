@@ -261,3 +261,30 @@ pub mod defaults {
     pub const HEALTH_RETRIES: i64 = 3;
     pub const STOP_TIMEOUT_SECS: i64 = 10;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic message (or a debug log) that prints a tenant or the whole
+    /// state with `{:?}` shows `(sensitive)`, never the value.
+    #[test]
+    fn debug_of_the_desired_state_masks_secrets() {
+        let mut t = DesiredTenant::test("acme", 8001);
+        t.env.insert(
+            "API_KEY".into(),
+            EnvEntry {
+                value: "canary-debug-s3cr3t".into(),
+                sensitive: true,
+            },
+        );
+        let state = crate::fixtures::desired_state(vec![t]);
+        let shown = format!("{state:?} {state:#?}");
+        assert!(!shown.contains("canary-debug-s3cr3t"), "{shown}");
+        assert!(shown.contains("(sensitive)"));
+        let panicked = std::panic::catch_unwind(|| panic!("bad state: {state:?}"));
+        let message = panicked.unwrap_err();
+        let text = message.downcast_ref::<String>().unwrap();
+        assert!(!text.contains("canary-debug-s3cr3t"));
+    }
+}
