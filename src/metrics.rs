@@ -38,6 +38,8 @@ pub struct Metrics {
     pub reconcile_duration: Histogram,
     pub last_successful_reconcile: Gauge,
     pub config_valid: IntGauge,
+    /// 1 while the Docker daemon answers the controller's lists.
+    pub docker_up: IntGauge,
     pub config_info: IntGaugeVec,
     pub docker_requests: IntCounterVec,
     pub proxy_last_reload_successful: IntGauge,
@@ -138,6 +140,11 @@ impl Metrics {
             last_successful_reconcile: Gauge::with_opts(opts(
                 "last_successful_reconcile_timestamp_seconds",
                 "Unix time of the last reconcile or pass that ended without error.",
+            ))
+            .unwrap(),
+            docker_up: IntGauge::with_opts(opts(
+                "docker_up",
+                "1 when the last look at the Docker daemon succeeded; 0 while it is unreachable (nothing is changed meanwhile).",
             ))
             .unwrap(),
             config_valid: IntGauge::with_opts(opts(
@@ -299,6 +306,7 @@ impl Metrics {
             Box::new(m.reconcile_duration.clone()),
             Box::new(m.last_successful_reconcile.clone()),
             Box::new(m.config_valid.clone()),
+            Box::new(m.docker_up.clone()),
             Box::new(m.config_info.clone()),
             Box::new(m.docker_requests.clone()),
             Box::new(m.proxy_last_reload_successful.clone()),
@@ -608,6 +616,7 @@ mod tests {
             "tenantctl_config_info GAUGE [revision,sha256]",
             "tenantctl_config_valid GAUGE []",
             "tenantctl_docker_requests_total COUNTER [operation]",
+            "tenantctl_docker_up GAUGE []",
             "tenantctl_drift GAUGE [reason,resource,tenant]",
             "tenantctl_git_last_pull_success_timestamp_seconds GAUGE []",
             "tenantctl_git_pull_failures_total COUNTER []",

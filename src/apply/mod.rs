@@ -306,7 +306,52 @@ async fn run_step(
                 })
                 .await?;
         }
-        Step::Start { .. } => start(docker, &tenant.container_name).await?,
+        Step::Start { .. } => {
+            let name = &tenant.container_name;
+            if let Err(e) = start(docker, name).await {
+                // A dockerd killed while starting it leaves state behind
+                // that it no longer knows about — a containerd task ("already
+                // exists"), a runc id ("already in use"), the port of a stale
+                // endpoint ("already allocated") — and every start fails. A
+                // container that never ran holds nothing (its data is in
+                // volumes), so it is made again under a new id.
+                let message = e.to_string();
+                let stale = ["already exists", "already in use", "already allocated"]
+                    .iter()
+                    .any(|m| message.contains(m));
+                if !stale || !never_started(docker, name).await {
+                    return Err(e.into());
+                }
+                tracing::warn!(container = %name, error = %message, "container left half-started by a daemon crash: created again; volumes kept");
+                force_remove(docker, name).await?;
+                // A stale endpoint keeps the old one's port "allocated"; a
+                // forced disconnect by name is Docker's way to drop it.
+                for network in std::iter::once(&tenant.network).chain(&tenant.extra_networks) {
+                    let request = bollard::models::NetworkDisconnectRequest {
+                        container: name.clone(),
+                        force: Some(true),
+                    };
+                    let network = network.clone();
+                    let _ = docker
+                        .call("disconnect_network", |d| async move {
+                            d.disconnect_network(&network, request).await
+                        })
+                        .await;
+                }
+                create_named(docker, tenant, name).await?;
+                if let Err(e) = start(docker, name).await {
+                    if e.to_string().contains("already allocated") {
+                        // Docker 20.10 restores the port mappings of an
+                        // endpoint a crash cut short, invisibly, until its
+                        // next clean restart: said, not churned on.
+                        return Err(ApplyError::Conflict(format!(
+                            "{e}; no container publishes this port: the Docker daemon still holds it for a container its crash cut short (a Docker bug) — a clean restart of the daemon (systemctl restart docker) frees it"
+                        )));
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
         Step::Adopt { adoption, .. } => {
             if !image_present {
                 ensure_image(docker, &tenant.image).await?;
@@ -527,13 +572,73 @@ pub(crate) async fn force_remove(docker: &DockerClient, name: &str) -> Result<()
     }
 }
 
-async fn start(docker: &DockerClient, name: &str) -> Result<(), DockerError> {
-    let name = name.to_string();
-    docker
-        .call("start_container", |d| async move {
-            d.start_container(&name, None).await
+/// Whether the container exists and has never run (`Created`, no start
+/// time): removing it loses nothing.
+async fn never_started(docker: &DockerClient, name: &str) -> bool {
+    let owned = name.to_string();
+    let Ok(inspect) = docker
+        .call("inspect_container", |d| async move {
+            d.inspect_container(&owned, None).await
         })
         .await
+    else {
+        return false;
+    };
+    let Some(state) = inspect.state else {
+        return false;
+    };
+    let created = state
+        .status
+        .is_some_and(|s| s == bollard::models::ContainerStateStatusEnum::CREATED);
+    let never = state
+        .started_at
+        .as_deref()
+        .is_none_or(|t| t.starts_with("0001-01-01"));
+    created && never
+}
+
+/// Starts a container. Right after a daemon restart, Docker's own restart
+/// policy races this start and the daemon still holds the old task or port
+/// for a moment ("already exists", "already allocated"): a start that fails
+/// so is tried again shortly, and a container found running is started.
+async fn start(docker: &DockerClient, name: &str) -> Result<(), DockerError> {
+    let mut attempt = 0;
+    loop {
+        let owned = name.to_string();
+        let result = docker
+            .call("start_container", |d| async move {
+                d.start_container(&owned, None).await
+            })
+            .await;
+        let Err(e) = result else {
+            return Ok(());
+        };
+        if e.is_not_found() || attempt == 3 {
+            return Err(e);
+        }
+        let message = e.to_string();
+        if !message.contains("already exists") && !message.contains("already allocated") {
+            return Err(e);
+        }
+        attempt += 1;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let owned = name.to_string();
+        let running = docker
+            .call("inspect_container", |d| async move {
+                d.inspect_container(&owned, None).await
+            })
+            .await
+            .ok()
+            .and_then(|i| i.state?.running)
+            .unwrap_or(false);
+        if running {
+            tracing::info!(
+                container = name,
+                "started meanwhile by Docker's restart policy"
+            );
+            return Ok(());
+        }
+    }
 }
 
 /// Removes a container whose tenant left the file, within the app's grace

@@ -85,16 +85,22 @@ impl Recorder {
         }
     }
 
+    /// `/readyz` and `tenantctl_docker_up` say the same thing.
+    fn docker_reachable(&self, up: bool) {
+        self.readiness.docker_ok.store(up, Ordering::Relaxed);
+        self.metrics.docker_up.set(i64::from(up));
+    }
+
     pub fn pass(&self, result: &Result<PassDone, DockerError>) {
         let done = match result {
             Ok(done) => done,
             Err(e) => {
-                self.readiness.docker_ok.store(false, Ordering::Relaxed);
+                self.docker_reachable(false);
                 tracing::warn!(error = %e, "cannot read the Docker host; nothing changed, will retry");
                 return;
             }
         };
-        self.readiness.docker_ok.store(true, Ordering::Relaxed);
+        self.docker_reachable(true);
         let m = &self.metrics;
         m.set_all_drift(done.plan.drift_by_tenant());
         m.set_rollout(done.rollout.as_ref());
@@ -208,7 +214,7 @@ impl Recorder {
             None => {
                 m.last_successful_reconcile
                     .set(crate::clock::unix_secs_f64());
-                self.readiness.docker_ok.store(true, Ordering::Relaxed);
+                self.docker_reachable(true);
                 if r.crash_looping {
                     tracing::warn!(tenant = %r.tenant, "container is restarting over and over (crash loop); reported, not recreated");
                 } else if !r.done.is_empty() {
