@@ -38,6 +38,9 @@ pub struct Metrics {
     pub reconcile_duration: Histogram,
     pub last_successful_reconcile: Gauge,
     pub config_valid: IntGauge,
+    /// Docker event stream reconnects by why: `error`, `ended`, `silent`,
+    /// `frozen` (the watchdog caught it missing a change).
+    pub event_stream_reopened: IntCounterVec,
     /// 1 while the Docker daemon answers the controller's lists.
     pub docker_up: IntGauge,
     pub config_info: IntGaugeVec,
@@ -141,6 +144,14 @@ impl Metrics {
                 "last_successful_reconcile_timestamp_seconds",
                 "Unix time of the last reconcile or pass that ended without error.",
             ))
+            .unwrap(),
+            event_stream_reopened: IntCounterVec::new(
+                opts(
+                    "event_stream_reopened_total",
+                    "Docker event stream reconnects, by reason (error, ended, silent, frozen: the watchdog caught it missing a change).",
+                ),
+                &["reason"],
+            )
             .unwrap(),
             docker_up: IntGauge::with_opts(opts(
                 "docker_up",
@@ -307,6 +318,7 @@ impl Metrics {
             Box::new(m.last_successful_reconcile.clone()),
             Box::new(m.config_valid.clone()),
             Box::new(m.docker_up.clone()),
+            Box::new(m.event_stream_reopened.clone()),
             Box::new(m.config_info.clone()),
             Box::new(m.docker_requests.clone()),
             Box::new(m.proxy_last_reload_successful.clone()),
@@ -327,6 +339,10 @@ impl Metrics {
             Box::new(m.rollout_gate.clone()),
             Box::new(m.leftover_volumes.clone()),
         ];
+        // Present at 0 from the start, so a rate() has a baseline.
+        for reason in ["error", "ended", "silent", "frozen"] {
+            m.event_stream_reopened.with_label_values(&[reason]);
+        }
         for c in collectors {
             m.registry.register(c).expect("metric names are unique");
         }
@@ -618,6 +634,7 @@ mod tests {
             "tenantctl_docker_requests_total COUNTER [operation]",
             "tenantctl_docker_up GAUGE []",
             "tenantctl_drift GAUGE [reason,resource,tenant]",
+            "tenantctl_event_stream_reopened_total COUNTER [reason]",
             "tenantctl_git_last_pull_success_timestamp_seconds GAUGE []",
             "tenantctl_git_pull_failures_total COUNTER []",
             "tenantctl_last_successful_reconcile_timestamp_seconds GAUGE []",

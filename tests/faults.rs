@@ -6,10 +6,13 @@
 //! counts; CI runs `FAULT_RUNS`, 1 by default).
 
 mod common;
+#[path = "common/fault_proxy.rs"]
+mod fault_proxy;
 #[path = "common/private_daemon.rs"]
 mod private_daemon;
 
 use common::*;
+use fault_proxy::{Fault, FaultProxy};
 use private_daemon::PrivateDaemon;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -307,4 +310,225 @@ fn a_daemon_killed_under_apply_and_under_run_loses_nothing() {
             took.as_millis()
         );
     }
+}
+
+/// The ids of the fleet's containers, read from the daemon itself.
+fn container_ids(d: &PrivateDaemon, f: &Fleet) -> Vec<String> {
+    let out = d.docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label={RUN_LABEL}={}", f.run_id),
+        "--format",
+        "{{.Names}} {{.ID}}",
+    ]);
+    let mut ids: Vec<String> = out.lines().map(str::to_string).collect();
+    ids.sort();
+    ids
+}
+
+fn counter(d: &PrivateDaemon, listen: u16, line: &str) -> f64 {
+    metric_line(d, listen, line)
+        .and_then(|l| l.rsplit(' ').next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0)
+}
+
+/// Item 3: a lying or slow daemon behind a fault-injecting proxy. Lists
+/// that fail, hang or come back empty never cause a delete; a 30 s slow
+/// daemon is bounded by the per-call timeout (and so is the number of
+/// calls in flight); a frozen event stream is caught by the watchdog and
+/// drift is still healed within a resync period; a stream cut mid-way is
+/// reopened; `/healthz` answers throughout.
+#[test]
+fn a_lying_or_slow_daemon_never_causes_a_delete() {
+    let d = PrivateDaemon::start();
+    let proxy = FaultProxy::start(&d.socket, &d.root.join("proxy.sock"));
+    let f = Fleet::new();
+    let tenants = write_fleet(&f, 3, 21000);
+    let lock = path_str(&f.apply_lock());
+    let run_in = |args: &[&str], log: &Path| {
+        let mut cmd = tenantctl_in(&d, &f, args, log);
+        cmd.env("DOCKER_HOST", proxy.host());
+        if let Ok(level) = std::env::var("FAULT_LOG") {
+            cmd.env("TENANTCTL_LOG", level);
+        }
+        cmd
+    };
+    let log = f.dir.join("apply.log");
+    assert!(run_in(&["apply", "--lock-file", &lock], &log)
+        .status()
+        .unwrap()
+        .success());
+    wait_converged(&d, &f, &tenants, Duration::from_secs(60));
+
+    let listen = 19478;
+    let resync = Duration::from_secs(3);
+    let ctl_lock = path_str(&f.dir.join("controller.lock"));
+    let log = f.dir.join("run.log");
+    let mut ctl = run_in(
+        &[
+            "run",
+            "--listen",
+            &format!("127.0.0.1:{listen}"),
+            "--resync",
+            "3s",
+            "--docker-timeout",
+            "5s",
+            "--lock-file",
+            &ctl_lock,
+        ],
+        &log,
+    )
+    .stdin(Stdio::null())
+    .spawn()
+    .unwrap();
+    let status = |path: &str| d.get(listen, path).map(|(s, _)| s);
+    time_until("controller ready", Duration::from_secs(60), || {
+        status("/readyz") == Some(200)
+    });
+    let ids = container_ids(&d, &f);
+    let healthz_fast = || {
+        let started = Instant::now();
+        let ok = status("/healthz") == Some(200);
+        ok && started.elapsed() < Duration::from_secs(1)
+    };
+
+    for fault in [Fault::List500, Fault::ListEmpty, Fault::ListHang] {
+        proxy.set(fault);
+        proxy.take_peak();
+        let until = Instant::now() + resync * 3;
+        while Instant::now() < until {
+            assert!(healthz_fast(), "{fault:?}: /healthz slow or down");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        assert_eq!(
+            container_ids(&d, &f),
+            ids,
+            "{fault:?}: a container was removed or replaced"
+        );
+        let peak = proxy.take_peak();
+        proxy.set(Fault::None);
+        time_until("ready again", Duration::from_secs(30), || {
+            status("/readyz") == Some(200)
+        });
+        eprintln!("{fault:?}: nothing removed; at most {peak} Docker calls in flight");
+        assert!(peak <= 40, "{fault:?}: {peak} calls in flight");
+    }
+    assert_eq!(converged(&d, &f, &tenants), Ok(()));
+
+    // 30 s slow: every call is cut at the 5 s timeout; nothing piles up.
+    proxy.set(Fault::Slow);
+    proxy.take_peak();
+    let until = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < until {
+        assert!(healthz_fast(), "slow daemon: /healthz slow or down");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    time_until("readyz says not ready", Duration::from_secs(30), || {
+        status("/readyz") == Some(503)
+    });
+    let peak = proxy.take_peak();
+    proxy.set(Fault::None);
+    eprintln!("Slow: at most {peak} Docker calls in flight");
+    assert!(peak <= 40, "slow daemon: {peak} calls in flight");
+    time_until(
+        "ready after the slow daemon",
+        Duration::from_secs(60),
+        || status("/readyz") == Some(200),
+    );
+    assert_eq!(
+        container_ids(&d, &f),
+        ids,
+        "slow daemon: a container was replaced"
+    );
+
+    // A frozen event stream: a container removed by hand is not announced;
+    // the resync heals it and the watchdog reopens the stream.
+    proxy.set(Fault::EventsSilent);
+    std::thread::sleep(Duration::from_millis(500));
+    let frozen_before = counter(
+        &d,
+        listen,
+        "tenantctl_event_stream_reopened_total{reason=\"frozen\"}",
+    );
+    d.docker_ok(&["rm", "-f", &f.container_name("t00")]);
+    let started = Instant::now();
+    while converged(&d, &f, &tenants).is_err() {
+        assert!(
+            started.elapsed() < resync * 3,
+            "t00 not healed without events within {:?}: {:?}\n{}",
+            resync * 3,
+            converged(&d, &f, &tenants),
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .rev()
+                .take(30)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let healed = started.elapsed();
+    eprintln!("frozen event stream: drift healed in {healed:?} (resync {resync:?})");
+    proxy.set(Fault::None);
+    // The watchdog's verdict comes a pass after the finding.
+    d.docker_ok(&["rm", "-f", &f.container_name("t01")]);
+    time_until("t01 healed", resync * 3, || {
+        converged(&d, &f, &tenants).is_ok()
+    });
+    proxy.set(Fault::EventsSilent);
+    d.docker_ok(&["rm", "-f", &f.container_name("t02")]);
+    time_until("watchdog caught the frozen stream", resync * 6, || {
+        counter(
+            &d,
+            listen,
+            "tenantctl_event_stream_reopened_total{reason=\"frozen\"}",
+        ) > frozen_before
+    });
+    proxy.set(Fault::None);
+    time_until("t02 healed", resync * 3, || {
+        converged(&d, &f, &tenants).is_ok()
+    });
+
+    // A stream cut mid-way is reopened, and events work again.
+    let reopened = |reason: &str| {
+        counter(
+            &d,
+            listen,
+            &format!("tenantctl_event_stream_reopened_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    let before = reopened("ended") + reopened("error");
+    proxy.set(Fault::EventsCut);
+    let started = Instant::now();
+    while reopened("ended") + reopened("error") <= before {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the cut stream was not reopened:\n{}",
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .rev()
+                .take(15)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    proxy.set(Fault::None);
+    std::thread::sleep(Duration::from_secs(2));
+    d.docker_ok(&["stop", "-t", "1", &f.container_name("t01")]);
+    time_until("t01 restarted after the cut", resync * 3, || {
+        converged(&d, &f, &tenants).is_ok()
+    });
+    assert!(healthz_fast());
+    assert!(ctl.try_wait().unwrap().is_none(), "the controller exited");
+    let _ = ctl.kill();
+    let _ = ctl.wait();
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        logs.contains("missed a change the resync found"),
+        "no watchdog line in the log"
+    );
 }

@@ -197,7 +197,12 @@ pub async fn apply_tenant(
             outcome.gate = Some(gate_started.elapsed());
         }
         match result {
-            Ok(downtime) => {
+            Ok(StepDone::AsWanted) => {
+                // A stale look (a lying or lagging list) asked for a create
+                // of a container that runs as wanted: no change was made.
+                tracing::info!(action = step.action(), container = %tenant.container_name, "already as wanted; nothing done");
+            }
+            Ok(StepDone::Changed(downtime)) => {
                 if let Some(d) = downtime {
                     tracing::info!(container = %tenant.container_name, downtime_seconds = d.as_secs_f64(), "adopted");
                     outcome.downtime = Some(d);
@@ -240,14 +245,21 @@ async fn run_step(
     step: &Step,
     image_present: bool,
     fleet: &crate::desired::DesiredState,
-) -> Result<Option<Duration>, ApplyError> {
+) -> Result<StepDone, ApplyError> {
     match step {
         Step::CreateVolume { name } => create_volume(docker, tenant, name).await?,
         Step::Create => {
             if !image_present {
                 ensure_image(docker, &tenant.image).await?;
             }
-            create_named(docker, tenant, &tenant.container_name).await?;
+            let reused = create_named(docker, tenant, &tenant.container_name).await?;
+            if reused
+                && health_gate::running(docker, &tenant.container_name)
+                    .await
+                    .is_ok()
+            {
+                return Ok(StepDone::AsWanted);
+            }
             start(docker, &tenant.container_name).await?;
         }
         Step::Recreate { .. } => {
@@ -356,10 +368,20 @@ async fn run_step(
             if !image_present {
                 ensure_image(docker, &tenant.image).await?;
             }
-            return adopt::adopt(docker, tenant, *adoption).await.map(Some);
+            return adopt::adopt(docker, tenant, *adoption)
+                .await
+                .map(|d| StepDone::Changed(Some(d)));
         }
     }
-    Ok(None)
+    Ok(StepDone::Changed(None))
+}
+
+/// What a step did.
+enum StepDone {
+    /// Changed the host (an adoption says how long the tenant was down).
+    Changed(Option<Duration>),
+    /// Found it as wanted already: nothing was changed.
+    AsWanted,
 }
 
 async fn create_volume(
@@ -409,11 +431,13 @@ async fn ensure_image(docker: &DockerClient, image: &str) -> Result<(), DockerEr
 /// is created by its tag while the tag still points at it (so `docker ps`
 /// shows `mai-production:latest`, not an id) and by its id otherwise; a
 /// tag moved between the look and the create is caught after it.
+/// `true` when an existing container of the tenant with this spec was
+/// found under `name` and kept (see [`create_exact`]).
 async fn create_named(
     docker: &DockerClient,
     tenant: &DesiredTenant,
     name: &str,
-) -> Result<(), DockerError> {
+) -> Result<bool, DockerError> {
     let Some(pin) = &tenant.image_pin else {
         return create_exact(docker, tenant, name).await;
     };
@@ -423,7 +447,7 @@ async fn create_named(
     };
     let tag_id = crate::observe::inspect_image(docker, &tenant.image).await?;
     if tag_id.is_some_and(|i| &i.id == pin) {
-        create_exact(docker, &by_tag, name).await?;
+        let reused = create_exact(docker, &by_tag, name).await?;
         let owned = name.to_string();
         let made = docker
             .call("inspect_container", |d| async move {
@@ -431,7 +455,7 @@ async fn create_named(
             })
             .await?;
         if made.image.as_ref() == Some(pin) {
-            return Ok(());
+            return Ok(reused);
         }
         tracing::info!(image = %tenant.image, "the tag moved during the rollout; creating from the id resolved at its start");
         force_remove(docker, name).await?;
@@ -446,7 +470,7 @@ async fn create_exact(
     docker: &DockerClient,
     tenant: &DesiredTenant,
     name: &str,
-) -> Result<(), DockerError> {
+) -> Result<bool, DockerError> {
     let options = CreateContainerOptions {
         name: Some(name.to_string()),
         ..Default::default()
@@ -458,7 +482,9 @@ async fn create_exact(
         })
         .await
     {
-        Ok(_) => connect_extra_networks(docker, tenant, name, &[]).await,
+        Ok(_) => connect_extra_networks(docker, tenant, name, &[])
+            .await
+            .map(|()| false),
         Err(e) if e.is_conflict() => {
             let owned = name.to_string();
             let existing = docker
@@ -484,7 +510,9 @@ async fn create_exact(
                     .and_then(|n| n.networks)
                     .map(|n| n.into_keys().collect())
                     .unwrap_or_default();
-                connect_extra_networks(docker, tenant, name, &joined).await
+                connect_extra_networks(docker, tenant, name, &joined)
+                    .await
+                    .map(|()| true)
             } else {
                 Err(e)
             }

@@ -38,12 +38,14 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let readiness = Arc::new(Readiness::default());
     let metrics = Arc::new(tenantctl::metrics::Metrics::new());
     docker.requests().attach(metrics.docker_requests.clone());
+    let reopen_events = Arc::new(tokio::sync::Notify::new());
     let controller = Controller::new(
         args.settings.clone(),
         docker.clone(),
         Arc::clone(&readiness),
         Arc::clone(&metrics),
-    );
+    )
+    .with_event_reopen(Arc::clone(&reopen_events));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (hook_tx, hook_rx) = tokio::sync::mpsc::channel::<()>(1);
     let server = {
@@ -76,7 +78,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     };
     tracing::info!(source = ?args.origin, listen = %args.listen, lock = %lock_path.display(), "controller starting");
     // Every trigger source sends into one channel; the controller reads it.
-    let events = args.events.then(|| docker.clone());
+    let events = args.events.then(|| (docker.clone(), reopen_events));
     let (_sources, triggers) =
         tenantctl::sources::start(args.origin, events, hook_rx, Arc::clone(&metrics));
     controller.run(triggers, shutdown_signal()).await;

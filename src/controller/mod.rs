@@ -11,6 +11,7 @@ mod queue;
 mod reconcile;
 mod record;
 mod state;
+mod watchdog;
 
 pub use crate::readiness::Readiness;
 pub use crate::trigger::Trigger;
@@ -63,6 +64,8 @@ pub struct Controller {
     /// once the first desired state named it; what was written last.
     churn_file: Option<std::path::PathBuf>,
     churn_saved: std::collections::BTreeMap<String, Churn>,
+    /// Told when the event stream must be reopened (see `watchdog`).
+    reopen_events: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Controller {
@@ -86,7 +89,14 @@ impl Controller {
             desired_tx: watch::channel(None).0,
             churn_file: None,
             churn_saved: Default::default(),
+            reopen_events: None,
         }
+    }
+
+    /// The event source's reopen signal, for the event-stream watchdog.
+    pub fn with_event_reopen(mut self, reopen: Arc<tokio::sync::Notify>) -> Self {
+        self.reopen_events = Some(reopen);
+        self
     }
 
     /// The desired state in force as it changes (`None` until one loads),
@@ -302,6 +312,12 @@ impl Controller {
                     .ok()
                     .map(|d| PassSummary::of(&d.plan, d.view, d.rollout_due));
                 self.machine.on_pass(summary, Instant::now());
+                if self.machine.take_reopen_events() {
+                    tracing::warn!("the Docker event stream missed a change the resync found (open but frozen?); reopening it");
+                    if let Some(reopen) = &self.reopen_events {
+                        reopen.notify_one();
+                    }
+                }
             }
             Done::Tenant(r) => {
                 let outcome = record::outcome(&r);

@@ -148,6 +148,10 @@ pub struct Machine {
     rollout_running: bool,
     /// The tenants the last pass found due for a rollout.
     rollout_wanted: Option<Vec<String>>,
+    /// Whether the Docker event stream still reports changes.
+    watchdog: super::watchdog::EventWatchdog,
+    /// The watchdog found the stream frozen: the event source reopens it.
+    reopen_events: bool,
 }
 
 impl Machine {
@@ -168,7 +172,14 @@ impl Machine {
             next_verify: now + intervals.verify,
             rollout_running: false,
             rollout_wanted: None,
+            watchdog: Default::default(),
+            reopen_events: false,
         }
+    }
+
+    /// Whether the event stream must be reopened (once per finding).
+    pub fn take_reopen_events(&mut self) -> bool {
+        std::mem::take(&mut self.reopen_events)
     }
 
     pub fn desired(&self) -> Option<&Arc<DesiredState>> {
@@ -239,6 +250,7 @@ impl Machine {
     /// A Docker event about a tenant's container: a hint, and news for
     /// the host view.
     pub fn on_event(&mut self, event: &ContainerEvent) {
+        self.watchdog.on_event(&event.tenant);
         if let Some(view) = &mut self.view {
             Arc::make_mut(view).on_event(event);
         }
@@ -257,6 +269,9 @@ impl Machine {
             self.pass_took = now.saturating_duration_since(started);
         }
         let Some(summary) = summary else { return };
+        if self.watchdog.on_pass(self.view.as_deref(), &summary.view) {
+            self.reopen_events = true;
+        }
         self.view = Some(Arc::new(summary.view));
         if !summary.rollout.is_empty() {
             self.rollout_wanted = Some(summary.rollout);

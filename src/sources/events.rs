@@ -11,8 +11,31 @@ use crate::trigger::{ContainerEvent, EventAction, Trigger};
 use bollard::query_parameters::EventsOptions;
 use futures_util::StreamExt;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::Notify;
+
+use crate::metrics::Metrics;
+
+/// Why the stream was left without an item.
+enum Wake {
+    /// Nothing for [`SILENCE`].
+    Silent,
+    /// The watchdog asked for a reopen.
+    Frozen,
+}
+
+/// The next event, or why there is none.
+async fn next_or_reopen<S>(stream: &mut S, reopen: &Notify) -> Result<Option<S::Item>, Wake>
+where
+    S: futures_util::Stream + Unpin,
+{
+    tokio::select! {
+        item = tokio::time::timeout(SILENCE, stream.next()) => item.map_err(|_| Wake::Silent),
+        _ = reopen.notified() => Err(Wake::Frozen),
+    }
+}
 
 /// A stream with no event for this long is reopened (and a relist done):
 /// a proxy or daemon restart can leave a connection open but dead.
@@ -25,7 +48,20 @@ const RELEVANT: [&str; 8] = [
     "die", "stop", "destroy", "update", "rename", "pause", "unpause", "oom",
 ];
 
-pub async fn watch_events(docker: DockerClient, tx: UnboundedSender<Trigger>) {
+/// `reopen`: the controller's watchdog found the stream frozen (a change
+/// the resync saw that no event announced).
+pub async fn watch_events(
+    docker: DockerClient,
+    tx: UnboundedSender<Trigger>,
+    reopen: Arc<Notify>,
+    metrics: Arc<Metrics>,
+) {
+    let reopened = |reason: &str| {
+        metrics
+            .event_stream_reopened
+            .with_label_values(&[reason])
+            .inc();
+    };
     let mut attempt = 0u32;
     loop {
         let filters = HashMap::from([
@@ -48,7 +84,7 @@ pub async fn watch_events(docker: DockerClient, tx: UnboundedSender<Trigger>) {
         }
         let mut next = match first {
             Ok(item) => Ok(item),
-            Err(_) => tokio::time::timeout(SILENCE, stream.next()).await,
+            Err(_) => next_or_reopen(&mut stream, &reopen).await,
         };
         loop {
             match next {
@@ -78,19 +114,28 @@ pub async fn watch_events(docker: DockerClient, tx: UnboundedSender<Trigger>) {
                 }
                 Ok(Some(Err(e))) => {
                     tracing::warn!(error = %e, "docker event stream failed; reconnecting");
+                    reopened("error");
                     break;
                 }
                 Ok(None) => {
                     tracing::warn!("docker event stream ended; reconnecting");
+                    reopened("ended");
                     break;
                 }
-                Err(_) => {
+                Err(Wake::Silent) => {
                     tracing::debug!("docker event stream silent; reopening it");
+                    reopened("silent");
+                    attempt = 0;
+                    break;
+                }
+                Err(Wake::Frozen) => {
+                    tracing::warn!("reopening the docker event stream the watchdog found frozen");
+                    reopened("frozen");
                     attempt = 0;
                     break;
                 }
             }
-            next = tokio::time::timeout(SILENCE, stream.next()).await;
+            next = next_or_reopen(&mut stream, &reopen).await;
         }
         attempt += 1;
         tokio::time::sleep(backoff("events", attempt)).await;

@@ -45,7 +45,7 @@ pub struct Sources {
 /// Docker events.
 pub fn start(
     origin: Origin,
-    docker: Option<DockerClient>,
+    docker: Option<(DockerClient, Arc<tokio::sync::Notify>)>,
     hooks: Receiver<()>,
     metrics: Arc<Metrics>,
 ) -> (Sources, UnboundedReceiver<Trigger>) {
@@ -56,11 +56,11 @@ pub fn start(
             tasks.spawn(file::run_file(path, poll, tx.clone()));
         }
         Origin::Git(git) => {
-            tasks.spawn(git::run_git(git, tx.clone(), hooks, metrics));
+            tasks.spawn(git::run_git(git, tx.clone(), hooks, Arc::clone(&metrics)));
         }
     }
-    if let Some(docker) = docker {
-        tasks.spawn(events::watch_events(docker, tx));
+    if let Some((docker, reopen)) = docker {
+        tasks.spawn(events::watch_events(docker, tx, reopen, metrics));
     }
     (Sources { _tasks: tasks }, rx)
 }
