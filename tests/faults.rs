@@ -532,3 +532,221 @@ fn a_lying_or_slow_daemon_never_causes_a_delete() {
         "no watchdog line in the log"
     );
 }
+
+/// The inotify queue size new watchers get, lowered for one start of the
+/// controller and put back at once (it is read at `inotify_init`).
+struct InotifyQueue(String);
+
+impl InotifyQueue {
+    const PATH: &'static str = "/proc/sys/fs/inotify/max_queued_events";
+
+    fn lower(to: u32) -> InotifyQueue {
+        let old = std::fs::read_to_string(Self::PATH).unwrap();
+        std::fs::write(Self::PATH, to.to_string()).unwrap();
+        InotifyQueue(old.trim().to_string())
+    }
+}
+
+impl Drop for InotifyQueue {
+    fn drop(&mut self) {
+        let _ = std::fs::write(Self::PATH, &self.0);
+    }
+}
+
+/// Item 4: the tenants file swapped through symlinks the way Kubernetes
+/// ConfigMaps are (`..data` replaced atomically), deleted, replaced by a
+/// directory, made unreadable, its directory renamed, and its watcher's
+/// inotify queue overflowed. Each time the last good state is kept (no
+/// tenant touched), a clear line is logged, and the next good file is
+/// applied.
+#[test]
+fn a_tenants_file_that_vanishes_or_is_swapped_keeps_the_last_good_state() {
+    let f = Fleet::new();
+    let config = f.dir.join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let (pa, pb, pc) = (free_port(), free_port(), free_port());
+    let text = |names: &[(&str, u16)], label: &str| {
+        let mut t = f.header();
+        for (n, p) in names {
+            t.push_str(&format!(
+                "\n[tenants.{n}]\nport = {p}\ndisplay_name = \"{label}\"\n"
+            ));
+        }
+        t
+    };
+    // A ConfigMap's layout: tenants.toml -> ..data/tenants.toml, ..data ->
+    // a timestamped folder.
+    let publish = |version: &str, content: &str| {
+        let dir = config.join(format!("..{version}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("tenants.toml"), content).unwrap();
+        let tmp = config.join("..data_tmp");
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(format!("..{version}"), &tmp).unwrap();
+        std::fs::rename(&tmp, config.join("..data")).unwrap();
+    };
+    publish("v1", &text(&[("a", pa), ("b", pb)], "v1"));
+    let file = config.join("tenants.toml");
+    std::os::unix::fs::symlink("..data/tenants.toml", &file).unwrap();
+
+    // Started without the capability to read past file modes (as a
+    // non-root service user is), with a small inotify queue.
+    let listen = free_port();
+    let log = f.dir.join("run.log");
+    let small = InotifyQueue::lower(8);
+    let child = {
+        Command::new("setpriv")
+            .args([
+                "--bounding-set",
+                "-dac_override,-dac_read_search",
+                "--inh-caps",
+                "-dac_override,-dac_read_search",
+                BIN,
+                "run",
+                "-f",
+            ])
+            .arg(&file)
+            .args(["--listen", &format!("127.0.0.1:{listen}"), "--lock-file"])
+            .arg(f.dir.join("controller.lock"))
+            .env("TENANTCTL_LOG", "info")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::OpenOptions::new().append(true).open(&log).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let mut ctl = ControllerProc {
+        child,
+        log: log.clone(),
+        listen,
+    };
+    // The watcher exists once the file was first read: the queue size is
+    // put back for everyone else.
+    ctl.wait_log("loaded desired state", Duration::from_secs(20));
+    drop(small);
+    let name_is = |port: u16, want: &str| matches!(http("GET", port, "/", ""), Some((200, body)) if body.trim() == format!("mAI - {want}"));
+    time_until("v1 applied", Duration::from_secs(60), || {
+        name_is(pa, "v1") && name_is(pb, "v1")
+    });
+    let mut figures = Vec::new();
+
+    // 1. The ConfigMap swap: ..data now points at v2, which adds c.
+    publish("v2", &text(&[("a", pa), ("b", pb), ("c", pc)], "v2"));
+    let took = time_until(
+        "v2 applied through the symlink swap",
+        Duration::from_secs(60),
+        || name_is(pa, "v2") && name_is(pb, "v2") && name_is(pc, "v2"),
+    );
+    figures.push(("symlink swap (..data)", took));
+    let ids = |f: &Fleet| -> Vec<Option<String>> {
+        ["a", "b", "c"].iter().map(|t| f.container_id(t)).collect()
+    };
+    let all = [("a", pa), ("b", pb), ("c", pc)];
+
+    // Each fault: the last good state stays (same containers, config_valid
+    // 0, a clear log line), then the next good file is applied.
+    let mut version = 2;
+    let mut fault = |what: &'static str, break_it: &dyn Fn(), log_says: &str, repair: &dyn Fn()| {
+        let lines_before = ctl.logs().lines().count();
+        let kept = ids(&f);
+        break_it();
+        time_until(
+            &format!("{what}: reported"),
+            Duration::from_secs(20),
+            || {
+                ctl.logs()
+                    .lines()
+                    .skip(lines_before)
+                    .any(|l| l.contains(log_says))
+            },
+        );
+        time_until(
+            &format!("{what}: config_valid 0"),
+            Duration::from_secs(10),
+            || metric(listen, "tenantctl_config_valid").is_some_and(|l| l.ends_with(" 0")),
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(ids(&f), kept, "{what}: a tenant was touched");
+        repair();
+        version += 1;
+        let label = format!("v{version}");
+        publish(&label, &text(&all, &label));
+        let took = time_until(
+            &format!("{what}: next good file applied"),
+            Duration::from_secs(60),
+            || all.iter().all(|(_, p)| name_is(*p, &label)),
+        );
+        figures.push((what, took));
+    };
+    let real = || std::fs::canonicalize(&file).unwrap();
+    fault(
+        "deleted",
+        &|| std::fs::remove_file(&file).unwrap(),
+        "cannot read the tenants file",
+        &|| std::os::unix::fs::symlink("..data/tenants.toml", &file).unwrap(),
+    );
+    fault(
+        "replaced by a directory",
+        &|| {
+            std::fs::remove_file(&file).unwrap();
+            std::fs::create_dir(&file).unwrap();
+        },
+        "not a regular file",
+        &|| {
+            std::fs::remove_dir(&file).unwrap();
+            std::os::unix::fs::symlink("..data/tenants.toml", &file).unwrap();
+        },
+    );
+    fault(
+        "unreadable (mode 000)",
+        &|| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(real(), std::fs::Permissions::from_mode(0o000)).unwrap();
+        },
+        "Permission denied",
+        &|| {},
+    );
+    let moved = f.dir.join("config.moved");
+    fault(
+        "its directory renamed",
+        &|| std::fs::rename(&config, &moved).unwrap(),
+        "cannot read the tenants file",
+        &|| std::fs::rename(&moved, &config).unwrap(),
+    );
+    // The watcher's queue (8 events) overflows under a flood of changes
+    // in the folder; the edit made meanwhile is applied all the same.
+    let lines_before = ctl.logs().lines().count();
+    let kept = ids(&f);
+    for i in 0..200 {
+        let p = config.join(format!("flood-{i}"));
+        std::fs::write(&p, "x").unwrap();
+        std::fs::remove_file(&p).unwrap();
+    }
+    version += 1;
+    let label = format!("v{version}");
+    publish(&label, &text(&all, &label));
+    let took = time_until(
+        "applied through an overflowed watcher",
+        Duration::from_secs(60),
+        || all.iter().all(|(_, p)| name_is(*p, &label)),
+    );
+    figures.push(("inotify queue overflow", took));
+    assert!(
+        ctl.logs()
+            .lines()
+            .skip(lines_before)
+            .any(|l| l.contains("queue overflowed")),
+        "no overflow line:\n{}",
+        ctl.logs()
+    );
+    assert_ne!(ids(&f), kept, "the edit made during the flood was applied");
+    assert!(
+        ctl.child.try_wait().unwrap().is_none(),
+        "the controller exited"
+    );
+    for (what, took) in figures {
+        eprintln!(
+            "FIGURE file-fault {what}: next good file applied in {} ms",
+            took.as_millis()
+        );
+    }
+}

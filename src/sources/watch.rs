@@ -25,23 +25,25 @@ pub fn watch_dirs<'a>(
     paths: impl IntoIterator<Item = &'a Path>,
     tx: UnboundedSender<()>,
 ) -> notify::Result<FileWatch> {
-    let mut debouncer =
-        new_debouncer(
-            DEBOUNCE,
-            None,
-            move |result: DebounceEventResult| match result {
-                Ok(events) if !events.is_empty() => {
-                    let _ = tx.send(());
+    let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
+        match result {
+            Ok(events) if !events.is_empty() => {
+                // The kernel's queue overflowed: changes were dropped,
+                // so the file is read again whatever they were.
+                if events.iter().any(|e| e.need_rescan()) {
+                    tracing::warn!("file watcher queue overflowed (inotify max_queued_events); re-reading the tenants file");
                 }
-                Ok(_) => {}
-                Err(errors) => {
-                    for e in errors {
-                        tracing::warn!(error = %e, "file watcher error; the poll keeps working");
-                    }
-                    let _ = tx.send(());
+                let _ = tx.send(());
+            }
+            Ok(_) => {}
+            Err(errors) => {
+                for e in errors {
+                    tracing::warn!(error = %e, "file watcher error; the poll keeps working");
                 }
-            },
-        )?;
+                let _ = tx.send(());
+            }
+        }
+    })?;
     let mut watched = std::collections::BTreeSet::new();
     for path in paths {
         let dir = path
