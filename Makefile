@@ -11,7 +11,7 @@ DEMO_FILE := desired-state/tenants.toml
 # One host lock for the demo's apply, run and teardown, so they never race.
 DEMO_LOCK := $(CURDIR)/target/tenantctl-demo.lock
 
-.PHONY: deb man prereqs-test prereqs-demo build image demo demo-run demo-status demo-down test lint bench adopt-bench backup-bench rollout-bench rollout-kill
+.PHONY: faults deb man prereqs-test prereqs-demo build image demo demo-run demo-status demo-down test lint bench adopt-bench backup-bench rollout-bench rollout-kill
 
 build:
 	$(CARGO) build --release --bin tenantctl
@@ -100,3 +100,15 @@ rollout-bench: build image
 KILL_RUNS ?= 40
 rollout-kill: image
 	KILL_RUNS=$(KILL_RUNS) $(CARGO) test --test rollout a_rollout_killed -- --nocapture
+
+## The fault suite at full count (figures in RELIABILITY.md): a private
+## dockerd killed FAULT_RUNS times under apply and under run, tenantctl
+## killed FAULT_KILLS times (cold start, edit, prune, proxy sync), the
+## lying daemon and tenants-file faults, and FUZZ_CASES property cases.
+## CI runs the same tests with 1 daemon kill each, 8 kills, 2,000 cases.
+FAULT_RUNS ?= 5
+FAULT_KILLS ?= 100
+FUZZ_CASES ?= 20000
+faults: prereqs-test image
+	FAULT_RUNS=$(FAULT_RUNS) KILL_RUNS=$(FAULT_KILLS) $(CARGO) test --test faults -- --nocapture --test-threads=1
+	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --test fuzz -- --nocapture

@@ -31,6 +31,11 @@ if [ "$what" = test ]; then
   need prometheus prometheus
   # The status page is tested in a real (headless) browser.
   need chromium chromium
+  # The fault suite: a private dockerd in its own network namespace.
+  need ip iproute2
+  need nsenter util-linux
+  need setpriv util-linux
+  need dockerd docker.io
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then

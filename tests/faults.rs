@@ -750,3 +750,202 @@ fn a_tenants_file_that_vanishes_or_is_swapped_keeps_the_last_good_state() {
         );
     }
 }
+
+/// What one kill run changes before tenantctl is killed.
+#[derive(Debug, Clone, Copy)]
+enum Scenario {
+    /// Every container removed (volumes kept): a cold start.
+    ColdStart,
+    /// Every tenant's display name changed: a rollout of recreates.
+    Edit,
+    /// Tenant `d` leaves the file (or comes back): a prune.
+    Prune,
+    /// Every domain changed: an nginx sync.
+    Proxy,
+}
+
+/// Item 2: `tenantctl apply` or the controller killed with SIGKILL at a
+/// seeded random point of a cold start, an edit, a prune or a proxy sync
+/// (`KILL_RUNS`, 100 by `make faults`, 8 in CI). After each, one `apply`
+/// (or a restarted controller) converges: exactly the wanted containers,
+/// no leftover, every volume and its data there, nginx's config valid.
+#[test]
+fn tenantctl_killed_at_random_points_converges_after_one_more_run() {
+    let runs: usize = std::env::var("KILL_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let mut rng = Seeded::from_env();
+    let f = Fleet::new();
+    let nginx = Nginx::start(&f);
+    let names = ["a", "b", "c", "d"];
+    let ports: Vec<u16> = names.iter().map(|_| free_port()).collect();
+    let write = |label: &str, suffix: &str, with_d: bool| {
+        let mut text = format!("{}\n{}", f.header(), nginx.proxy_table(None));
+        for (n, p) in names.iter().zip(&ports) {
+            if *n == "d" && !with_d {
+                continue;
+            }
+            text.push_str(&format!(
+                "\n[tenants.{n}]\nport = {p}\ndomain = \"{n}.{suffix}.test\"\ndisplay_name = \"{label}\"\n"
+            ));
+        }
+        f.write_raw(&text);
+    };
+    let (mut label, mut suffix, mut with_d) = ("v0".to_string(), "one", true);
+    write(&label, suffix, with_d);
+    f.tenantctl_expect(&["apply", "--prune"], 0);
+    for (n, p) in names.iter().zip(&ports) {
+        wait_http_ok(*p, "/health");
+        http("PUT", *p, "/data/marker", &format!("marker of {n}")).unwrap();
+    }
+    let nginx_t = || {
+        Command::new("nginx")
+            .args(["-p", &path_str(&nginx.prefix), "-c"])
+            .arg(nginx.prefix.join("nginx.conf"))
+            .args(["-t", "-q"])
+            .status()
+            .unwrap()
+            .success()
+    };
+    let converged = |label: &str, suffix: &str, with_d: bool| -> Result<(), String> {
+        let want: Vec<String> = names
+            .iter()
+            .filter(|n| with_d || **n != "d")
+            .map(|n| f.container_name(n))
+            .collect();
+        let have = f.containers();
+        if have != want {
+            return Err(format!("containers {have:?}"));
+        }
+        for (n, p) in names.iter().zip(&ports) {
+            if *n == "d" && !with_d {
+                continue;
+            }
+            match http("GET", *p, "/", "") {
+                Some((200, body)) if body.trim() == format!("mAI - {label}") => {}
+                other => return Err(format!("{n} answers {other:?}")),
+            }
+            match http("GET", *p, "/data/marker", "") {
+                Some((200, body)) if body == format!("marker of {n}") => {}
+                other => return Err(format!("{n}'s data: {other:?}")),
+            }
+            let conf = nginx
+                .prefix
+                .join(format!("conf.d/tenantctl-tenant-{n}.conf"));
+            let text = std::fs::read_to_string(&conf).unwrap_or_default();
+            if !text.contains(&format!("{n}.{suffix}.test")) {
+                return Err(format!("{n}'s vhost is not on {suffix}"));
+            }
+        }
+        for n in names {
+            for key in ["data", "backups"] {
+                if !f.volume_exists(&format!("{}-{n}-{key}", f.run_id)) {
+                    return Err(format!("volume {n}-{key} lost"));
+                }
+            }
+        }
+        if !nginx_t() {
+            return Err("nginx -t fails".into());
+        }
+        Ok(())
+    };
+
+    let mut figures: Vec<(Scenario, bool, bool, Duration)> = Vec::new();
+    for run in 0..runs {
+        let scenario = [
+            Scenario::ColdStart,
+            Scenario::Edit,
+            Scenario::Prune,
+            Scenario::Proxy,
+        ][run % 4];
+        let by_controller = (run / 4) % 2 == 1;
+        match scenario {
+            Scenario::ColdStart => {
+                for n in names {
+                    docker(&["rm", "-f", &f.container_name(n)]);
+                }
+            }
+            Scenario::Edit => label = format!("v{}", run + 1),
+            Scenario::Prune => with_d = !with_d,
+            Scenario::Proxy => suffix = if suffix == "one" { "two" } else { "one" },
+        }
+        write(&label, suffix, with_d);
+        // Within the time the work takes: a rollout of four recreates
+        // runs for seconds, the rest for well under one.
+        let window = match scenario {
+            Scenario::Edit => 4000,
+            _ => 600,
+        };
+        let delay = Duration::from_millis(rng.below(window));
+        let log = f.dir.join(format!("kill-{run}.log"));
+        let mut killed = Command::new(BIN);
+        if by_controller {
+            killed
+                .args(["run", "--prune", "--resync", "1s", "--listen"])
+                .arg(format!("127.0.0.1:{}", free_port()))
+                .arg("--lock-file")
+                .arg(f.dir.join("controller.lock"));
+        } else {
+            killed
+                .args(["apply", "--prune", "--lock-file"])
+                .arg(f.apply_lock());
+        }
+        let mut child = killed
+            .arg("-f")
+            .arg(&f.file)
+            .env("TENANTCTL_LOG", "info")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let mid_work = child.try_wait().unwrap().is_none();
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let started = Instant::now();
+        // One more run: an apply, or a new controller.
+        if by_controller {
+            let mut again = f.start_controller(&["--prune", "--resync", "1s"]);
+            let deadline = Instant::now() + Duration::from_secs(90);
+            while let Err(why) = converged(&label, suffix, with_d) {
+                assert!(
+                    Instant::now() < deadline,
+                    "run {run} ({scenario:?}, controller killed after {delay:?}) did not converge: {why}\n{}",
+                    again.logs()
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            again.terminate(Duration::from_secs(15));
+        } else {
+            let out = f.tenantctl(&["apply", "--prune"]);
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            assert!(
+                out.status.success(),
+                "run {run}: apply after the kill failed:\n{text}"
+            );
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while let Err(why) = converged(&label, suffix, with_d) {
+                assert!(
+                    Instant::now() < deadline,
+                    "run {run} ({scenario:?}, apply killed after {delay:?}) not converged by one apply: {why}\n{text}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let took = started.elapsed();
+        eprintln!(
+            "run {run}: {scenario:?}, {} killed after {delay:?}{}; converged in {took:?}",
+            if by_controller { "run" } else { "apply" },
+            if mid_work { "" } else { " (it had finished)" }
+        );
+        figures.push((scenario, by_controller, mid_work, took));
+    }
+    for (scenario, by_controller, mid_work, took) in figures {
+        eprintln!(
+            "FIGURE kill {scenario:?} {} mid_work={mid_work} converge_ms={}",
+            if by_controller { "run" } else { "apply" },
+            took.as_millis()
+        );
+    }
+}
