@@ -6,8 +6,8 @@
 mod common;
 
 use common::{
-    contains, docker, docker_ok, free_port, http, metric, path_str, time_until, wait_http_ok,
-    Fleet, Nginx, RUN_LABEL,
+    contains, docker, docker_ok, free_port, http, metric, output_text, path_str, time_until,
+    wait_http_ok, Fleet, Nginx, RUN_LABEL,
 };
 use std::io::Write;
 use std::net::TcpStream;
@@ -45,14 +45,6 @@ fn run_bounded(cmd: &mut Command, within: Duration) -> std::process::Output {
         std::thread::sleep(Duration::from_millis(50));
     }
     child.wait_with_output().unwrap()
-}
-
-fn output_text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 // 1

@@ -177,6 +177,31 @@ fn check_rendered(desired: &DesiredState, files: &BTreeMap<String, String>) {
     }
 }
 
+/// Runs `cases()` cases of `strategy`, each building a tenants file that
+/// is validated, planned and (when valid) checked; returns (valid,
+/// rejected) counts.
+fn run_cases<S: Strategy>(strategy: S, file: impl Fn(S::Value) -> String) -> (u32, u32) {
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let (valid, rejected) = (std::cell::Cell::new(0u32), std::cell::Cell::new(0u32));
+    runner
+        .run(&strategy, |value| {
+            match validate_and_plan(&file(value)) {
+                Ok((desired, files)) => {
+                    valid.set(valid.get() + 1);
+                    check_rendered(&desired, &files);
+                }
+                Err(_) => rejected.set(rejected.get() + 1),
+            }
+            Ok(())
+        })
+        .unwrap();
+    (valid.get(), rejected.get())
+}
+
 /// One edit of the text: insert, delete or replace at a position, or
 /// duplicate / drop a line.
 #[derive(Debug, Clone)]
@@ -263,29 +288,13 @@ fn the_base_file_validates_and_renders_cleanly() {
 #[test]
 fn mutated_tenants_files_never_panic_and_point_at_their_errors() {
     let base = base_file();
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
+    let (valid, rejected) = run_cases(prop::collection::vec(edit(), 1..6), |edits| {
+        let mut text = base.clone();
+        for e in &edits {
+            apply_edit(&mut text, e);
+        }
+        text
     });
-    let (valid, rejected) = (std::cell::Cell::new(0u32), std::cell::Cell::new(0u32));
-    runner
-        .run(&prop::collection::vec(edit(), 1..6), |edits| {
-            let mut text = base.clone();
-            for e in &edits {
-                apply_edit(&mut text, e);
-            }
-            match validate_and_plan(&text) {
-                Ok((desired, files)) => {
-                    valid.set(valid.get() + 1);
-                    check_rendered(&desired, &files);
-                }
-                Err(_) => rejected.set(rejected.get() + 1),
-            }
-            Ok(())
-        })
-        .unwrap();
-    let (valid, rejected) = (valid.get(), rejected.get());
     println!("mutated files: {valid} valid, {rejected} rejected");
     assert!(
         rejected > 0 && valid > 0,
@@ -322,12 +331,6 @@ fn hostile_value() -> impl Strategy<Value = String> {
 
 #[test]
 fn hostile_tenant_values_either_fail_validation_or_stay_out_of_nginx_grammar() {
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
-    let (valid, rejected) = (std::cell::Cell::new(0u32), std::cell::Cell::new(0u32));
     // Each value is benign two times in three, so that files with one or
     // two hostile values in otherwise valid places validate too.
     let or_benign =
@@ -340,9 +343,8 @@ fn hostile_tenant_values_either_fail_validation_or_stay_out_of_nginx_grammar() {
         or_benign("cert.pem"),
         or_benign("key.pem"),
     );
-    runner
-        .run(&strategy, |(domain, display, env, label, cert, key)| {
-            let text = format!(
+    let (valid, rejected) = run_cases(strategy, |(domain, display, env, label, cert, key)| {
+        format!(
                 "{}\n[tenants.hostile]\nport = 8010\ndomain = {}\ndisplay_name = {}\nenv = {{ NOTE = {} }}\nlabels = {{ \"x\" = {} }}\ntls = {{ certificate = {}, key = {} }}\n",
                 base_file(),
                 toml_string(&domain),
@@ -351,18 +353,8 @@ fn hostile_tenant_values_either_fail_validation_or_stay_out_of_nginx_grammar() {
                 toml_string(&label),
                 toml_string(&format!("/etc/ssl/{cert}")),
                 toml_string(&format!("/etc/ssl/{key}")),
-            );
-            match validate_and_plan(&text) {
-                Ok((desired, files)) => {
-                    valid.set(valid.get() + 1);
-                    check_rendered(&desired, &files);
-                }
-                Err(_) => rejected.set(rejected.get() + 1),
-            }
-            Ok(())
-        })
-        .unwrap();
-    let (valid, rejected) = (valid.get(), rejected.get());
+            )
+    });
     println!("generated values: {valid} valid, {rejected} rejected");
     assert!(rejected > 0, "{valid} valid, {rejected} rejected");
 }

@@ -191,12 +191,11 @@ fn the_controller_follows_the_branch_refuses_bad_commits_and_follows_force_pushe
     .is_some());
 }
 
-#[test]
-fn a_signed_webhook_pulls_at_once_and_a_wrongly_signed_one_is_refused() {
-    let fleet = Fleet::new();
-    let repo = Repo::new(&fleet);
-    let pa = free_port();
-    repo.commit(&fleet, &[("alpha", pa, "display_name = \"v1\"")], "first");
+/// A controller following `repo` with the webhook secret `hook-secret`
+/// and a 300 s poll (only a webhook pulls soon), once tenant `alpha` on
+/// `port` serves the first commit.
+fn webhook_controller(fleet: &Fleet, repo: &Repo, port: u16) -> common::ControllerProc {
+    repo.commit(fleet, &[("alpha", port, "display_name = \"v1\"")], "first");
     let secret_file = fleet.dir.join("webhook.secret");
     std::fs::write(&secret_file, "hook-secret\n").unwrap();
     let ctl = fleet.start_controller(&[
@@ -209,7 +208,16 @@ fn a_signed_webhook_pulls_at_once_and_a_wrongly_signed_one_is_refused() {
         "--webhook-secret-file",
         &secret_file.display().to_string(),
     ]);
-    time_until("first commit converged", WAIT, || name_is(pa, "mAI - v1"));
+    time_until("first commit converged", WAIT, || name_is(port, "mAI - v1"));
+    ctl
+}
+
+#[test]
+fn a_signed_webhook_pulls_at_once_and_a_wrongly_signed_one_is_refused() {
+    let fleet = Fleet::new();
+    let repo = Repo::new(&fleet);
+    let pa = free_port();
+    let ctl = webhook_controller(&fleet, &repo, pa);
     repo.commit(&fleet, &[("alpha", pa, "display_name = \"v2\"")], "second");
 
     let body = r#"{"ref":"refs/heads/main"}"#;
@@ -316,20 +324,7 @@ fn the_listener_holds_against_hostile_clients_and_a_replayed_webhook_is_harmless
     let fleet = Fleet::new();
     let repo = Repo::new(&fleet);
     let pa = free_port();
-    repo.commit(&fleet, &[("alpha", pa, "display_name = \"v1\"")], "first");
-    let secret_file = fleet.dir.join("webhook.secret");
-    std::fs::write(&secret_file, "hook-secret\n").unwrap();
-    let ctl = fleet.start_controller(&[
-        "--git",
-        &repo.url(),
-        "--pull-interval",
-        "300s",
-        "--checkout",
-        &fleet.dir.join("checkout").display().to_string(),
-        "--webhook-secret-file",
-        &secret_file.display().to_string(),
-    ]);
-    time_until("first commit converged", WAIT, || name_is(pa, "mAI - v1"));
+    let ctl = webhook_controller(&fleet, &repo, pa);
     let listen = ctl.listen;
 
     // 50 MB declared, 1 KiB sent: 413 at once, not after reading (or

@@ -10,14 +10,6 @@ use common::*;
 use std::process::Command;
 use std::time::Duration;
 
-fn output_text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[test]
 fn a_canary_secret_never_leaves_its_env_file() {
     let f = Fleet::new();

@@ -330,6 +330,15 @@ impl Drop for Fleet {
     }
 }
 
+/// A command's stdout and stderr, as text.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 pub fn contains(haystack: &str, needle: &str) {
     assert!(
         haystack.contains(needle),

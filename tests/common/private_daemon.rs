@@ -233,17 +233,22 @@ impl PrivateDaemon {
         let _ = std::fs::remove_file(self.root.join("exec/containerd/containerd.pid"));
     }
 
-    /// A clean restart (SIGTERM, as `systemctl restart docker` does).
-    pub fn restart_clean(&mut self) {
+    /// SIGTERM, and a wait (bounded) for dockerd to exit.
+    fn terminate(&mut self, within: Duration) {
         if let Some(child) = self.child.as_mut() {
             let _ = Command::new("kill")
                 .args(["-TERM", &child.id().to_string()])
                 .status();
-            let deadline = Instant::now() + Duration::from_secs(30);
+            let deadline = Instant::now() + within;
             while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+    }
+
+    /// A clean restart (SIGTERM, as `systemctl restart docker` does).
+    pub fn restart_clean(&mut self) {
+        self.terminate(Duration::from_secs(30));
         self.restart();
     }
 
@@ -293,14 +298,8 @@ impl Drop for PrivateDaemon {
         for id in String::from_utf8_lossy(&ids.stdout).lines() {
             self.docker(&["rm", "-f", "-v", id]);
         }
+        self.terminate(Duration::from_secs(15));
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(100));
-            }
             let _ = child.kill();
             let _ = child.wait();
         }
