@@ -140,14 +140,23 @@ fn wait_converged(
 }
 
 /// Each tenant's marker file, written through the tenant into its data
-/// volume, reads back: no volume was lost or replaced.
-fn markers_intact(d: &PrivateDaemon, tenants: &[(String, u16)]) -> usize {
-    tenants
-        .iter()
-        .filter(|(t, port)| {
-            matches!(d.get(*port, "/data/marker"), Some((200, body)) if body == format!("marker of {t}"))
-        })
-        .count()
+/// volume, reads back: no volume was lost or replaced. Waits (bounded)
+/// for every tenant to serve first; returns how many read back, and the
+/// answers of those that did not.
+fn markers_intact(d: &PrivateDaemon, tenants: &[(String, u16)]) -> (usize, Vec<String>) {
+    time_until("every tenant serves", Duration::from_secs(60), || {
+        tenants
+            .iter()
+            .all(|(_, p)| d.get(*p, "/health").is_some_and(|(s, _)| s == 200))
+    });
+    let mut bad = Vec::new();
+    for (t, port) in tenants {
+        let answer = d.get(*port, "/data/marker");
+        if !matches!(&answer, Some((200, body)) if *body == format!("marker of {t}")) {
+            bad.push(format!("{t}: {answer:?}"));
+        }
+    }
+    (tenants.len() - bad.len(), bad)
 }
 
 fn metric_line(d: &PrivateDaemon, listen: u16, name: &str) -> Option<String> {
@@ -234,7 +243,8 @@ fn a_daemon_killed_under_apply_and_under_run_loses_nothing() {
                 );
             }
         }
-        assert_eq!(markers_intact(&d, &tenants), tenants.len(), "data lost");
+        let (intact, bad) = markers_intact(&d, &tenants);
+        assert_eq!(intact, tenants.len(), "data lost: {bad:?}");
     }
 
     // Under run.
@@ -289,7 +299,8 @@ fn a_daemon_killed_under_apply_and_under_run_loses_nothing() {
                 .all(|(_, p)| d.get(*p, "/health").is_some_and(|(s, _)| s == 200))
         });
         let took = started.elapsed();
-        assert_eq!(markers_intact(&d, &tenants), tenants.len(), "data lost");
+        let (intact, bad) = markers_intact(&d, &tenants);
+        assert_eq!(intact, tenants.len(), "data lost: {bad:?}");
         assert_eq!(
             metric_line(&d, listen, "tenantctl_docker_up").as_deref(),
             Some("tenantctl_docker_up 1")
