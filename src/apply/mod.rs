@@ -7,6 +7,7 @@ mod adopt;
 mod container_spec;
 mod execute;
 mod health_gate;
+mod leftovers;
 mod network;
 mod redact;
 mod replace;
@@ -319,49 +320,8 @@ async fn run_step(
                 .await?;
         }
         Step::Start { .. } => {
-            let name = &tenant.container_name;
-            if let Err(e) = start(docker, name).await {
-                // A dockerd killed while starting it leaves state behind
-                // that it no longer knows about — a containerd task ("already
-                // exists"), a runc id ("already in use"), the port of a stale
-                // endpoint ("already allocated") — and every start fails. A
-                // container that never ran holds nothing (its data is in
-                // volumes), so it is made again under a new id.
-                let message = e.to_string();
-                let stale = ["already exists", "already in use", "already allocated"]
-                    .iter()
-                    .any(|m| message.contains(m));
-                if !stale || !never_started(docker, name).await {
-                    return Err(e.into());
-                }
-                tracing::warn!(container = %name, error = %message, "container left half-started by a daemon crash: created again; volumes kept");
-                force_remove(docker, name).await?;
-                // A stale endpoint keeps the old one's port "allocated"; a
-                // forced disconnect by name is Docker's way to drop it.
-                for network in std::iter::once(&tenant.network).chain(&tenant.extra_networks) {
-                    let request = bollard::models::NetworkDisconnectRequest {
-                        container: name.clone(),
-                        force: Some(true),
-                    };
-                    let network = network.clone();
-                    let _ = docker
-                        .call("disconnect_network", |d| async move {
-                            d.disconnect_network(&network, request).await
-                        })
-                        .await;
-                }
-                create_named(docker, tenant, name).await?;
-                if let Err(e) = start(docker, name).await {
-                    if e.to_string().contains("already allocated") {
-                        // Docker 20.10 restores the port mappings of an
-                        // endpoint a crash cut short, invisibly, until its
-                        // next clean restart: said, not churned on.
-                        return Err(ApplyError::Conflict(format!(
-                            "{e}; no container publishes this port: the Docker daemon still holds it for a container its crash cut short (a Docker bug) — a clean restart of the daemon (systemctl restart docker) frees it"
-                        )));
-                    }
-                    return Err(e.into());
-                }
+            if let Err(e) = start(docker, &tenant.container_name).await {
+                leftovers::remake_half_started(docker, tenant, e).await?;
             }
         }
         Step::Adopt { adoption, .. } => {
@@ -598,31 +558,6 @@ pub(crate) async fn force_remove(docker: &DockerClient, name: &str) -> Result<()
         Err(e) if e.is_not_found() => Ok(()),
         other => other,
     }
-}
-
-/// Whether the container exists and has never run (`Created`, no start
-/// time): removing it loses nothing.
-async fn never_started(docker: &DockerClient, name: &str) -> bool {
-    let owned = name.to_string();
-    let Ok(inspect) = docker
-        .call("inspect_container", |d| async move {
-            d.inspect_container(&owned, None).await
-        })
-        .await
-    else {
-        return false;
-    };
-    let Some(state) = inspect.state else {
-        return false;
-    };
-    let created = state
-        .status
-        .is_some_and(|s| s == bollard::models::ContainerStateStatusEnum::CREATED);
-    let never = state
-        .started_at
-        .as_deref()
-        .is_none_or(|t| t.starts_with("0001-01-01"));
-    created && never
 }
 
 /// Starts a container. Right after a daemon restart, Docker's own restart
