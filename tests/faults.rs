@@ -52,12 +52,20 @@ impl Seeded {
 /// The fleet's tenants file for `n` tenants on fixed ports (the private
 /// daemon's namespace has its own port space).
 fn write_fleet(f: &Fleet, n: usize, base_port: u16) -> Vec<(String, u16)> {
+    write_fleet_named(f, n, base_port, "v0")
+}
+
+/// As [`write_fleet`], every tenant with `display_name = label` (a new
+/// label recreates them all, by a rollout).
+fn write_fleet_named(f: &Fleet, n: usize, base_port: u16, label: &str) -> Vec<(String, u16)> {
     let tenants: Vec<(String, u16)> = (0..n)
         .map(|i| (format!("t{i:02}"), base_port + i as u16))
         .collect();
     let mut text = f.header();
     for (name, port) in &tenants {
-        text.push_str(&format!("\n[tenants.{name}]\nport = {port}\n"));
+        text.push_str(&format!(
+            "\n[tenants.{name}]\nport = {port}\ndisplay_name = \"{label}\"\n"
+        ));
     }
     f.write_raw(&text);
     tenants
@@ -179,6 +187,16 @@ fn a_daemon_killed_under_apply_and_under_run_loses_nothing() {
     let mut figures = Vec::new();
 
     for run in 0..runs() {
+        // Each run gives apply work: the first creates the fleet, then a
+        // cold start (every container gone, volumes kept) and a rollout
+        // of 30 recreates (a new display name) take turns.
+        if run > 0 && run % 2 == 1 {
+            write_fleet_named(&f, 30, 20000, &format!("v{run}"));
+        } else if run > 0 {
+            for (t, _) in &tenants {
+                d.docker(&["rm", "-f", &f.container_name(t)]);
+            }
+        }
         // Under apply: killed at a seeded point of the first 4 s.
         let log = f.dir.join(format!("apply-{run}.log"));
         let lock = path_str(&f.apply_lock());

@@ -211,6 +211,22 @@ impl Controller {
             Err(_) => Default::default(),
         };
         let unix = crate::clock::unix_secs_f64();
+        // An operator's edit is never held: a tenant whose spec changed
+        // while the controller was down starts afresh (so does one that
+        // left the file).
+        let mut saved = saved;
+        saved.retain(|tenant, churn| {
+            let now = desired.tenants.get(tenant).map(|t| &t.spec_hash);
+            let kept = match (&churn.spec, now) {
+                (_, None) => false,
+                (Some(then), Some(now)) => then == now,
+                (None, Some(_)) => true,
+            };
+            if !kept && churn.held_until.is_some_and(|u| u > unix) {
+                tracing::info!(tenant = %tenant, "tenant was held for a crash loop before the restart, but its spec changed since: not held");
+            }
+            kept
+        });
         for (tenant, churn) in &saved {
             if churn.held_until.is_some_and(|u| u > unix) {
                 tracing::warn!(tenant = %tenant, "tenant was held for a crash loop before the restart; still held");
@@ -229,9 +245,14 @@ impl Controller {
     /// Writes the churn when it changed (a small file, rarely).
     fn save_churn(&mut self) {
         let Some(path) = &self.churn_file else { return };
-        let now = self
+        let mut now = self
             .machine
             .churn(Instant::now(), crate::clock::unix_secs_f64());
+        if let Some(desired) = self.machine.desired() {
+            for (tenant, churn) in &mut now {
+                churn.spec = desired.tenants.get(tenant).map(|t| t.spec_hash.clone());
+            }
+        }
         if now.keys().eq(self.churn_saved.keys())
             && now.values().zip(self.churn_saved.values()).all(|(a, b)| {
                 a.changes.len() == b.changes.len()

@@ -54,6 +54,10 @@ pub struct Churn {
     pub changes: Vec<f64>,
     /// Held (no reconcile on hints) until then, when held.
     pub held_until: Option<f64>,
+    /// The tenant's spec hash when this was saved: an edit made while the
+    /// controller was down lifts the hold, as an edit does while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -210,6 +214,7 @@ impl WorkQueue {
                     Churn {
                         changes,
                         held_until,
+                        spec: None,
                     },
                 )
             })
