@@ -211,22 +211,13 @@ impl Controller {
             Err(_) => Default::default(),
         };
         let unix = crate::clock::unix_secs_f64();
-        // An operator's edit is never held: a tenant whose spec changed
-        // while the controller was down starts afresh (so does one that
-        // left the file).
         let mut saved = saved;
-        saved.retain(|tenant, churn| {
-            let now = desired.tenants.get(tenant).map(|t| &t.spec_hash);
-            let kept = match (&churn.spec, now) {
-                (_, None) => false,
-                (Some(then), Some(now)) => then == now,
-                (None, Some(_)) => true,
-            };
-            if !kept && churn.held_until.is_some_and(|u| u > unix) {
-                tracing::info!(tenant = %tenant, "tenant was held for a crash loop before the restart, but its spec changed since: not held");
-            }
-            kept
+        let lifted = queue::keep_unedited(&mut saved, unix, |t| {
+            desired.tenants.get(t).map(|t| t.spec_hash.as_str())
         });
+        for tenant in lifted {
+            tracing::info!(tenant = %tenant, "tenant was held for a crash loop before the restart, but its spec changed since: not held");
+        }
         for (tenant, churn) in &saved {
             if churn.held_until.is_some_and(|u| u > unix) {
                 tracing::warn!(tenant = %tenant, "tenant was held for a crash loop before the restart; still held");

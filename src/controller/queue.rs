@@ -45,6 +45,30 @@ pub enum Outcome {
     Deferred,
 }
 
+/// Drops the saved churn of tenants whose spec changed since it was saved
+/// (an operator's edit is never held) or that left the file; returns the
+/// tenants whose hold was lifted so. A record without a spec (written
+/// before it was kept) stays.
+pub fn keep_unedited<'a>(
+    saved: &mut BTreeMap<String, Churn>,
+    unix: f64,
+    spec_of: impl Fn(&str) -> Option<&'a str>,
+) -> Vec<String> {
+    let mut lifted = Vec::new();
+    saved.retain(|tenant, churn| {
+        let kept = match (churn.spec.as_deref(), spec_of(tenant)) {
+            (_, None) => false,
+            (Some(then), Some(now)) => then == now,
+            (None, Some(_)) => true,
+        };
+        if !kept && churn.held_until.is_some_and(|u| u > unix) {
+            lifted.push(tenant.clone());
+        }
+        kept
+    });
+    lifted
+}
+
 /// A tenant's churn in wall-clock seconds (an `Instant` does not survive
 /// a restart): kept on disk so that restarting the controller does not
 /// reset a crash loop's hold.
@@ -489,5 +513,27 @@ mod tests {
             Some("blocked"),
             "a pass or event retries it at once"
         );
+    }
+
+    #[test]
+    fn an_edit_made_while_the_controller_was_down_lifts_a_saved_hold() {
+        let held = |spec: Option<&str>| Churn {
+            changes: vec![1.0, 2.0, 3.0, 4.0],
+            held_until: Some(1_000.0),
+            spec: spec.map(str::to_string),
+        };
+        let mut saved = BTreeMap::from([
+            ("same".to_string(), held(Some("h1"))),
+            ("edited".to_string(), held(Some("h1"))),
+            ("gone".to_string(), held(Some("h1"))),
+            ("old-format".to_string(), held(None)),
+        ]);
+        let lifted = keep_unedited(&mut saved, 10.0, |t| match t {
+            "same" | "old-format" => Some("h1"),
+            "edited" => Some("h2"),
+            _ => None,
+        });
+        assert_eq!(lifted, vec!["edited".to_string(), "gone".to_string()]);
+        assert_eq!(saved.keys().collect::<Vec<_>>(), vec!["old-format", "same"]);
     }
 }
