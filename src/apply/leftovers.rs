@@ -41,15 +41,22 @@ pub(super) async fn remake_half_started(
             .await;
     }
     create_named(docker, tenant, name).await?;
-    match start(docker, name).await {
-        Ok(()) => Ok(()),
-        // Docker 20.10 restores the port mappings of an endpoint a crash
-        // cut short, invisibly, until its next clean restart: said, and
-        // not churned on (a conflict waits for the next event or pass).
-        Err(e) if e.to_string().contains("already allocated") => Err(ApplyError::Conflict(format!(
-            "{e}; no container publishes this port: the Docker daemon still holds it for a container its crash cut short (a Docker bug) — a clean restart of the daemon (systemctl restart docker) frees it"
-        ))),
-        Err(e) => Err(e.into()),
+    Ok(start(docker, name).await?)
+}
+
+/// A start that failed because Docker still holds the port is not a
+/// conflict with anyone (the plan found no container publishing it):
+/// Docker 20.10 restores the port mappings of an endpoint a crash cut
+/// short, invisibly, until its next clean restart. Said so, as a conflict,
+/// so the controller waits for the next event or pass instead of churning.
+pub(super) fn explain(e: ApplyError) -> ApplyError {
+    match e {
+        ApplyError::Docker(d) if d.to_string().contains("port is already allocated") => {
+            ApplyError::Conflict(format!(
+                "{d}; no container publishes this port: the Docker daemon still holds it for a container its crash cut short (a Docker bug) — a clean restart of the daemon (systemctl restart docker) frees it"
+            ))
+        }
+        other => other,
     }
 }
 

@@ -193,7 +193,7 @@ pub async fn apply_tenant(
         let gate_started = std::time::Instant::now();
         let result = run_step(docker, tenant, step, plan.image_present, fleet)
             .await
-            .map_err(|e| redact(tenant, e));
+            .map_err(|e| redact(tenant, leftovers::explain(e)));
         if matches!(step, Step::Recreate { .. }) {
             outcome.gate = Some(gate_started.elapsed());
         }
