@@ -44,8 +44,12 @@ pub async fn run(args: RunArgs) -> ExitCode {
         docker.clone(),
         Arc::clone(&readiness),
         Arc::clone(&metrics),
-    )
-    .with_event_reopen(Arc::clone(&reopen_events));
+    );
+    let controller = if args.events {
+        controller.with_event_reopen(Arc::clone(&reopen_events))
+    } else {
+        controller
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (hook_tx, hook_rx) = tokio::sync::mpsc::channel::<()>(1);
     let server = {

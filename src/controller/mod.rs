@@ -324,11 +324,13 @@ impl Controller {
                     .ok()
                     .map(|d| PassSummary::of(&d.plan, d.view, d.rollout_due));
                 self.machine.on_pass(summary, Instant::now());
-                if self.machine.take_reopen_events() {
+                // Without an event stream (`--no-events`) there is
+                // nothing to reopen, and nothing to warn about.
+                if let (true, Some(reopen)) =
+                    (self.machine.take_reopen_events(), &self.reopen_events)
+                {
                     tracing::warn!("the Docker event stream missed a change the resync found (open but frozen?); reopening it");
-                    if let Some(reopen) = &self.reopen_events {
-                        reopen.notify_one();
-                    }
+                    reopen.notify_one();
                 }
             }
             Done::Tenant(r) => {

@@ -20,10 +20,10 @@ pub struct Recorder {
     pub prune: bool,
 }
 
-/// How a reconcile ended, as far as scheduling cares.
 /// Actions that put back something missing, never counted as churn.
 const REPAIRS: [&str; 4] = ["recover", "create", "create_volume", "create_network"];
 
+/// How a reconcile ended, as far as scheduling cares.
 pub fn outcome(r: &Reconciled) -> Outcome {
     match (&r.error, r.done.is_empty()) {
         _ if r.deferred => Outcome::Deferred,
