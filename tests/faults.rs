@@ -489,10 +489,10 @@ fn a_lying_or_slow_daemon_never_causes_a_delete() {
         );
         let peak = proxy.take_peak();
         proxy.set(Fault::None);
-        time_until("ready again", Duration::from_secs(30), || {
+        let back = time_until("ready again", Duration::from_secs(30), || {
             status("/readyz") == Some(200)
         });
-        eprintln!("{fault:?}: nothing removed; at most {peak} Docker calls in flight");
+        eprintln!("{fault:?}: nothing removed; at most {peak} Docker calls in flight; ready {back:?} after the fault ended");
         assert!(peak <= 40, "{fault:?}: {peak} calls in flight");
     }
     assert_eq!(converged(&d, &f, &tenants), Ok(()));
@@ -510,13 +510,13 @@ fn a_lying_or_slow_daemon_never_causes_a_delete() {
     });
     let peak = proxy.take_peak();
     proxy.set(Fault::None);
-    eprintln!("Slow: at most {peak} Docker calls in flight");
     assert!(peak <= 40, "slow daemon: {peak} calls in flight");
-    time_until(
+    let back = time_until(
         "ready after the slow daemon",
         Duration::from_secs(60),
         || status("/readyz") == Some(200),
     );
+    eprintln!("Slow: at most {peak} Docker calls in flight; ready {back:?} after the fault ended");
     assert_eq!(
         container_ids(&d, &f),
         ids,
@@ -597,6 +597,7 @@ fn a_lying_or_slow_daemon_never_causes_a_delete() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    eprintln!("cut event stream: reopened in {:?}", started.elapsed());
     proxy.set(Fault::None);
     std::thread::sleep(Duration::from_secs(2));
     d.docker_ok(&["stop", "-t", "1", &f.container_name("t01")]);

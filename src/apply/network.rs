@@ -21,8 +21,7 @@ pub async fn ensure_network(
 ) -> Result<bool, DockerError> {
     static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _serialized = CREATING.lock().await;
-    let existing = networks_named(docker, name).await?;
-    if !existing.is_empty() {
+    if !networks_named(docker, name).await?.is_empty() {
         return Ok(false);
     }
     let labels = crate::labels::network_labels(&desired.extra_labels, &desired.fleet);
