@@ -18,8 +18,10 @@ fn fetch_from(port: u16, url: &str) -> String {
 /// A one-answer-per-connection HTTP server on every host address: what
 /// `host-gateway` leads to from inside a container.
 fn host_server() -> u16 {
-    let listener = TcpListener::bind("0.0.0.0:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
+    // A port from free_port: a kernel-chosen one could be a tenant's port
+    // that free_port just handed out and released.
+    let port = free_port();
+    let listener = TcpListener::bind(("0.0.0.0", port)).unwrap();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let mut stream = stream;
