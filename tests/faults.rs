@@ -182,6 +182,50 @@ fn markers_intact(d: &PrivateDaemon, f: &Fleet, tenants: &[(String, u16)]) -> (u
     (tenants.len() - bad.len(), bad)
 }
 
+/// What Docker says about tenants that run but do not answer on their
+/// port: the container's state and address, whether it answers on that
+/// address directly, and the NAT rules naming its port. Printed before the
+/// runbook step, so a failure says which layer lost the traffic.
+fn explain_silent(d: &PrivateDaemon, f: &Fleet, silent: &[(String, u16)]) -> String {
+    let nat =
+        String::from_utf8_lossy(&d.in_netns(&["iptables", "-t", "nat", "-S"]).stdout).to_string();
+    let mut out = String::new();
+    for (t, port) in silent {
+        let info = d.docker_ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} started={{.State.StartedAt}} restarts={{.RestartCount}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}",
+            &f.container_name(t),
+        ]);
+        let ip = info
+            .split_whitespace()
+            .filter_map(|w| w.split_once('=').map(|(_, v)| v))
+            .last()
+            .unwrap_or("")
+            .to_string();
+        let direct = d.in_netns(&[
+            "curl",
+            "-s",
+            "-m",
+            "3",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("http://{ip}:8080/health"),
+        ]);
+        let rules: Vec<&str> = nat
+            .lines()
+            .filter(|l| l.contains(&format!("--dport {port}")))
+            .collect();
+        out += &format!(
+            "{t}: {info}; direct {ip}:8080 -> {}; nat rules: {rules:?}\n",
+            String::from_utf8_lossy(&direct.stdout)
+        );
+    }
+    out
+}
+
 fn metric_line(d: &PrivateDaemon, listen: u16, name: &str) -> Option<String> {
     let (_, text) = d.get(listen, "/metrics")?;
     text.lines()
@@ -355,18 +399,34 @@ fn a_daemon_killed_under_apply_and_under_run_loses_nothing() {
         }
         let mut clean_restarts = 0;
         if !serving(&d) {
-            let silent: Vec<&String> = tenants
+            let silent: Vec<(String, u16)> = tenants
                 .iter()
                 .filter(|(_, p)| d.get(*p, "/health").is_none())
-                .map(|(t, _)| t)
+                .cloned()
                 .collect();
-            eprintln!("run {run}: running but not answering on their ports: {silent:?}; a clean daemon restart");
+            eprintln!(
+                "run {run}: running but not answering on their ports; a clean daemon restart:\n{}",
+                explain_silent(&d, &f, &silent)
+            );
             clean_restarts += 1;
             d.restart_clean();
             wait_converged(&d, &f, &tenants, Duration::from_secs(120));
-            time_until("every tenant serves", Duration::from_secs(90), || {
-                serving(&d)
-            });
+            let deadline = Instant::now() + Duration::from_secs(90);
+            while !serving(&d) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            if !serving(&d) {
+                let silent: Vec<(String, u16)> = tenants
+                    .iter()
+                    .filter(|(_, p)| d.get(*p, "/health").is_none())
+                    .cloned()
+                    .collect();
+                panic!(
+                    "still not answering after a clean daemon restart:\n{}\ndockerd:\n{}",
+                    explain_silent(&d, &f, &silent),
+                    d.log_tail()
+                );
+            }
         }
         let took = started.elapsed();
         let (intact, bad) = markers_intact(&d, &f, &tenants);
