@@ -200,7 +200,7 @@ fn explain_silent(d: &PrivateDaemon, f: &Fleet, silent: &[(String, u16)]) -> Str
         let ip = info
             .split_whitespace()
             .filter_map(|w| w.split_once('=').map(|(_, v)| v))
-            .last()
+            .next_back()
             .unwrap_or("")
             .to_string();
         let direct = d.in_netns(&[
