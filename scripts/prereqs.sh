@@ -36,6 +36,11 @@ if [ "$what" = test ]; then
   need nsenter util-linux
   need setpriv util-linux
   need dockerd docker.io
+  # HTTPS: Let's Encrypt's ACME test server and its mock DNS, and openssl
+  # for the test CA's own certificate.
+  need pebble pebble
+  need pebble-challtestsrv pebble
+  need openssl openssl
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then

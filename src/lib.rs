@@ -5,6 +5,7 @@
 //! `observe` (Docker → our types) → `plan` (pure diff) → `apply` (the only
 //! code that mutates). See DESIGN.md for the contracts.
 
+pub mod acme;
 pub mod apply;
 pub mod backoff;
 pub mod backup;

@@ -62,6 +62,8 @@ pub struct Metrics {
     pub rollout_halted: IntGaugeVec,
     pub rollout_gate: Histogram,
     pub leftover_volumes: IntGaugeVec,
+    pub certificate_expiry: prometheus::GaugeVec,
+    pub acme_orders: IntCounterVec,
     drift_now: Mutex<BTreeMap<String, BTreeSet<Drift>>>,
     proxy_drift_now: Mutex<BTreeSet<String>>,
     cpu_seen: Mutex<BTreeMap<String, f64>>,
@@ -300,6 +302,22 @@ impl Metrics {
                 &["tenant"],
             )
             .unwrap(),
+            certificate_expiry: prometheus::GaugeVec::new(
+                opts(
+                    "certificate_expiry_timestamp_seconds",
+                    "When the certificate tenantctl serves for a tenant's domain expires (tls = \"acme\" or static files).",
+                ),
+                &["tenant", "domain"],
+            )
+            .unwrap(),
+            acme_orders: IntCounterVec::new(
+                opts(
+                    "acme_orders_total",
+                    "Certificate orders sent to the ACME CA, by result: issued, failed.",
+                ),
+                &["result"],
+            )
+            .unwrap(),
             registry,
             drift_now: Mutex::default(),
             proxy_drift_now: Mutex::default(),
@@ -338,6 +356,8 @@ impl Metrics {
             Box::new(m.rollout_halted.clone()),
             Box::new(m.rollout_gate.clone()),
             Box::new(m.leftover_volumes.clone()),
+            Box::new(m.certificate_expiry.clone()),
+            Box::new(m.acme_orders.clone()),
         ];
         // Present at 0 from the start, so a rate() has a baseline.
         for reason in ["error", "ended", "silent", "frozen"] {

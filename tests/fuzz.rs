@@ -87,7 +87,7 @@ fn validate_and_plan(text: &str) -> Result<(DesiredState, BTreeMap<String, Strin
             let plan = plan_host(
                 &desired,
                 &ObservedState::default(),
-                &BTreeMap::new(),
+                &tenantctl::proxy::ProxyHost::default(),
                 options,
             );
             let _ = plan.to_string();
@@ -111,6 +111,24 @@ fn validate_and_plan(text: &str) -> Result<(DesiredState, BTreeMap<String, Strin
     }
 }
 
+/// A folder with a real `cert.pem` and its `key.pem`: `validate` reads
+/// static TLS files, so the benign paths must hold a matching pair.
+fn tls_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("tenantctl-fuzz-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["hostile.example.com".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+        dir
+    })
+}
+
 /// The characters that would let a value change nginx's grammar.
 const FORBIDDEN: &[char] = &[';', '{', '}', '\n', '\r', '$', '"', '\'', '#', '\\', ' '];
 
@@ -120,7 +138,11 @@ fn check_rendered(desired: &DesiredState, files: &BTreeMap<String, String>) {
     for t in desired.tenants.values() {
         let mut values = vec![t.name.clone(), t.host_ip.clone(), t.port.to_string()];
         values.extend(t.domain.clone());
-        if let Some(tls) = &t.tls {
+        if let Some(tls) = t
+            .tls
+            .as_ref()
+            .and_then(tenantctl::desired::TlsSource::files)
+        {
             values.push(tls.certificate.display().to_string());
             values.push(tls.key.display().to_string());
         }
@@ -351,8 +373,8 @@ fn hostile_tenant_values_either_fail_validation_or_stay_out_of_nginx_grammar() {
                 toml_string(&display),
                 toml_string(&env),
                 toml_string(&label),
-                toml_string(&format!("/etc/ssl/{cert}")),
-                toml_string(&format!("/etc/ssl/{key}")),
+                toml_string(&format!("{}/{cert}", tls_dir().display())),
+                toml_string(&format!("{}/{key}", tls_dir().display())),
             )
     });
     println!("generated values: {valid} valid, {rejected} rejected");

@@ -194,7 +194,7 @@ async fn sync_proxy(
             Ok(now) => {
                 let unavailable = crate::proxy::unavailable(desired, &now);
                 (
-                    crate::proxy::render(desired, spec, &unavailable),
+                    crate::proxy::render(desired, spec, &unavailable, &crate::acme::ready(desired)),
                     unavailable,
                 )
             }

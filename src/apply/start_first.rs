@@ -101,7 +101,12 @@ async fn switch(
     })?;
     files.insert(
         crate::proxy::tenant_file(&target.name),
-        crate::proxy::render_tenant(target, proxy, true, true),
+        crate::proxy::render_tenant(
+            target,
+            proxy,
+            true,
+            crate::proxy::tls_files(target, proxy, &crate::acme::ready(fleet)).as_ref(),
+        ),
     );
     let outcome = crate::proxy::sync(fleet, proxy, files, &BTreeSet::new()).await;
     match (outcome.error, outcome.set_aside.get(&target.name)) {

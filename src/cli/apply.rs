@@ -38,7 +38,10 @@ pub async fn run(
             if round == 0 {
                 say!("Nothing to do.");
                 tenantctl::rollout::settle(&desired);
-                return ExitCode::SUCCESS;
+                return match certificates(&docker, &desired, &observed, prune, adopt).await {
+                    0 => ExitCode::SUCCESS,
+                    _ => ExitCode::FAILURE,
+                };
             }
             break;
         }
@@ -101,11 +104,56 @@ pub async fn run(
     if let Some(deadline) = wait {
         failed += wait_healthy(&docker, &desired, &outcomes, deadline).await;
     }
+    failed += certificates(&docker, &desired, &observed, prune, adopt).await;
     if failed > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// One ACME round (`tls = "acme"` tenants whose certificate is missing or
+/// due, as the backoff allows) once nginx answers their challenges; a new
+/// certificate's HTTPS block is then applied like any proxy change. The
+/// number of failed orders.
+async fn certificates(
+    docker: &tenantctl::docker::DockerClient,
+    desired: &tenantctl::desired::DesiredState,
+    observed: &tenantctl::observe::ObservedState,
+    prune: bool,
+    adopt: Option<tenantctl::plan::Adoption>,
+) -> usize {
+    if tenantctl::acme::store::acme_domains(desired).is_empty() {
+        return 0;
+    }
+    let round = tenantctl::acme::manager::round(desired, None).await;
+    for (tenant, why) in &round.failed {
+        say!("FAIL certificate {tenant}: {why} (its site keeps what it serves; retried with backoff)");
+    }
+    if round.issued.is_empty() {
+        return round.failed.len();
+    }
+    for (tenant, domain, expires) in tenantctl::acme::manager::expiries(desired) {
+        if round.issued.contains(&tenant) {
+            let at = chrono::DateTime::<chrono::Utc>::from(expires).format("%Y-%m-%d");
+            say!("ok   certificate {tenant}: {domain}, valid until {at}");
+        }
+    }
+    let Ok(plan) = super::host_plan(desired, observed, prune, adopt) else {
+        return round.failed.len() + round.issued.len();
+    };
+    // Only the proxy: the tenant steps ran already.
+    let proxy_only = tenantctl::plan::Plan {
+        create_network: None,
+        repair_network: None,
+        tenants: Vec::new(),
+        orphans: Vec::new(),
+        ..plan
+    };
+    let report = tenantctl::apply::execute(docker, desired, &proxy_only, 1).await;
+    print_fleet_level(&report, true);
+    let proxy_failed = report.proxy.as_ref().is_some_and(|p| p.error.is_some());
+    round.failed.len() + usize::from(proxy_failed)
 }
 
 /// `--wait`: every tenant apply changed must pass its health check (like

@@ -480,7 +480,7 @@ fn host_plan(
     prune: bool,
     adopt: Option<tenantctl::plan::Adoption>,
 ) -> Result<tenantctl::plan::Plan, ExitCode> {
-    let current = tenantctl::proxy::current_files(desired).map_err(|e| {
+    let current = tenantctl::proxy::current(desired).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::FAILURE
     })?;

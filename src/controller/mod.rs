@@ -131,6 +131,14 @@ impl Controller {
             metrics,
             self.settings.observe_only,
         ));
+        // A certificate arrived: a pass renders its HTTPS block.
+        let (issued_tx, mut issued_rx) = tokio::sync::mpsc::unbounded_channel();
+        background.spawn(crate::acme::manager::run(
+            self.desired_tx.subscribe(),
+            Arc::clone(&self.recorder.metrics),
+            self.settings.observe_only,
+            issued_tx,
+        ));
         let mut workers: JoinSet<Done> = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -141,6 +149,7 @@ impl Controller {
             tokio::select! {
                 _ = &mut shutdown => break,
                 Some(trigger) = triggers.recv() => self.on_trigger(trigger),
+                Some(()) = issued_rx.recv() => self.machine.on_relist(),
                 Some(joined) = workers.join_next() => match joined {
                     Ok(done) => self.on_done(done),
                     Err(e) => tracing::error!(error = %e, "reconcile task panicked"),

@@ -15,7 +15,7 @@ pub use backup::{
 };
 pub use hardening::{capability, Hardening};
 pub use hash::sha256_hex;
-pub use proxy::{ProxySpec, Tls};
+pub use proxy::{AcmeSpec, ProxySpec, Tls, TlsSource, LETS_ENCRYPT, LETS_ENCRYPT_STAGING};
 
 pub use resolve::{referenced_paths, resolve, Inputs};
 pub use rollout::{RolloutSpec, DEFAULT_STATE_DIR};
@@ -102,8 +102,9 @@ pub struct DesiredTenant {
     pub stop_timeout_secs: i64,
     /// Reported, never changed: tenantctl leaves a paused tenant alone.
     pub paused: bool,
-    /// HTTPS for the tenant's domain (its own, or the proxy's wildcard).
-    pub tls: Option<Tls>,
+    /// HTTPS for the tenant's domain (its own, `[defaults]`', or the
+    /// proxy's): files on disk, or ACME.
+    pub tls: Option<TlsSource>,
     /// `host:IP` lines for /etc/hosts (`HostConfig.ExtraHosts`), sorted.
     pub extra_hosts: Vec<String>,
     /// Networks joined besides `network` (they must exist), sorted.

@@ -155,6 +155,20 @@ pub fn resolve(
                 ));
             }
         }
+        if own_tls == Some(super::TlsSource::Acme) {
+            let span = raw_tenant.tls.as_ref().map(|t| t.span());
+            if proxy.is_none() && raw.proxy.is_none() {
+                diags.push(file.diag(
+                    span,
+                    "tls = \"acme\" needs a [proxy] (nginx answers the CA's HTTP-01 challenge)",
+                ));
+            } else if tenant.domain.is_none() {
+                diags.push(file.diag(
+                    span,
+                    "tls = \"acme\" needs the tenant's `domain` (the name the certificate is for)",
+                ));
+            }
+        }
         tenant.tls = own_tls
             .or(default_tls.clone())
             .or(proxy.as_ref().and_then(|p| p.tls.clone()));

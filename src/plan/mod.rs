@@ -350,7 +350,7 @@ pub struct Options {
 pub fn plan_host(
     desired: &DesiredState,
     observed: &ObservedState,
-    current_proxy: &BTreeMap<String, String>,
+    current_proxy: &crate::proxy::ProxyHost,
     options: Options,
 ) -> Plan {
     let mut plan = plan_adopting(desired, observed, options.prune, options.adopt);

@@ -42,7 +42,7 @@ impl ProxyPlan {
 pub fn plan_proxy(
     desired: &DesiredState,
     observed: &ObservedState,
-    current: &BTreeMap<String, String>,
+    current: &crate::proxy::ProxyHost,
     view: ProxyView,
 ) -> Option<ProxyPlan> {
     let spec = desired.proxy.as_ref()?;
@@ -50,8 +50,8 @@ pub fn plan_proxy(
         ProxyView::AfterApply => crate::proxy::expected_unavailable(desired, observed),
         ProxyView::AsObserved => crate::proxy::unavailable(desired, observed),
     };
-    let files = crate::proxy::render(desired, spec, &unavailable);
-    let diff = crate::proxy::unified_diff(current, &files);
+    let files = crate::proxy::render(desired, spec, &unavailable, &current.certified);
+    let diff = crate::proxy::unified_diff(&current.files, &files);
     Some(ProxyPlan {
         view,
         files,

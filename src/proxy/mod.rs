@@ -9,21 +9,34 @@ mod render;
 
 pub use diff::unified_diff;
 pub use nginx::{read_current, sync, ProxyError, ProxyOutcome};
-pub use render::{render, render_common, render_tenant, tenant_file, tenant_of_file, COMMON_FILE};
+pub use render::{
+    render, render_common, render_tenant, tenant_file, tenant_of_file, tls_files, COMMON_FILE,
+};
 
 use crate::desired::DesiredState;
 use crate::kinds::Health;
 use crate::observe::ObservedState;
 use std::collections::BTreeSet;
 
-/// The `tenantctl-*.conf` files now on disk (none without a proxy).
-pub fn current_files(
-    desired: &DesiredState,
-) -> Result<std::collections::BTreeMap<String, String>, String> {
+/// What the proxy side of the host holds now: the planner's input, read
+/// (IO) before the pure plan as the Docker host is.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyHost {
+    /// The `tenantctl-*.conf` files on disk (name → content).
+    pub files: std::collections::BTreeMap<String, String>,
+    /// `tls = "acme"` tenants whose certificate is on disk.
+    pub certified: BTreeSet<String>,
+}
+
+/// The proxy host now (empty without a proxy).
+pub fn current(desired: &DesiredState) -> Result<ProxyHost, String> {
     match &desired.proxy {
         None => Ok(Default::default()),
-        Some(spec) => read_current(&spec.config_dir)
-            .map_err(|e| format!("cannot read {}: {e}", spec.config_dir.display())),
+        Some(spec) => Ok(ProxyHost {
+            files: read_current(&spec.config_dir)
+                .map_err(|e| format!("cannot read {}: {e}", spec.config_dir.display()))?,
+            certified: crate::acme::ready(desired),
+        }),
     }
 }
 

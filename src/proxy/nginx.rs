@@ -299,7 +299,7 @@ async fn isolate(
                 if !current.contains_key(name) {
                     // No last good block: a plain-HTTP 503, if that passes.
                     if let Some(t) = desired.tenants.get(tenant) {
-                        let stand_in = render_tenant(t, proxy, false, false);
+                        let stand_in = render_tenant(t, proxy, false, None);
                         let mut trial = target.clone();
                         trial.insert(tenant_file(tenant), stand_in.clone());
                         if test_trial(proxy, current, &trial).await?.is_ok() {

@@ -3,7 +3,7 @@
 //! reaches the text was validated (hostnames, paths, sizes, listen
 //! addresses), so a tenants file cannot inject directives.
 
-use crate::desired::{DesiredState, DesiredTenant, ProxySpec};
+use crate::desired::{DesiredState, DesiredTenant, ProxySpec, Tls, TlsSource};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
@@ -22,28 +22,48 @@ pub fn tenant_of_file(file: &str) -> Option<&str> {
 }
 
 /// File name → content for the whole fleet. Tenants in `unavailable`
-/// (paused, stopped, failing health) get a 503 page instead of a proxy.
+/// (paused, stopped, failing health) get a 503 page instead of a proxy;
+/// `tls = "acme"` tenants get their HTTPS block once they are in
+/// `certified` (their certificate is on disk), plain HTTP until then.
 pub fn render(
     desired: &DesiredState,
     proxy: &ProxySpec,
     unavailable: &BTreeSet<String>,
+    certified: &BTreeSet<String>,
 ) -> BTreeMap<String, String> {
     let mut files = BTreeMap::new();
     let any_tls = desired
         .tenants
         .values()
-        .any(|t| t.domain.is_some() && t.tls.is_some());
+        .any(|t| t.domain.is_some() && tls_files(t, proxy, certified).is_some());
     files.insert(COMMON_FILE.to_string(), render_common(proxy, any_tls));
     for t in desired.tenants.values() {
         if t.domain.is_some() {
             let available = !unavailable.contains(&t.name);
+            let tls = tls_files(t, proxy, certified);
             files.insert(
                 tenant_file(&t.name),
-                render_tenant(t, proxy, available, true),
+                render_tenant(t, proxy, available, tls.as_ref()),
             );
         }
     }
     files
+}
+
+/// The certificate and key a tenant's HTTPS block uses, if it has one
+/// now: its static files, or its ACME certificate once issued.
+pub fn tls_files(
+    t: &DesiredTenant,
+    proxy: &ProxySpec,
+    certified: &BTreeSet<String>,
+) -> Option<Tls> {
+    match t.tls.as_ref()? {
+        TlsSource::Files(tls) => Some(tls.clone()),
+        TlsSource::Acme if certified.contains(&t.name) => {
+            Some(proxy.acme.files_for(t.domain.as_deref()?))
+        }
+        TlsSource::Acme => None,
+    }
 }
 
 /// The websocket upgrade map and the catch-all servers that keep a request
@@ -79,13 +99,15 @@ fn upstream(t: &DesiredTenant) -> String {
     format!("http://{host}:{}", t.port)
 }
 
-/// One tenant's server block(s). `use_tls = false` renders plain HTTP even
-/// for a TLS tenant (the 503 stand-in when its certificate is unusable).
+/// One tenant's server block(s): HTTPS with `tls` (and a port-80 server
+/// that redirects), plain HTTP without (also the 503 stand-in when a
+/// certificate is unusable). An ACME tenant's port-80 server answers the
+/// CA's HTTP-01 challenge from the webroot either way.
 pub fn render_tenant(
     t: &DesiredTenant,
     proxy: &ProxySpec,
     available: bool,
-    use_tls: bool,
+    tls: Option<&Tls>,
 ) -> String {
     let domain = t.domain.as_deref().unwrap_or_default();
     let mut out = format!(
@@ -135,15 +157,35 @@ pub fn render_tenant(
             proxy.retry_after, t.name
         )
     };
-    match (&t.tls, use_tls) {
-        (Some(tls), true) => {
+    let challenge = if t.tls == Some(TlsSource::Acme) {
+        format!(
+            "    # The ACME CA's HTTP-01 challenge (tenantctl writes the answers).
+    location ^~ /.well-known/acme-challenge/ {{
+        root {};
+        default_type text/plain;
+    }}
+
+",
+            proxy.acme.webroot().display()
+        )
+    } else {
+        String::new()
+    };
+    // The port-80 server of an HTTPS tenant: a redirect, after the
+    // challenge location for an ACME tenant (its renewals come over HTTP).
+    let redirect = if challenge.is_empty() {
+        "    return 301 https://$host$request_uri;\n".to_string()
+    } else {
+        format!("\n{challenge}    location / {{\n        return 301 https://$host$request_uri;\n    }}\n")
+    };
+    match tls {
+        Some(tls) => {
             let _ = write!(
                 out,
                 "server {{
     listen {listen};
     server_name {domain};
-    return 301 https://$host$request_uri;
-}}
+{redirect}}}
 
 server {{
     listen {tls_listen} ssl;
@@ -161,7 +203,7 @@ server {{
                 size = proxy.client_max_body_size,
             );
         }
-        _ => {
+        None => {
             let _ = write!(
                 out,
                 "server {{
@@ -169,7 +211,7 @@ server {{
     server_name {domain};
     client_max_body_size {size};
 
-{location}}}
+{challenge}{location}}}
 ",
                 listen = proxy.listen,
                 size = proxy.client_max_body_size,
@@ -182,7 +224,6 @@ server {{
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::desired::Tls;
     use crate::fixtures::desired_state;
 
     fn proxy() -> ProxySpec {
@@ -193,6 +234,14 @@ mod tests {
             listen: "80".into(),
             tls_listen: "443".into(),
             tls: None,
+            acme: crate::desired::AcmeSpec {
+                directory: crate::desired::LETS_ENCRYPT.into(),
+                email: None,
+                account_key: "/var/lib/tenantctl/acme/account.key".into(),
+                directory_ca: None,
+                renew_before: std::time::Duration::from_secs(30 * 86400),
+                state_dir: "/var/lib/tenantctl/acme".into(),
+            },
             client_max_body_size: "100m".into(),
             default_server: true,
             retry_after: 30,
@@ -217,23 +266,39 @@ mod tests {
     #[test]
     fn a_tenant_block_proxies_with_websocket_and_streaming_settings() {
         let t = DesiredTenant::test("acme", 8001);
-        golden("tenant-http.conf", &render_tenant(&t, &proxy(), true, true));
+        golden(
+            "tenant-http.conf",
+            &render_tenant(
+                &t,
+                &proxy(),
+                true,
+                t.tls.as_ref().and_then(TlsSource::files),
+            ),
+        );
     }
 
     #[test]
     fn an_unavailable_tenant_gets_a_503_page_with_retry_after() {
         let t = DesiredTenant::test("acme", 8001);
-        golden("tenant-503.conf", &render_tenant(&t, &proxy(), false, true));
+        golden("tenant-503.conf", &render_tenant(&t, &proxy(), false, None));
     }
 
     #[test]
     fn a_tls_tenant_redirects_http_to_https() {
         let mut t = DesiredTenant::test("acme", 8001);
-        t.tls = Some(Tls {
+        t.tls = Some(TlsSource::Files(Tls {
             certificate: "/etc/ssl/acme.pem".into(),
             key: "/etc/ssl/acme.key".into(),
-        });
-        golden("tenant-tls.conf", &render_tenant(&t, &proxy(), true, true));
+        }));
+        golden(
+            "tenant-tls.conf",
+            &render_tenant(
+                &t,
+                &proxy(),
+                true,
+                t.tls.as_ref().and_then(TlsSource::files),
+            ),
+        );
     }
 
     #[test]
@@ -250,7 +315,12 @@ mod tests {
             DesiredTenant::test("globex", 8002),
             no_domain,
         ]);
-        let files = render(&desired, &proxy(), &BTreeSet::from(["globex".to_string()]));
+        let files = render(
+            &desired,
+            &proxy(),
+            &BTreeSet::from(["globex".to_string()]),
+            &BTreeSet::new(),
+        );
         assert_eq!(
             files.keys().collect::<Vec<_>>(),
             vec![
@@ -269,9 +339,9 @@ mod tests {
     fn an_ipv6_upstream_is_bracketed() {
         let mut t = DesiredTenant::test("acme", 8001);
         t.host_ip = "::1".into();
-        let block = render_tenant(&t, &proxy(), true, true);
+        let block = render_tenant(&t, &proxy(), true, None);
         assert!(block.contains("proxy_pass http://[::1]:8001;"), "{block}");
         t.host_ip = "::".into();
-        assert!(render_tenant(&t, &proxy(), true, true).contains("http://[::1]:8001;"));
+        assert!(render_tenant(&t, &proxy(), true, None).contains("http://[::1]:8001;"));
     }
 }

@@ -13,8 +13,8 @@ pub use chart::{parse_chart, RawChart};
 pub use env_file::parse_env_file;
 pub use parse::parse_tenants_file;
 pub use raw::{
-    EnvTable, EnvValue, RawBackup, RawFile, RawHardening, RawHealth, RawProxy, RawResources,
-    RawRollout, RawTenant, RawTls, ScalarValue,
+    EnvTable, EnvValue, RawAcme, RawBackup, RawFile, RawHardening, RawHealth, RawProxy,
+    RawResources, RawRollout, RawTenant, RawTls, RawTlsFiles, ScalarValue,
 };
 
 /// A value with the byte span it came from, for `PATH:LINE:COL` errors.

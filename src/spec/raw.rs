@@ -87,12 +87,56 @@ pub struct RawHardening {
     pub log_max_files: Option<Spanned<i64>>,
 }
 
+/// How a tenant's site gets HTTPS: `tls = "acme"` (tenantctl obtains and
+/// renews a certificate) or `tls = { certificate, key }` (paths on the
+/// proxy host). Always read inside a `Spanned`, so an error points at it.
+#[derive(Debug, Clone)]
+pub enum RawTls {
+    /// The word given as a string (`"acme"` is the only one accepted).
+    Mode(String),
+    Files(RawTlsFiles),
+}
+
 /// A certificate and key for HTTPS (paths on the proxy host).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawTls {
+pub struct RawTlsFiles {
     pub certificate: Spanned<String>,
     pub key: Spanned<String>,
+}
+
+impl<'de> Deserialize<'de> for RawTls {
+    /// A string or a table. Not `#[serde(untagged)]`: that buffers the
+    /// value and loses the spans inside the table.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawTls;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"acme\" or a table { certificate = \"...\", key = \"...\" }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawTls, E> {
+                Ok(RawTls::Mode(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawTls, A::Error> {
+                RawTlsFiles::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawTls::Files)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// `[proxy.acme]`: where certificates for `tls = "acme"` come from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAcme {
+    pub directory: Option<Spanned<String>>,
+    pub email: Option<Spanned<String>>,
+    pub account_key: Option<Spanned<String>>,
+    pub directory_ca: Option<Spanned<String>>,
+    pub renew_before: Option<Spanned<String>>,
+    pub state_dir: Option<Spanned<String>>,
 }
 
 /// `[proxy]`: the reverse proxy tenantctl keeps in step with the fleet.
@@ -105,7 +149,8 @@ pub struct RawProxy {
     pub reload_command: Spanned<Vec<String>>,
     pub listen: Option<Spanned<String>>,
     pub tls_listen: Option<Spanned<String>>,
-    pub tls: Option<RawTls>,
+    pub tls: Option<Spanned<RawTls>>,
+    pub acme: Option<RawAcme>,
     pub client_max_body_size: Option<Spanned<String>>,
     pub default_server: Option<bool>,
     pub retry_after: Option<Spanned<i64>>,
@@ -128,7 +173,7 @@ pub struct RawTenant {
     pub restart: Option<Spanned<String>>,
     pub container_port: Option<Spanned<i64>>,
     pub health: Option<RawHealth>,
-    pub tls: Option<RawTls>,
+    pub tls: Option<Spanned<RawTls>>,
     /// `host -> IP` lines for the container's /etc/hosts (`host-gateway`
     /// is Docker's name for the host seen from the container).
     pub extra_hosts: Option<BTreeMap<Spanned<String>, Spanned<String>>>,

@@ -1,0 +1,186 @@
+//! Keeping every `tls = "acme"` tenant's certificate: one round looks at
+//! each domain's certificate on disk, orders the ones that are missing or
+//! inside `renew_before` (as the schedule allows), and saves them. `apply`
+//! runs one round; `run` runs one every [`CHECK_EVERY`] and whenever the
+//! desired state changes, and asks for a proxy pass when a certificate
+//! arrived, so its HTTPS block is rendered and nginx reloaded through the
+//! same transactional path as every other change.
+
+use super::schedule::{need, Need};
+use super::store;
+use crate::desired::{DesiredState, TlsSource};
+use crate::metrics::Metrics;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+
+/// How often `run` looks at the certificates (a renewal is due days ahead;
+/// a new tenant's first certificate is ordered as soon as it is loaded).
+pub const CHECK_EVERY: Duration = Duration::from_secs(60);
+/// Bounds one order, whatever the CA does.
+const ORDER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What one round did.
+#[derive(Debug, Default)]
+pub struct Round {
+    /// Tenants that got a new certificate.
+    pub issued: Vec<String>,
+    /// Tenants whose order failed, with the reason.
+    pub failed: BTreeMap<String, String>,
+}
+
+/// One round over the ACME tenants of `desired` (see module docs).
+pub async fn round(desired: &DesiredState, metrics: Option<&Metrics>) -> Round {
+    let mut out = Round::default();
+    let Some(proxy) = &desired.proxy else {
+        return out;
+    };
+    let spec = &proxy.acme;
+    let domains = store::acme_domains(desired);
+    if domains.is_empty() {
+        record_expiry(desired, metrics);
+        return out;
+    }
+    let mut schedule = store::load_schedule(spec);
+    schedule.retain(&domains.values().cloned().collect());
+    let mut account = None;
+    for (tenant, domain) in &domains {
+        let now = SystemTime::now();
+        let cert = store::read_cert(spec, domain);
+        let needs = need(now, cert.as_ref(), domain, spec.renew_before);
+        if needs == Need::Fresh {
+            continue;
+        }
+        if let Err(until) = schedule.may_order(domain, now) {
+            let wait = until.duration_since(now).unwrap_or_default();
+            tracing::debug!(
+                tenant,
+                domain,
+                wait_secs = wait.as_secs(),
+                "certificate order waits (backoff or hourly cap)"
+            );
+            continue;
+        }
+        schedule.ordered(now);
+        let result = async {
+            if account.is_none() {
+                account = Some(super::order::account(spec).await?);
+            }
+            let acct = account.as_ref().expect("set above");
+            tokio::time::timeout(ORDER_TIMEOUT, super::order::obtain(acct, spec, domain))
+                .await
+                .map_err(|_| format!("no certificate within {ORDER_TIMEOUT:?}"))?
+        }
+        .await
+        .and_then(|issued| {
+            store::save_cert(spec, domain, &issued.chain_pem, &issued.key_pem).map_err(|e| {
+                format!(
+                    "cannot save the certificate in {}: {e}",
+                    spec.state_dir.display()
+                )
+            })
+        });
+        match result {
+            Ok(()) => {
+                let fresh = store::read_cert(spec, domain);
+                let still_due = need(SystemTime::now(), fresh.as_ref(), domain, spec.renew_before)
+                    != Need::Fresh;
+                if still_due {
+                    tracing::warn!(tenant, domain, "the new certificate is already inside renew_before (wider than the CA's certificate lifetime?): not renewed again for a day");
+                }
+                schedule.succeeded(domain, SystemTime::now(), still_due);
+                let expires = fresh
+                    .map(|c| super::certfile::unix_seconds(c.not_after))
+                    .unwrap_or(0);
+                tracing::info!(
+                    tenant,
+                    domain,
+                    expires,
+                    renewal = needs == Need::Renew,
+                    "certificate issued"
+                );
+                if let Some(m) = metrics {
+                    m.acme_orders.with_label_values(&["issued"]).inc();
+                }
+                out.issued.push(tenant.clone());
+            }
+            Err(why) => {
+                let wait = schedule.failed(domain, SystemTime::now(), &why);
+                tracing::warn!(tenant, domain, error = %why, retry_in_secs = wait.as_secs(), "certificate order failed; the site keeps what it serves now");
+                if let Some(m) = metrics {
+                    m.acme_orders.with_label_values(&["failed"]).inc();
+                }
+                out.failed.insert(tenant.clone(), why);
+            }
+        }
+    }
+    store::save_schedule(spec, &schedule);
+    record_expiry(desired, metrics);
+    out
+}
+
+/// Sets `tenantctl_certificate_expiry_timestamp_seconds` for every tenant
+/// served over HTTPS (ACME or static files).
+pub fn record_expiry(desired: &DesiredState, metrics: Option<&Metrics>) {
+    let Some(m) = metrics else { return };
+    let values: Vec<(String, String, f64)> = expiries(desired)
+        .into_iter()
+        .map(|(t, d, at)| (t, d, super::certfile::unix_seconds(at) as f64))
+        .collect();
+    m.certificate_expiry.reset();
+    for (tenant, domain, at) in values {
+        m.certificate_expiry
+            .with_label_values(&[&tenant, &domain])
+            .set(at);
+    }
+}
+
+/// (tenant, domain, expiry) of every readable certificate a tenant's site
+/// is served with.
+pub fn expiries(desired: &DesiredState) -> Vec<(String, String, SystemTime)> {
+    let Some(proxy) = &desired.proxy else {
+        return Vec::new();
+    };
+    desired
+        .tenants
+        .values()
+        .filter_map(|t| {
+            let domain = t.domain.clone()?;
+            let info = match t.tls.as_ref()? {
+                TlsSource::Acme => store::read_cert(&proxy.acme, &domain)?,
+                TlsSource::Files(files) => {
+                    super::certfile::cert_info(&std::fs::read(&files.certificate).ok()?).ok()?
+                }
+            };
+            Some((t.name.clone(), domain, info.not_after))
+        })
+        .collect()
+}
+
+/// `run`'s certificate keeper: a round at every desired state and every
+/// [`CHECK_EVERY`]; `issued` is told when a certificate arrived.
+pub async fn run(
+    mut desired_rx: watch::Receiver<Option<Arc<DesiredState>>>,
+    metrics: Arc<Metrics>,
+    observe_only: bool,
+    issued: tokio::sync::mpsc::UnboundedSender<()>,
+) {
+    loop {
+        let desired = desired_rx.borrow_and_update().clone();
+        if let Some(desired) = desired {
+            if observe_only {
+                record_expiry(&desired, Some(&metrics));
+            } else {
+                let round = round(&desired, Some(&metrics)).await;
+                if !round.issued.is_empty() {
+                    let _ = issued.send(());
+                }
+            }
+        }
+        tokio::select! {
+            changed = desired_rx.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep(CHECK_EVERY) => {}
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! HTTPS certificates for `tls = "acme"` tenants, from an ACME CA (Let's
+//! Encrypt by default) through the HTTP-01 challenge, which nginx answers
+//! from a webroot tenantctl writes (`<state_dir>/webroot`). Until a
+//! tenant's certificate exists its site is served over plain HTTP; the
+//! proxy planner renders its HTTPS block once [`ready`] says the
+//! certificate is on disk.
+//!
+//! - `certfile`: reading PEM certificates and keys (pure).
+//! - `schedule`: when to order, per-domain backoff, hourly cap (pure).
+//! - `store`: the state directory (atomic writes, keys 0600).
+//! - `order`: one order through instant-acme.
+//! - `manager`: rounds over the fleet, for `apply` and `run`.
+
+pub mod certfile;
+pub mod manager;
+mod order;
+pub mod schedule;
+pub mod store;
+
+pub use store::ready;

@@ -1,0 +1,129 @@
+//! The ACME state directory: the account key, each domain's certificate
+//! chain and key, the HTTP-01 webroot and the saved schedule. Every file
+//! is written to a temporary name and renamed (a reader — nginx, or a
+//! tenantctl killed half-way — sees the old file or the new one, never
+//! half of one); keys are created with mode 0600.
+
+use super::certfile::{cert_info, CertInfo};
+use super::schedule::Schedule;
+use crate::desired::{AcmeSpec, DesiredState, TlsSource};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// Writes `bytes` to `path` atomically, with `mode` from the start.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+}
+
+/// The ACME tenants with a domain: tenant → domain.
+pub fn acme_domains(desired: &DesiredState) -> BTreeMap<String, String> {
+    if desired.proxy.is_none() {
+        return BTreeMap::new();
+    }
+    desired
+        .tenants
+        .values()
+        .filter(|t| t.tls == Some(TlsSource::Acme))
+        .filter_map(|t| Some((t.name.clone(), t.domain.clone()?)))
+        .collect()
+}
+
+/// The certificate on disk for `domain`, if it and its key are readable.
+pub fn read_cert(spec: &AcmeSpec, domain: &str) -> Option<CertInfo> {
+    let files = spec.files_for(domain);
+    let pem = std::fs::read(&files.certificate).ok()?;
+    std::fs::metadata(&files.key).ok()?;
+    cert_info(&pem).ok()
+}
+
+/// ACME tenants whose certificate is on disk, for this domain and not
+/// expired: their HTTPS block can be rendered. (IO: the proxy planner's
+/// input, as the current nginx files are.)
+pub fn ready(desired: &DesiredState) -> BTreeSet<String> {
+    let Some(proxy) = &desired.proxy else {
+        return BTreeSet::new();
+    };
+    let now = std::time::SystemTime::now();
+    acme_domains(desired)
+        .into_iter()
+        .filter(|(_, domain)| {
+            read_cert(&proxy.acme, domain).is_some_and(|c| {
+                c.not_after > now && c.names.iter().any(|n| n.eq_ignore_ascii_case(domain))
+            })
+        })
+        .map(|(tenant, _)| tenant)
+        .collect()
+}
+
+fn schedule_file(spec: &AcmeSpec) -> std::path::PathBuf {
+    spec.state_dir.join("schedule.json")
+}
+
+/// The saved schedule (an unreadable one starts afresh, with a warning).
+pub fn load_schedule(spec: &AcmeSpec) -> Schedule {
+    match std::fs::read(schedule_file(spec)) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the ACME schedule; starting afresh");
+            Schedule::default()
+        }),
+        Err(_) => Schedule::default(),
+    }
+}
+
+pub fn save_schedule(spec: &AcmeSpec, schedule: &Schedule) {
+    let bytes = serde_json::to_vec_pretty(schedule).unwrap_or_default();
+    if let Err(e) = write_atomic(&schedule_file(spec), &bytes, 0o600) {
+        tracing::warn!(error = %e, "cannot save the ACME schedule");
+    }
+}
+
+/// Saves a new certificate: the key first, then the chain (so a chain on
+/// disk always has its key beside it).
+pub fn save_cert(
+    spec: &AcmeSpec,
+    domain: &str,
+    chain_pem: &str,
+    key_pem: &str,
+) -> std::io::Result<()> {
+    let files = spec.files_for(domain);
+    write_atomic(&files.key, key_pem.as_bytes(), 0o600)?;
+    write_atomic(&files.certificate, chain_pem.as_bytes(), 0o644)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn keys_are_written_0600_and_replaced_atomically() {
+        let dir = std::env::temp_dir().join(format!("tenantctl-store-{}", std::process::id()));
+        let path = dir.join("sub/key.pem");
+        write_atomic(&path, b"one", 0o600).unwrap();
+        write_atomic(&path, b"two", 0o600).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(
+            std::fs::read_dir(dir.join("sub")).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
