@@ -63,6 +63,52 @@ pub async fn http_status(
         .map_err(|_| format!("no answer within {timeout:?}"))?
 }
 
+/// `GET path` to `addr` with `Host: host_header`: the status and the
+/// first `limit` bytes of the body, within `timeout` in all.
+pub async fn http_get(
+    addr: &str,
+    host_header: &str,
+    path: &str,
+    limit: usize,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    use http_body_util::BodyExt;
+    let attempt = async {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        let (mut sender, connection) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| format!("handshake: {e}"))?;
+        let driver = tokio::spawn(connection);
+        let request = hyper::Request::get(path)
+            .header(hyper::header::HOST, host_header)
+            .header(hyper::header::USER_AGENT, "tenantctl-probe")
+            .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+            .map_err(|e| format!("request: {e}"))?;
+        let result = async {
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| format!("no HTTP answer: {e}"))?;
+            let status = response.status().as_u16();
+            let body = http_body_util::Limited::new(response.into_body(), limit)
+                .collect()
+                .await
+                .map_err(|e| format!("body: {e}"))?
+                .to_bytes();
+            Ok((status, body.to_vec()))
+        }
+        .await;
+        driver.abort();
+        result
+    };
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(|_| format!("no answer within {timeout:?}"))?
+}
+
 /// Where to probe a tenant: its published address, loopback for 0.0.0.0.
 pub fn probe_host(t: &DesiredTenant) -> String {
     match t.host_ip.as_str() {

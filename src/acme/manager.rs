@@ -20,6 +20,13 @@ use tokio::sync::watch;
 pub const CHECK_EVERY: Duration = Duration::from_secs(60);
 /// Bounds one order, whatever the CA does.
 const ORDER_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the pre-flight waits for nginx to answer a domain's challenge
+/// (a reload's new workers take a moment).
+const PREFLIGHT_WAIT: Duration = Duration::from_secs(5);
+/// While a domain waits for its virtual host, `run` looks again this soon
+/// (a local request, not an order), for this many rounds.
+const WAITING_RETRY: Duration = Duration::from_secs(2);
+const WAITING_ROUNDS: u32 = 60;
 
 /// What one round did.
 #[derive(Debug, Default)]
@@ -28,6 +35,48 @@ pub struct Round {
     pub issued: Vec<String>,
     /// Tenants whose order failed, with the reason.
     pub failed: BTreeMap<String, String>,
+    /// Tenants not ordered yet because nginx does not answer their
+    /// challenge path yet (their virtual host is not live), with why.
+    pub waiting: BTreeMap<String, String>,
+}
+
+/// Before asking the CA: does nginx serve this domain's challenge path
+/// from the webroot? A test file is put there and fetched through nginx's
+/// `listen` with the domain as Host. An order sent before the virtual host
+/// is live would fail at the CA and count against its rate limits.
+async fn preflight(proxy: &crate::desired::ProxySpec, domain: &str) -> Result<(), String> {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let name = format!("tenantctl-preflight-{}-{nanos}", std::process::id());
+    let content = format!("tenantctl {domain} {nanos}");
+    let file = proxy
+        .acme
+        .webroot()
+        .join(".well-known/acme-challenge")
+        .join(&name);
+    store::write_atomic(&file, content.as_bytes(), 0o644)
+        .map_err(|e| format!("cannot write into the webroot {}: {e}", file.display()))?;
+    let addr = crate::proxy::listen_addr(&proxy.listen);
+    let path = format!("/.well-known/acme-challenge/{name}");
+    let deadline = tokio::time::Instant::now() + PREFLIGHT_WAIT;
+    let result = loop {
+        let got = crate::probe::http_get(&addr, domain, &path, 4096, Duration::from_secs(2)).await;
+        let result = match got {
+            Ok((200, body)) if body == content.as_bytes() => Ok(()),
+            Ok((status, _)) => Err(format!(
+                "nginx at {addr} answers {status} for {domain}{path}"
+            )),
+            Err(e) => Err(format!("nginx at {addr}: {e}")),
+        };
+        if result.is_ok() || tokio::time::Instant::now() >= deadline {
+            break result;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let _ = std::fs::remove_file(&file);
+    result
 }
 
 /// One round over the ACME tenants of `desired` (see module docs).
@@ -60,6 +109,11 @@ pub async fn round(desired: &DesiredState, metrics: Option<&Metrics>) -> Round {
                 wait_secs = wait.as_secs(),
                 "certificate order waits (backoff or hourly cap)"
             );
+            continue;
+        }
+        if let Err(why) = preflight(proxy, domain).await {
+            tracing::debug!(tenant, domain, reason = %why, "not ordering yet: nginx does not answer the domain's challenge path");
+            out.waiting.insert(tenant.clone(), why);
             continue;
         }
         schedule.ordered(now);
@@ -166,8 +220,10 @@ pub async fn run(
     observe_only: bool,
     issued: tokio::sync::mpsc::UnboundedSender<()>,
 ) {
+    let mut waiting_rounds = 0;
     loop {
         let desired = desired_rx.borrow_and_update().clone();
+        let mut next = CHECK_EVERY;
         if let Some(desired) = desired {
             if observe_only {
                 record_expiry(&desired, Some(&metrics));
@@ -176,11 +232,24 @@ pub async fn run(
                 if !round.issued.is_empty() {
                     let _ = issued.send(());
                 }
+                // A new tenant's virtual host goes live in the pass after
+                // its container: look again soon, for a while.
+                if round.waiting.is_empty() {
+                    waiting_rounds = 0;
+                } else if waiting_rounds < WAITING_ROUNDS {
+                    waiting_rounds += 1;
+                    next = WAITING_RETRY;
+                } else if waiting_rounds == WAITING_ROUNDS {
+                    waiting_rounds += 1;
+                    for (tenant, why) in &round.waiting {
+                        tracing::warn!(tenant, reason = %why, "nginx does not answer the tenant's ACME challenge path: no certificate is ordered until it does");
+                    }
+                }
             }
         }
         tokio::select! {
             changed = desired_rx.changed() => if changed.is_err() { return },
-            _ = tokio::time::sleep(CHECK_EVERY) => {}
+            _ = tokio::time::sleep(next) => {}
         }
     }
 }

@@ -7,7 +7,7 @@
 use super::certfile::{cert_info, CertInfo};
 use super::schedule::Schedule;
 use crate::desired::{AcmeSpec, DesiredState, TlsSource};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
@@ -52,21 +52,21 @@ pub fn read_cert(spec: &AcmeSpec, domain: &str) -> Option<CertInfo> {
 }
 
 /// ACME tenants whose certificate is on disk, for this domain and not
-/// expired: their HTTPS block can be rendered. (IO: the proxy planner's
-/// input, as the current nginx files are.)
-pub fn ready(desired: &DesiredState) -> BTreeSet<String> {
+/// expired, with its serial: their HTTPS block can be rendered. (IO: the
+/// proxy planner's input, as the current nginx files are.)
+pub fn ready(desired: &DesiredState) -> crate::proxy::Certified {
     let Some(proxy) = &desired.proxy else {
-        return BTreeSet::new();
+        return Default::default();
     };
     let now = std::time::SystemTime::now();
     acme_domains(desired)
         .into_iter()
-        .filter(|(_, domain)| {
-            read_cert(&proxy.acme, domain).is_some_and(|c| {
-                c.not_after > now && c.names.iter().any(|n| n.eq_ignore_ascii_case(domain))
-            })
+        .filter_map(|(tenant, domain)| {
+            let c = read_cert(&proxy.acme, &domain)?;
+            let usable =
+                c.not_after > now && c.names.iter().any(|n| n.eq_ignore_ascii_case(&domain));
+            usable.then_some((tenant, c.serial))
         })
-        .map(|(tenant, _)| tenant)
         .collect()
 }
 

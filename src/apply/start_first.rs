@@ -101,12 +101,7 @@ async fn switch(
     })?;
     files.insert(
         crate::proxy::tenant_file(&target.name),
-        crate::proxy::render_tenant(
-            target,
-            proxy,
-            true,
-            crate::proxy::tls_files(target, proxy, &crate::acme::ready(fleet)).as_ref(),
-        ),
+        crate::proxy::render_tenant_file(target, proxy, true, &crate::acme::ready(fleet)),
     );
     let outcome = crate::proxy::sync(fleet, proxy, files, &BTreeSet::new()).await;
     match (outcome.error, outcome.set_aside.get(&target.name)) {

@@ -130,8 +130,11 @@ async fn certificates(
     for (tenant, why) in &round.failed {
         say!("FAIL certificate {tenant}: {why} (its site keeps what it serves; retried with backoff)");
     }
+    for (tenant, why) in &round.waiting {
+        say!("FAIL certificate {tenant}: not ordered, nginx does not answer its challenge path: {why}");
+    }
     if round.issued.is_empty() {
-        return round.failed.len();
+        return round.failed.len() + round.waiting.len();
     }
     for (tenant, domain, expires) in tenantctl::acme::manager::expiries(desired) {
         if round.issued.contains(&tenant) {
@@ -140,7 +143,7 @@ async fn certificates(
         }
     }
     let Ok(plan) = super::host_plan(desired, observed, prune, adopt) else {
-        return round.failed.len() + round.issued.len();
+        return round.failed.len() + round.waiting.len() + round.issued.len();
     };
     // Only the proxy: the tenant steps ran already.
     let proxy_only = tenantctl::plan::Plan {
@@ -153,7 +156,7 @@ async fn certificates(
     let report = tenantctl::apply::execute(docker, desired, &proxy_only, 1).await;
     print_fleet_level(&report, true);
     let proxy_failed = report.proxy.as_ref().is_some_and(|p| p.error.is_some());
-    round.failed.len() + usize::from(proxy_failed)
+    round.failed.len() + round.waiting.len() + usize::from(proxy_failed)
 }
 
 /// `--wait`: every tenant apply changed must pass its health check (like

@@ -8,9 +8,10 @@ mod nginx;
 mod render;
 
 pub use diff::unified_diff;
-pub use nginx::{read_current, sync, ProxyError, ProxyOutcome};
+pub use nginx::{listen_addr, read_current, sync, ProxyError, ProxyOutcome};
 pub use render::{
-    render, render_common, render_tenant, tenant_file, tenant_of_file, tls_files, COMMON_FILE,
+    render, render_common, render_tenant, render_tenant_file, tenant_file, tenant_of_file,
+    tls_files, Certified, COMMON_FILE,
 };
 
 use crate::desired::DesiredState;
@@ -24,8 +25,9 @@ use std::collections::BTreeSet;
 pub struct ProxyHost {
     /// The `tenantctl-*.conf` files on disk (name → content).
     pub files: std::collections::BTreeMap<String, String>,
-    /// `tls = "acme"` tenants whose certificate is on disk.
-    pub certified: BTreeSet<String>,
+    /// `tls = "acme"` tenants whose certificate is on disk, with its
+    /// serial number (see [`Certified`]).
+    pub certified: Certified,
 }
 
 /// The proxy host now (empty without a proxy).

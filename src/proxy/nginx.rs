@@ -151,14 +151,19 @@ async fn run_command(argv: &[String]) -> Result<(), String> {
     }
 }
 
-/// GET / with the tenant's Host through nginx; any answer but a gateway
-/// error (502/504) or none at all means nginx routes it.
-async fn probe(listen: &str, host: &str) -> Result<(), String> {
-    let addr = if listen.contains(':') {
+/// Where to reach nginx's `listen` from this host (`80` → loopback).
+pub fn listen_addr(listen: &str) -> String {
+    if listen.contains(':') {
         listen.to_string()
     } else {
         format!("127.0.0.1:{listen}")
-    };
+    }
+}
+
+/// GET / with the tenant's Host through nginx; any answer but a gateway
+/// error (502/504) or none at all means nginx routes it.
+async fn probe(listen: &str, host: &str) -> Result<(), String> {
+    let addr = listen_addr(listen);
     match crate::probe::http_status(&addr, host, "/", Duration::from_secs(10)).await? {
         code @ (502 | 504) => Err(format!("answered {code}")),
         _ => Ok(()),

@@ -21,15 +21,21 @@ pub fn tenant_of_file(file: &str) -> Option<&str> {
         .strip_suffix(".conf")
 }
 
+/// `tls = "acme"` tenants whose certificate is on disk → its serial
+/// number. The serial goes into the tenant's file as a comment: a renewed
+/// certificate has the same paths, and nginx only loads it on a reload,
+/// which a changed file brings through the usual transactional path.
+pub type Certified = BTreeMap<String, String>;
+
 /// File name → content for the whole fleet. Tenants in `unavailable`
 /// (paused, stopped, failing health) get a 503 page instead of a proxy;
 /// `tls = "acme"` tenants get their HTTPS block once they are in
-/// `certified` (their certificate is on disk), plain HTTP until then.
+/// `certified`, plain HTTP until then.
 pub fn render(
     desired: &DesiredState,
     proxy: &ProxySpec,
     unavailable: &BTreeSet<String>,
-    certified: &BTreeSet<String>,
+    certified: &Certified,
 ) -> BTreeMap<String, String> {
     let mut files = BTreeMap::new();
     let any_tls = desired
@@ -40,26 +46,37 @@ pub fn render(
     for t in desired.tenants.values() {
         if t.domain.is_some() {
             let available = !unavailable.contains(&t.name);
-            let tls = tls_files(t, proxy, certified);
             files.insert(
                 tenant_file(&t.name),
-                render_tenant(t, proxy, available, tls.as_ref()),
+                render_tenant_file(t, proxy, available, certified),
             );
         }
     }
     files
 }
 
-/// The certificate and key a tenant's HTTPS block uses, if it has one
-/// now: its static files, or its ACME certificate once issued.
-pub fn tls_files(
+/// One tenant's whole file: [`render_tenant`] with the certificate it has
+/// now, and an ACME certificate's serial (see [`Certified`]).
+pub fn render_tenant_file(
     t: &DesiredTenant,
     proxy: &ProxySpec,
-    certified: &BTreeSet<String>,
-) -> Option<Tls> {
+    available: bool,
+    certified: &Certified,
+) -> String {
+    let tls = tls_files(t, proxy, certified);
+    let mut text = render_tenant(t, proxy, available, tls.as_ref());
+    if let (Some(_), Some(serial)) = (&tls, certified.get(&t.name)) {
+        let _ = writeln!(text, "# certificate serial {serial}");
+    }
+    text
+}
+
+/// The certificate and key a tenant's HTTPS block uses, if it has one
+/// now: its static files, or its ACME certificate once issued.
+pub fn tls_files(t: &DesiredTenant, proxy: &ProxySpec, certified: &Certified) -> Option<Tls> {
     match t.tls.as_ref()? {
         TlsSource::Files(tls) => Some(tls.clone()),
-        TlsSource::Acme if certified.contains(&t.name) => {
+        TlsSource::Acme if certified.contains_key(&t.name) => {
             Some(proxy.acme.files_for(t.domain.as_deref()?))
         }
         TlsSource::Acme => None,
@@ -319,7 +336,7 @@ mod tests {
             &desired,
             &proxy(),
             &BTreeSet::from(["globex".to_string()]),
-            &BTreeSet::new(),
+            &Certified::new(),
         );
         assert_eq!(
             files.keys().collect::<Vec<_>>(),
