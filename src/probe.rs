@@ -72,6 +72,21 @@ pub async fn http_get(
     limit: usize,
     timeout: Duration,
 ) -> Result<(u16, Vec<u8>), String> {
+    http_call(addr, "GET", host_header, path, None, limit, timeout).await
+}
+
+/// One HTTP/1 request to `addr` (a JSON body, if any): the status and
+/// the first `limit` bytes of the body, within `timeout` in all. Used for
+/// the ACME pre-flight and Caddy's admin API.
+pub async fn http_call(
+    addr: &str,
+    method: &str,
+    host_header: &str,
+    path: &str,
+    json: Option<String>,
+    limit: usize,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
     use http_body_util::BodyExt;
     let attempt = async {
         let stream = tokio::net::TcpStream::connect(addr)
@@ -82,11 +97,16 @@ pub async fn http_get(
                 .await
                 .map_err(|e| format!("handshake: {e}"))?;
         let driver = tokio::spawn(connection);
-        let request = hyper::Request::get(path)
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
             .header(hyper::header::HOST, host_header)
-            .header(hyper::header::USER_AGENT, "tenantctl-probe")
-            .body(http_body_util::Empty::<hyper::body::Bytes>::new())
-            .map_err(|e| format!("request: {e}"))?;
+            .header(hyper::header::USER_AGENT, "tenantctl");
+        if json.is_some() {
+            request = request.header(hyper::header::CONTENT_TYPE, "application/json");
+        }
+        let body = http_body_util::Full::new(hyper::body::Bytes::from(json.unwrap_or_default()));
+        let request = request.body(body).map_err(|e| format!("request: {e}"))?;
         let result = async {
             let response = sender
                 .send_request(request)

@@ -30,9 +30,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
     std::fs::rename(&tmp, path)
 }
 
-/// The ACME tenants with a domain: tenant → domain.
+/// The ACME tenants with a domain whose certificates tenantctl obtains:
+/// tenant → domain. (Caddy obtains its own: none.)
 pub fn acme_domains(desired: &DesiredState) -> BTreeMap<String, String> {
-    if desired.proxy.is_none() {
+    if !desired
+        .proxy
+        .as_ref()
+        .is_some_and(|p| p.kind == crate::desired::ProxyKind::Nginx)
+    {
         return BTreeMap::new();
     }
     desired

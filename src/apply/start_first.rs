@@ -96,13 +96,25 @@ async fn switch(
     target: &DesiredTenant,
 ) -> Result<(), ApplyError> {
     let _one = PROXY_SWITCH.lock().await;
-    let mut files = crate::proxy::read_current(&proxy.config_dir).map_err(|e| {
-        ApplyError::Proxy(format!("cannot read {}: {e}", proxy.config_dir.display()))
-    })?;
-    files.insert(
-        crate::proxy::tenant_file(&target.name),
-        crate::proxy::render_tenant_file(target, proxy, true, &crate::acme::ready(fleet)),
-    );
+    let files = match proxy.kind {
+        crate::desired::ProxyKind::Nginx => {
+            let mut files = crate::proxy::read_current(&proxy.config_dir).map_err(|e| {
+                ApplyError::Proxy(format!("cannot read {}: {e}", proxy.config_dir.display()))
+            })?;
+            files.insert(
+                crate::proxy::tenant_file(&target.name),
+                crate::proxy::render_tenant_file(target, proxy, true, &crate::acme::ready(fleet)),
+            );
+            files
+        }
+        // Caddy takes its whole config at once: the fleet's, with this
+        // tenant pointing at `target`.
+        crate::desired::ProxyKind::Caddy { .. } => {
+            let mut switched = fleet.clone();
+            switched.tenants.insert(target.name.clone(), target.clone());
+            crate::proxy::render(&switched, proxy, &BTreeSet::new(), &Default::default())
+        }
+    };
     let outcome = crate::proxy::sync(fleet, proxy, files, &BTreeSet::new()).await;
     match (outcome.error, outcome.set_aside.get(&target.name)) {
         (Some(e), _) => Err(ApplyError::Proxy(e.to_string())),

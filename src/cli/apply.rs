@@ -27,7 +27,7 @@ pub async fn run(
     };
     let mut reports: Vec<ApplyReport> = Vec::new();
     for round in 0..MAX_ROUNDS {
-        let plan = match super::host_plan(&desired, &observed, prune, adopt) {
+        let plan = match super::host_plan(&desired, &observed, prune, adopt).await {
             Ok(plan) => plan,
             Err(code) => return code,
         };
@@ -142,7 +142,7 @@ async fn certificates(
             say!("ok   certificate {tenant}: {domain}, valid until {at}");
         }
     }
-    let Ok(plan) = super::host_plan(desired, observed, prune, adopt) else {
+    let Ok(plan) = super::host_plan(desired, observed, prune, adopt).await else {
         return round.failed.len() + round.waiting.len() + round.issued.len();
     };
     // Only the proxy: the tenant steps ran already.

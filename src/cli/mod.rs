@@ -474,13 +474,13 @@ async fn load_and_observe(
 
 /// The host's plan, proxy included (what `plan` prints and `apply`
 /// executes). Errors are printed.
-fn host_plan(
+async fn host_plan(
     desired: &DesiredState,
     observed: &tenantctl::observe::ObservedState,
     prune: bool,
     adopt: Option<tenantctl::plan::Adoption>,
 ) -> Result<tenantctl::plan::Plan, ExitCode> {
-    let current = tenantctl::proxy::current(desired).map_err(|e| {
+    let current = tenantctl::proxy::current(desired).await.map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::FAILURE
     })?;

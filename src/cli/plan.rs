@@ -16,7 +16,7 @@ pub async fn run(
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let plan = match super::host_plan(&desired, &observed, prune, adopt) {
+    let plan = match super::host_plan(&desired, &observed, prune, adopt).await {
         Ok(plan) => plan,
         Err(code) => return code,
     };

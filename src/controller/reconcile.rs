@@ -156,7 +156,7 @@ pub async fn pass(
 ) -> Result<PassDone, DockerError> {
     let observed = observe(docker, desired, detail).await?;
     // Unreadable files count as none: the sync reads again and reports it.
-    let current = crate::proxy::current(desired).unwrap_or_default();
+    let current = crate::proxy::current(desired).await.unwrap_or_default();
     let options = Options {
         prune: mode.prune,
         adopt: mode.adopt,

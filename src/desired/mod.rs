@@ -15,7 +15,9 @@ pub use backup::{
 };
 pub use hardening::{capability, Hardening};
 pub use hash::sha256_hex;
-pub use proxy::{AcmeSpec, ProxySpec, Tls, TlsSource, LETS_ENCRYPT, LETS_ENCRYPT_STAGING};
+pub use proxy::{
+    AcmeSpec, ProxyKind, ProxySpec, Tls, TlsSource, LETS_ENCRYPT, LETS_ENCRYPT_STAGING,
+};
 
 pub use resolve::{referenced_paths, resolve, Inputs};
 pub use rollout::{RolloutSpec, DEFAULT_STATE_DIR};

@@ -67,8 +67,20 @@ impl AcmeSpec {
     }
 }
 
+/// Which reverse proxy tenantctl drives.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum ProxyKind {
+    /// Files in `config_dir`, `test_command`, `reload_command`.
+    Nginx,
+    /// Caddy's admin API at `admin` (host:port): the whole config as JSON
+    /// in one request, which Caddy swaps in atomically.
+    Caddy { admin: String },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ProxySpec {
+    pub kind: ProxyKind,
+    /// nginx only (empty for Caddy), as are the two commands.
     pub config_dir: PathBuf,
     pub test_command: Vec<String>,
     pub reload_command: Vec<String>,
@@ -257,21 +269,92 @@ pub fn resolve_proxy(
 ) -> Option<ProxySpec> {
     let before = diags.len();
     let mut err = |span, msg: &str| diags.push(file.diag(Some(span), msg));
-    if raw.kind.get_ref() != "nginx" {
-        err(
-            raw.kind.span(),
-            "proxy kind must be \"nginx\" (the only one supported)",
-        );
-    }
-    for (cmd, name) in [
-        (&raw.test_command, "test_command"),
-        (&raw.reload_command, "reload_command"),
-    ] {
-        if cmd.get_ref().is_empty() || cmd.get_ref()[0].trim().is_empty() {
+    let kind = match raw.kind.get_ref().as_str() {
+        "nginx" => ProxyKind::Nginx,
+        "caddy" => ProxyKind::Caddy {
+            admin: raw
+                .admin
+                .as_ref()
+                .map(|a| a.get_ref().clone())
+                .unwrap_or_else(|| "localhost:2019".into()),
+        },
+        other => {
             err(
-                cmd.span(),
-                &format!("{name} must name a program, e.g. [\"nginx\", \"-t\"]"),
+                raw.kind.span(),
+                &format!("proxy kind `{other}`: write \"nginx\" or \"caddy\""),
             );
+            ProxyKind::Nginx
+        }
+    };
+    match &kind {
+        ProxyKind::Nginx => {
+            for (cmd, name) in [
+                (&raw.test_command, "test_command"),
+                (&raw.reload_command, "reload_command"),
+            ] {
+                match cmd {
+                    None => err(
+                        raw.kind.span(),
+                        &format!("kind = \"nginx\" needs {name}, e.g. [\"nginx\", \"-t\"]"),
+                    ),
+                    Some(cmd) if cmd.get_ref().is_empty() || cmd.get_ref()[0].trim().is_empty() => {
+                        err(
+                            cmd.span(),
+                            &format!("{name} must name a program, e.g. [\"nginx\", \"-t\"]"),
+                        )
+                    }
+                    Some(_) => {}
+                }
+            }
+            match &raw.config_dir {
+                None => err(
+                    raw.kind.span(),
+                    "kind = \"nginx\" needs config_dir (where tenantctl writes its files, e.g. \"/etc/nginx/conf.d\")",
+                ),
+                Some(dir) if !is_nginx_safe(dir.get_ref()) => err(
+                    dir.span(),
+                    "config_dir must be a path without spaces or nginx syntax",
+                ),
+                Some(_) => {}
+            }
+            if let Some(admin) = &raw.admin {
+                err(
+                    admin.span(),
+                    "admin is Caddy's admin API: only for kind = \"caddy\"",
+                );
+            }
+        }
+        ProxyKind::Caddy { admin } => {
+            for (span, name) in [
+                (raw.config_dir.as_ref().map(|s| s.span()), "config_dir"),
+                (raw.test_command.as_ref().map(|s| s.span()), "test_command"),
+                (
+                    raw.reload_command.as_ref().map(|s| s.span()),
+                    "reload_command",
+                ),
+                (
+                    raw.client_max_body_size.as_ref().map(|s| s.span()),
+                    "client_max_body_size",
+                ),
+            ] {
+                if let Some(span) = span {
+                    err(
+                        span,
+                        &format!(
+                            "{name} is for kind = \"nginx\"; Caddy is driven through its admin API"
+                        ),
+                    );
+                }
+            }
+            if !is_listen(admin) || admin.contains('[') {
+                err(
+                    raw.admin
+                        .as_ref()
+                        .map(|a| a.span())
+                        .unwrap_or(raw.kind.span()),
+                    "admin must be host:port of Caddy's admin API, e.g. \"localhost:2019\"",
+                );
+            }
         }
     }
     let listen = raw.listen.as_ref().map(|l| (l.get_ref().clone(), l.span()));
@@ -300,12 +383,6 @@ pub fn resolve_proxy(
             err(r.span(), "retry_after is in seconds, 1-86400");
         }
     }
-    if !is_nginx_safe(raw.config_dir.get_ref()) {
-        err(
-            raw.config_dir.span(),
-            "config_dir must be a path without spaces or nginx syntax",
-        );
-    }
     let tls = raw
         .tls
         .as_ref()
@@ -315,9 +392,22 @@ pub fn resolve_proxy(
         return None;
     }
     Some(ProxySpec {
-        config_dir: base_dir.join(raw.config_dir.get_ref()),
-        test_command: raw.test_command.get_ref().clone(),
-        reload_command: raw.reload_command.get_ref().clone(),
+        kind,
+        config_dir: raw
+            .config_dir
+            .as_ref()
+            .map(|d| base_dir.join(d.get_ref()))
+            .unwrap_or_default(),
+        test_command: raw
+            .test_command
+            .as_ref()
+            .map(|c| c.get_ref().clone())
+            .unwrap_or_default(),
+        reload_command: raw
+            .reload_command
+            .as_ref()
+            .map(|c| c.get_ref().clone())
+            .unwrap_or_default(),
         listen: listen.map(|l| l.0).unwrap_or_else(|| "80".into()),
         tls_listen: tls_listen.map(|l| l.0).unwrap_or_else(|| "443".into()),
         tls,

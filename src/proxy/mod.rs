@@ -1,20 +1,55 @@
-//! The reverse proxy side: render nginx config for the fleet (pure), and
-//! apply it transactionally (`nginx`): write, `nginx -t`, reload, probe —
-//! restoring the last good files on any failure, and setting aside just
-//! the tenant whose block breaks the candidate.
+//! The reverse proxy side: render the proxy's config for the fleet (pure),
+//! and apply it transactionally — nginx (`nginx`): write, `nginx -t`,
+//! reload, probe, restoring the last good files on any failure; Caddy
+//! (`caddy`): one atomic load through its admin API, probe. Either way
+//! only the tenant whose part breaks the candidate is set aside.
 
+mod caddy;
+mod caddy_config;
 mod diff;
 mod nginx;
 mod render;
 
+pub use caddy_config::CADDY_FILE;
 pub use diff::unified_diff;
-pub use nginx::{listen_addr, read_current, sync, ProxyError, ProxyOutcome};
+pub use nginx::{listen_addr, read_current, ProxyError, ProxyOutcome};
 pub use render::{
-    render, render_common, render_tenant, render_tenant_file, tenant_file, tenant_of_file,
-    tls_files, Certified, COMMON_FILE,
+    render_common, render_tenant, render_tenant_file, tenant_file, tenant_of_file, tls_files,
+    Certified, COMMON_FILE,
 };
 
-use crate::desired::DesiredState;
+use crate::desired::{DesiredState, ProxyKind, ProxySpec};
+use std::collections::BTreeMap;
+
+/// The proxy's whole config for the fleet, as file name → content (the
+/// nginx files, or Caddy's one JSON document).
+pub fn render(
+    desired: &DesiredState,
+    proxy: &ProxySpec,
+    unavailable: &BTreeSet<String>,
+    certified: &Certified,
+) -> BTreeMap<String, String> {
+    match proxy.kind {
+        ProxyKind::Nginx => render::render(desired, proxy, unavailable, certified),
+        ProxyKind::Caddy { .. } => BTreeMap::from([(
+            CADDY_FILE.to_string(),
+            caddy_config::render(desired, proxy, unavailable, &BTreeSet::new()),
+        )]),
+    }
+}
+
+/// Brings the proxy to `candidate` (see the module docs).
+pub async fn sync(
+    desired: &DesiredState,
+    proxy: &ProxySpec,
+    candidate: BTreeMap<String, String>,
+    unavailable: &BTreeSet<String>,
+) -> ProxyOutcome {
+    match proxy.kind {
+        ProxyKind::Nginx => nginx::sync(desired, proxy, candidate, unavailable).await,
+        ProxyKind::Caddy { .. } => caddy::sync(desired, proxy, candidate, unavailable).await,
+    }
+}
 use crate::kinds::Health;
 use crate::observe::ObservedState;
 use std::collections::BTreeSet;
@@ -30,13 +65,17 @@ pub struct ProxyHost {
     pub certified: Certified,
 }
 
-/// The proxy host now (empty without a proxy).
-pub fn current(desired: &DesiredState) -> Result<ProxyHost, String> {
+/// The proxy host now (empty without a proxy). With Caddy, its config
+/// read through the admin API.
+pub async fn current(desired: &DesiredState) -> Result<ProxyHost, String> {
     match &desired.proxy {
         None => Ok(Default::default()),
         Some(spec) => Ok(ProxyHost {
-            files: read_current(&spec.config_dir)
-                .map_err(|e| format!("cannot read {}: {e}", spec.config_dir.display()))?,
+            files: match spec.kind {
+                ProxyKind::Nginx => read_current(&spec.config_dir)
+                    .map_err(|e| format!("cannot read {}: {e}", spec.config_dir.display()))?,
+                ProxyKind::Caddy { .. } => caddy::current_files(spec).await?,
+            },
             certified: crate::acme::ready(desired),
         }),
     }

@@ -32,6 +32,11 @@ pub enum ProxyError {
     Host(String),
     #[error("nginx config test failed (previous config restored): {0}")]
     Test(String),
+    /// Caddy's admin API could not be used (not running, not reachable).
+    #[error("{0}")]
+    Admin(String),
+    #[error("Caddy refused the config (it keeps serving the previous one): {0}")]
+    Refused(String),
     #[error("nginx reload failed (previous config restored): {0}")]
     Reload(String),
     #[error(

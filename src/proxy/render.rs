@@ -31,7 +31,7 @@ pub type Certified = BTreeMap<String, String>;
 /// (paused, stopped, failing health) get a 503 page instead of a proxy;
 /// `tls = "acme"` tenants get their HTTPS block once they are in
 /// `certified`, plain HTTP until then.
-pub fn render(
+pub(super) fn render(
     desired: &DesiredState,
     proxy: &ProxySpec,
     unavailable: &BTreeSet<String>,
@@ -245,6 +245,7 @@ mod tests {
 
     fn proxy() -> ProxySpec {
         ProxySpec {
+            kind: crate::desired::ProxyKind::Nginx,
             config_dir: "/etc/nginx/conf.d".into(),
             test_command: vec!["nginx".into(), "-t".into()],
             reload_command: vec!["nginx".into(), "-s".into(), "reload".into()],

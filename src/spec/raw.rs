@@ -144,9 +144,12 @@ pub struct RawAcme {
 #[serde(deny_unknown_fields)]
 pub struct RawProxy {
     pub kind: Spanned<String>,
-    pub config_dir: Spanned<String>,
-    pub test_command: Spanned<Vec<String>>,
-    pub reload_command: Spanned<Vec<String>>,
+    /// nginx: where tenantctl writes its files, how it tests and reloads.
+    pub config_dir: Option<Spanned<String>>,
+    pub test_command: Option<Spanned<Vec<String>>>,
+    pub reload_command: Option<Spanned<Vec<String>>>,
+    /// caddy: the admin API's address (`localhost:2019` by default).
+    pub admin: Option<Spanned<String>>,
     pub listen: Option<Spanned<String>>,
     pub tls_listen: Option<Spanned<String>>,
     pub tls: Option<Spanned<RawTls>>,

@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test binary uses a different subset of helpers
 //! Let's Encrypt's ACME test server, Pebble (Debian's `pebble`), with its
 //! mock DNS `pebble-challtestsrv`, for the HTTPS tests. The test makes
 //! Pebble's own HTTPS certificate (a CA and a leaf for 127.0.0.1, with
