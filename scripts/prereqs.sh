@@ -36,10 +36,11 @@ if [ "$what" = test ]; then
   need nsenter util-linux
   need setpriv util-linux
   need dockerd docker.io
-  # HTTPS: Let's Encrypt's ACME test server and its mock DNS, and openssl
-  # for the test CA's own certificate.
+  # HTTPS: Let's Encrypt's ACME test server and its mock DNS, Caddy as
+  # the second proxy kind, openssl to read served certificates.
   need pebble pebble
   need pebble-challtestsrv pebble
+  need caddy caddy
   need openssl openssl
 fi
 

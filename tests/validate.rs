@@ -372,6 +372,61 @@ fn proxy_settings_cannot_inject_nginx_directives() {
 }
 
 #[test]
+fn https_and_proxy_kind_errors_point_at_their_key() {
+    let nginx = "[proxy]\nkind = \"nginx\"\nconfig_dir = \"/etc/nginx/conf.d\"\ntest_command = [\"nginx\", \"-t\"]\nreload_command = [\"nginx\", \"-s\", \"reload\"]\n";
+    assert_error(
+        &format!("{nginx}[tenants.a]\nport = 8001\ntls = \"letsencrypt\"\n"),
+        "8:7",
+        "write tls = \"acme\"",
+    );
+    assert_error(
+        &format!("{nginx}[proxy.acme]\ndirectory = \"http://ca.example/dir\"\n[tenants.a]\nport = 8001\n"),
+        "7:13",
+        "must be an https:// URL",
+    );
+    assert_error(
+        &format!("{nginx}[proxy.acme]\nrenew_before = \"a month\"\n[tenants.a]\nport = 8001\n"),
+        "7:16",
+        "renew_before",
+    );
+    assert_error(
+        "[tenants.a]\nport = 8001\ntls = \"acme\"\n",
+        "3:7",
+        "needs a [proxy]",
+    );
+    assert_error(
+        "[proxy]\nkind = \"caddy\"\ntest_command = [\"caddy\"]\n[tenants.a]\nport = 8001\n",
+        "3:16",
+        "test_command is for kind = \"nginx\"",
+    );
+    assert_error(
+        "[proxy]\nkind = \"traefik\"\n[tenants.a]\nport = 8001\n",
+        "2:8",
+        "write \"nginx\" or \"caddy\"",
+    );
+    let ok = load_ok("[proxy]\nkind = \"caddy\"\nlisten = \"127.0.0.1:8080\"\ntls = \"acme\"\n[proxy.acme]\ndirectory = \"letsencrypt-staging\"\nrenew_before = \"20d\"\n[tenants.a]\nport = 8001\ndomain = \"a.example.com\"\n");
+    let proxy = ok.proxy.unwrap();
+    assert_eq!(
+        proxy.kind,
+        tenantctl::desired::ProxyKind::Caddy {
+            admin: "localhost:2019".into()
+        }
+    );
+    assert_eq!(
+        proxy.acme.directory,
+        tenantctl::desired::LETS_ENCRYPT_STAGING
+    );
+    assert_eq!(
+        proxy.acme.renew_before,
+        std::time::Duration::from_secs(20 * 86400)
+    );
+    assert_eq!(
+        ok.tenants["a"].tls,
+        Some(tenantctl::desired::TlsSource::Acme)
+    );
+}
+
+#[test]
 fn the_bundled_dev_instance_is_the_seeds() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let desired = load_desired(&root.join("desired-state/dev.toml")).unwrap();

@@ -270,37 +270,42 @@ pub fn resolve_proxy(
     let before = diags.len();
     let mut err = |span, msg: &str| diags.push(file.diag(Some(span), msg));
     let kind = match raw.kind.get_ref().as_str() {
-        "nginx" => ProxyKind::Nginx,
-        "caddy" => ProxyKind::Caddy {
+        "nginx" => Some(ProxyKind::Nginx),
+        "caddy" => Some(ProxyKind::Caddy {
             admin: raw
                 .admin
                 .as_ref()
                 .map(|a| a.get_ref().clone())
                 .unwrap_or_else(|| "localhost:2019".into()),
-        },
+        }),
         other => {
             err(
                 raw.kind.span(),
                 &format!("proxy kind `{other}`: write \"nginx\" or \"caddy\""),
             );
-            ProxyKind::Nginx
+            None
         }
     };
     match &kind {
-        ProxyKind::Nginx => {
-            for (cmd, name) in [
-                (&raw.test_command, "test_command"),
-                (&raw.reload_command, "reload_command"),
+        None => {}
+        Some(ProxyKind::Nginx) => {
+            for (cmd, name, example) in [
+                (&raw.test_command, "test_command", "[\"nginx\", \"-t\"]"),
+                (
+                    &raw.reload_command,
+                    "reload_command",
+                    "[\"nginx\", \"-s\", \"reload\"]",
+                ),
             ] {
                 match cmd {
                     None => err(
                         raw.kind.span(),
-                        &format!("kind = \"nginx\" needs {name}, e.g. [\"nginx\", \"-t\"]"),
+                        &format!("kind = \"nginx\" needs {name}, e.g. {example}"),
                     ),
                     Some(cmd) if cmd.get_ref().is_empty() || cmd.get_ref()[0].trim().is_empty() => {
                         err(
                             cmd.span(),
-                            &format!("{name} must name a program, e.g. [\"nginx\", \"-t\"]"),
+                            &format!("{name} must name a program, e.g. {example}"),
                         )
                     }
                     Some(_) => {}
@@ -324,7 +329,7 @@ pub fn resolve_proxy(
                 );
             }
         }
-        ProxyKind::Caddy { admin } => {
+        Some(ProxyKind::Caddy { admin }) => {
             for (span, name) in [
                 (raw.config_dir.as_ref().map(|s| s.span()), "config_dir"),
                 (raw.test_command.as_ref().map(|s| s.span()), "test_command"),
@@ -392,7 +397,7 @@ pub fn resolve_proxy(
         return None;
     }
     Some(ProxySpec {
-        kind,
+        kind: kind?,
         config_dir: raw
             .config_dir
             .as_ref()
