@@ -68,6 +68,7 @@ pub async fn rows(desired: &DesiredState, observed: &ObservedState) -> Vec<Row> 
         .into_iter()
         .collect();
     let expiries: std::collections::BTreeMap<String, i64> = crate::acme::manager::expiries(desired)
+        .await
         .into_iter()
         .map(|(t, _, at)| (t, crate::acme::certfile::unix_seconds(at)))
         .collect();

@@ -165,6 +165,39 @@ fn caddy_serves_each_host_over_https_with_pebble_certificates_and_keeps_its_conf
     assert!(out.contains("Nothing to do"), "{out}");
     assert_eq!(caddy.loads(), loads, "a no-op apply reloaded Caddy");
 
+    // The controller: no-op passes load nothing; the expiry metric is the
+    // certificate Caddy serves.
+    let ctl = fleet.start_controller(&["--resync", "1s"]);
+    time_until("the controller ready", Duration::from_secs(30), || {
+        common::http("GET", ctl.listen, "/readyz", "").is_some_and(|(s, _)| s == 200)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(caddy.loads(), loads, "a no-op pass reloaded Caddy");
+    let served = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(tenantctl::acme::served::served_cert(
+            &format!("127.0.0.1:{https_port}"),
+            "alpha.example.test",
+            Duration::from_secs(5),
+        ))
+        .unwrap();
+    let want = format!(
+        "tenantctl_certificate_expiry_timestamp_seconds{{domain=\"alpha.example.test\",tenant=\"alpha\"}} {}",
+        tenantctl::acme::certfile::unix_seconds(served.not_after)
+    );
+    time_until(
+        "the expiry metric of Caddy's certificate",
+        Duration::from_secs(30),
+        || {
+            metric(
+                ctl.listen,
+                "tenantctl_certificate_expiry_timestamp_seconds{domain=\"alpha.example.test\"",
+            )
+            .is_some_and(|l| l == want)
+        },
+    );
+    drop(ctl);
+
     // A down tenant: nothing answers on its port, Caddy says 503.
     docker_ok(&["stop", "-t", "1", &fleet.container_name("gamma")]);
     let page = http("gamma.example.test").unwrap();

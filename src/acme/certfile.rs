@@ -27,7 +27,12 @@ pub fn epoch_of(seconds: i64) -> SystemTime {
 pub fn cert_info(pem: &[u8]) -> Result<CertInfo, String> {
     let der =
         CertificateDer::from_pem_slice(pem).map_err(|e| format!("not a PEM certificate ({e})"))?;
-    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+    cert_info_der(der.as_ref())
+}
+
+/// A DER certificate, parsed.
+pub fn cert_info_der(der: &[u8]) -> Result<CertInfo, String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der)
         .map_err(|e| format!("not a readable X.509 certificate ({e})"))?;
     let validity = cert.validity();
     let names = cert

@@ -8,7 +8,7 @@
 
 use super::schedule::{need, Need};
 use super::store;
-use crate::desired::{DesiredState, TlsSource};
+use crate::desired::{DesiredState, ProxyKind, TlsSource};
 use crate::metrics::Metrics;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +20,8 @@ use tokio::sync::watch;
 pub const CHECK_EVERY: Duration = Duration::from_secs(60);
 /// Bounds one order, whatever the CA does.
 const ORDER_TIMEOUT: Duration = Duration::from_secs(120);
+/// Bounds reading the certificate Caddy serves for one domain.
+const SERVED_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the pre-flight waits for nginx to answer a domain's challenge
 /// (a reload's new workers take a moment).
 const PREFLIGHT_WAIT: Duration = Duration::from_secs(5);
@@ -88,7 +90,7 @@ pub async fn round(desired: &DesiredState, metrics: Option<&Metrics>) -> Round {
     let spec = &proxy.acme;
     let domains = store::acme_domains(desired);
     if domains.is_empty() {
-        record_expiry(desired, metrics);
+        record_expiry(desired, metrics).await;
         return out;
     }
     let mut schedule = store::load_schedule(spec);
@@ -170,15 +172,16 @@ pub async fn round(desired: &DesiredState, metrics: Option<&Metrics>) -> Round {
         }
     }
     store::save_schedule(spec, &schedule);
-    record_expiry(desired, metrics);
+    record_expiry(desired, metrics).await;
     out
 }
 
 /// Sets `tenantctl_certificate_expiry_timestamp_seconds` for every tenant
 /// served over HTTPS (ACME or static files).
-pub fn record_expiry(desired: &DesiredState, metrics: Option<&Metrics>) {
+pub async fn record_expiry(desired: &DesiredState, metrics: Option<&Metrics>) {
     let Some(m) = metrics else { return };
     let values: Vec<(String, String, f64)> = expiries(desired)
+        .await
         .into_iter()
         .map(|(t, d, at)| (t, d, super::certfile::unix_seconds(at) as f64))
         .collect();
@@ -191,25 +194,46 @@ pub fn record_expiry(desired: &DesiredState, metrics: Option<&Metrics>) {
 }
 
 /// (tenant, domain, expiry) of every readable certificate a tenant's site
-/// is served with.
-pub fn expiries(desired: &DesiredState) -> Vec<(String, String, SystemTime)> {
+/// is served with: files on disk, or for Caddy's own ACME certificates,
+/// the one its HTTPS listener presents for the domain.
+pub async fn expiries(desired: &DesiredState) -> Vec<(String, String, SystemTime)> {
     let Some(proxy) = &desired.proxy else {
         return Vec::new();
     };
-    desired
+    let caddy_addr = match proxy.kind {
+        ProxyKind::Caddy { .. } => Some(crate::proxy::listen_addr(&proxy.tls_listen)),
+        ProxyKind::Nginx => None,
+    };
+    let jobs: Vec<(String, String, TlsSource)> = desired
         .tenants
         .values()
-        .filter_map(|t| {
-            let domain = t.domain.clone()?;
-            let info = match t.tls.as_ref()? {
-                TlsSource::Acme => store::read_cert(&proxy.acme, &domain)?,
-                TlsSource::Files(files) => {
-                    super::certfile::cert_info(&std::fs::read(&files.certificate).ok()?).ok()?
-                }
-            };
-            Some((t.name.clone(), domain, info.not_after))
+        .filter_map(|t| Some((t.name.clone(), t.domain.clone()?, t.tls.clone()?)))
+        .collect();
+    // A handshake each for Caddy's: a few at a time, whatever the fleet.
+    use futures_util::StreamExt;
+    futures_util::stream::iter(jobs)
+        .map(|(tenant, domain, tls)| {
+            let caddy_addr = caddy_addr.clone();
+            let acme = proxy.acme.clone();
+            async move {
+                let info = match (tls, caddy_addr) {
+                    (TlsSource::Acme, Some(addr)) => {
+                        super::served::served_cert(&addr, &domain, SERVED_TIMEOUT)
+                            .await
+                            .ok()
+                    }
+                    (TlsSource::Acme, None) => store::read_cert(&acme, &domain),
+                    (TlsSource::Files(files), _) => std::fs::read(&files.certificate)
+                        .ok()
+                        .and_then(|pem| super::certfile::cert_info(&pem).ok()),
+                };
+                info.map(|i| (tenant, domain, i.not_after))
+            }
         })
+        .buffer_unordered(8)
+        .filter_map(|found| async move { found })
         .collect()
+        .await
 }
 
 /// `run`'s certificate keeper: a round at every desired state and every
@@ -226,7 +250,7 @@ pub async fn run(
         let mut next = CHECK_EVERY;
         if let Some(desired) = desired {
             if observe_only {
-                record_expiry(&desired, Some(&metrics));
+                record_expiry(&desired, Some(&metrics)).await;
             } else {
                 let round = round(&desired, Some(&metrics)).await;
                 if !round.issued.is_empty() {

@@ -9,12 +9,14 @@
 //! - `schedule`: when to order, per-domain backoff, hourly cap (pure).
 //! - `store`: the state directory (atomic writes, keys 0600).
 //! - `order`: one order through instant-acme.
+//! - `served`: the certificate a listener serves (Caddy's own).
 //! - `manager`: rounds over the fleet, for `apply` and `run`.
 
 pub mod certfile;
 pub mod manager;
 mod order;
 pub mod schedule;
+pub mod served;
 pub mod store;
 
 pub use store::ready;

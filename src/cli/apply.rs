@@ -136,7 +136,7 @@ async fn certificates(
     if round.issued.is_empty() {
         return round.failed.len() + round.waiting.len();
     }
-    for (tenant, domain, expires) in tenantctl::acme::manager::expiries(desired) {
+    for (tenant, domain, expires) in tenantctl::acme::manager::expiries(desired).await {
         if round.issued.contains(&tenant) {
             let at = chrono::DateTime::<chrono::Utc>::from(expires).format("%Y-%m-%d");
             say!("ok   certificate {tenant}: {domain}, valid until {at}");
