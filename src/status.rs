@@ -84,7 +84,7 @@ pub async fn rows(desired: &DesiredState, observed: &ObservedState) -> Vec<Row> 
                 .collect();
             for step in &t.steps {
                 match step {
-                    Step::CreateVolume { name } => drift.push(format!("volume {name} missing")),
+                    Step::CreateVolume { name, .. } => drift.push(format!("volume {name} missing")),
                     Step::Create => drift.push("container missing".into()),
                     Step::Recreate { changes, .. } | Step::Update { changes } => {
                         drift.extend(changes.iter().map(|c| format!("{} changed", c.field)))

@@ -360,3 +360,53 @@ fn without_a_docker_daemon_commands_fail_with_a_clear_message() {
             != Some(0)
     );
 }
+
+/// Removes the named volumes on drop (they carry no run label, so the
+/// fleet's own cleanup would not find them).
+struct UnlabeledVolumes(Vec<String>);
+
+impl Drop for UnlabeledVolumes {
+    fn drop(&mut self) {
+        for v in &self.0 {
+            let _ = docker(&["volume", "rm", "-f", v]);
+        }
+    }
+}
+
+#[test]
+fn an_empty_unlabeled_volume_a_crash_left_is_made_again_one_with_files_is_left_alone() {
+    let fleet = Fleet::new();
+    let (alpha, beta) = (
+        format!("{}-alpha-data", fleet.prefix()),
+        format!("{}-beta-data", fleet.prefix()),
+    );
+    // What a daemon killed between a volume's folder and its labels
+    // leaves; beta's holds a file, as a volume someone uses would.
+    let _cleanup = UnlabeledVolumes(vec![alpha.clone(), beta.clone()]);
+    docker_ok(&["volume", "create", &alpha]);
+    docker_ok(&["volume", "create", &beta]);
+    let mountpoint = docker_ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", &beta]);
+    let kept = std::path::Path::new(mountpoint.trim()).join("keep.txt");
+    std::fs::write(&kept, "not ours").unwrap();
+    fleet.write(&[("alpha", free_port(), ""), ("beta", free_port(), "")]);
+    let out = fleet.tenantctl_expect(&["apply"], 1);
+    assert!(
+        out.contains(&format!("create volume {alpha} (an unlabeled one")),
+        "{out}"
+    );
+    assert!(out.contains("it holds files"), "{out}");
+    let label = docker_ok(&[
+        "volume",
+        "inspect",
+        "-f",
+        "{{index .Labels \"tenantctl.tenant\"}}",
+        &alpha,
+    ]);
+    assert_eq!(label.trim(), "alpha", "{out}");
+    assert_eq!(fleet.inspect("alpha", "{{.State.Running}}").trim(), "true");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "not ours");
+    assert!(
+        fleet.container_id("beta").is_none(),
+        "beta was created on a foreign volume"
+    );
+}

@@ -4,6 +4,8 @@
 //! allocated") — on which every later start of that container fails. A
 //! container that never ran holds nothing (its data is in volumes), so it
 //! is made again under a new id (found by the daemon-kill fault tests).
+//! A volume whose creation the crash cut short exists without its labels:
+//! if it is empty and unused it is made again, with them.
 
 use super::{create_named, force_remove, start, ApplyError};
 use crate::desired::DesiredTenant;
@@ -83,4 +85,67 @@ async fn never_started(docker: &DockerClient, name: &str) -> bool {
         .as_deref()
         .is_none_or(|t| t.starts_with("0001-01-01"));
     created && never
+}
+
+/// Removes the unlabeled volume `name` the plan found where the tenant's
+/// volume should be (`Step::CreateVolume::reclaim`), only if nothing can
+/// be lost: the local driver without options, no label at all, no
+/// container using it, and its folder on this host readable and empty.
+/// Otherwise (tenantctl not root, say) it is a conflict, as any foreign
+/// volume is.
+pub(super) async fn reclaim_volume(docker: &DockerClient, name: &str) -> Result<(), ApplyError> {
+    let conflict = |why: &str| {
+        ApplyError::Conflict(format!(
+            "volume `{name}` exists but is not managed by tenantctl (no {} label); it is left alone ({why})",
+            crate::labels::TENANT_LABEL
+        ))
+    };
+    let owned = name.to_string();
+    let volume = docker
+        .call("inspect_volume", |d| async move {
+            d.inspect_volume(&owned).await
+        })
+        .await?;
+    if volume.driver != "local" || volume.options.values().any(|v| !v.is_empty()) {
+        return Err(conflict("not a plain local volume"));
+    }
+    if !volume.labels.is_empty() {
+        return Err(conflict("it carries labels"));
+    }
+    let filters = std::collections::HashMap::from([("volume".to_string(), vec![name.to_string()])]);
+    let users = docker
+        .call("list_containers", |d| async move {
+            d.list_containers(Some(bollard::query_parameters::ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+        })
+        .await?;
+    if !users.is_empty() {
+        return Err(conflict("a container uses it"));
+    }
+    match std::fs::read_dir(&volume.mountpoint).map(|mut d| d.next().is_none()) {
+        Ok(true) => {}
+        Ok(false) => return Err(conflict("it holds files")),
+        Err(e) => {
+            return Err(conflict(&format!(
+                "its folder {} cannot be read here to see it is empty: {e}",
+                volume.mountpoint
+            )))
+        }
+    }
+    tracing::warn!(volume = %name, "an empty volume without labels holds the tenant's volume name (a daemon crash cut its creation short): made again with tenantctl's labels");
+    let owned = name.to_string();
+    docker
+        .call("remove_volume", |d| async move {
+            d.remove_volume(
+                &owned,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await
+        })
+        .await?;
+    Ok(())
 }

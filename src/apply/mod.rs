@@ -248,7 +248,12 @@ async fn run_step(
     fleet: &crate::desired::DesiredState,
 ) -> Result<StepDone, ApplyError> {
     match step {
-        Step::CreateVolume { name } => create_volume(docker, tenant, name).await?,
+        Step::CreateVolume { name, reclaim } => {
+            if *reclaim {
+                leftovers::reclaim_volume(docker, name).await?;
+            }
+            create_volume(docker, tenant, name).await?
+        }
         Step::Create => {
             if !image_present {
                 ensure_image(docker, &tenant.image).await?;

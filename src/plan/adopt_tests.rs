@@ -111,7 +111,8 @@ fn a_named_volume_without_labels_is_used_not_a_conflict() {
     let created = plan(&desired, &observed, false);
     assert!(
         steps_of(&created, "acme").contains(&Step::CreateVolume {
-            name: "mai_dev_data".into()
+            name: "mai_dev_data".into(),
+            reclaim: false,
         }),
         "{created}"
     );
@@ -130,4 +131,33 @@ fn extra_hosts_and_networks_are_diffed_and_recreate() {
     let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
     assert!(fields.contains(&"extra_hosts"), "{plan}");
     assert!(fields.contains(&"networks"), "{plan}");
+}
+
+#[test]
+fn an_unlabeled_volume_with_our_generated_name_is_made_again_a_labeled_one_is_a_conflict() {
+    let (desired, mut observed) = one_tenant();
+    // A daemon crash between the volume's folder and its labels.
+    observed
+        .volumes
+        .insert("mai-acme-data".into(), Labels::new());
+    let lost = plan(&desired, &observed, false);
+    assert!(lost.tenants[0].conflicts.is_empty(), "{lost}");
+    assert!(
+        steps_of(&lost, "acme").contains(&Step::CreateVolume {
+            name: "mai-acme-data".into(),
+            reclaim: true,
+        }),
+        "{lost}"
+    );
+    assert!(
+        lost.to_string().contains("made again only if it is empty"),
+        "{lost}"
+    );
+    // Anyone who labels (compose does) owns it: a conflict, untouched.
+    observed.volumes.insert(
+        "mai-acme-data".into(),
+        Labels::from([("com.docker.compose.project".to_string(), "x".to_string())]),
+    );
+    let owned = plan(&desired, &observed, false);
+    assert_eq!(owned.tenants[0].conflicts.len(), 1, "{owned}");
 }

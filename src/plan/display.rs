@@ -45,7 +45,17 @@ impl fmt::Display for Plan {
                     counts.add(step);
                 }
                 match step {
-                    Step::CreateVolume { name } => writeln!(f, "+ {lead}: create volume {name}")?,
+                    Step::CreateVolume {
+                        name,
+                        reclaim: false,
+                    } => writeln!(f, "+ {lead}: create volume {name}")?,
+                    Step::CreateVolume {
+                        name,
+                        reclaim: true,
+                    } => writeln!(
+                        f,
+                        "+ {lead}: create volume {name} (an unlabeled one of this name exists, left by a daemon crash? it is made again only if it is empty and unused)"
+                    )?,
                     Step::Create => writeln!(f, "+ {lead}: create container {}", t.container)?,
                     Step::Recreate { changes, .. } => {
                         writeln!(f, "~ {lead}: recreate container {}", t.container)?;

@@ -111,6 +111,13 @@ impl TenantPlan {
 pub enum Step {
     CreateVolume {
         name: String,
+        /// A volume of this name exists without any label: one whose
+        /// creation a daemon crash cut short (Docker had made its folder,
+        /// not yet recorded its labels). The executor removes and makes it
+        /// again only if it is empty, unused, local and without options;
+        /// otherwise it is the conflict it looks like.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        reclaim: bool,
     },
     Create,
     /// Fields that Docker cannot change on a live container differ.
@@ -387,9 +394,23 @@ fn plan_tenant(
         // A volume the file names may be anyone's that is not another
         // tenant's: compose made the seed's `mai_dev_data` without labels.
         let named = matches!(mount.source, crate::desired::MountSource::Named(_));
-        let message = match observed.volumes.get(volume).map(|l| owner(l, &tenant.fleet)) {
+        let labels = observed.volumes.get(volume);
+        // Not one label at all (compose, and anyone else who labels, would
+        // have some) on the name tenantctl generates: see
+        // `Step::CreateVolume::reclaim`.
+        if labels.is_some_and(|l| l.is_empty()) && !named && !adopting {
+            steps.push(Step::CreateVolume {
+                name: volume.to_string(),
+                reclaim: true,
+            });
+            continue;
+        }
+        let message = match labels.map(|l| owner(l, &tenant.fleet)) {
             None => {
-                steps.push(Step::CreateVolume { name: volume.to_string() });
+                steps.push(Step::CreateVolume {
+                    name: volume.to_string(),
+                    reclaim: false,
+                });
                 continue;
             }
             Some(Owner::Fleet { tenant: t }) if t == tenant.name => continue,

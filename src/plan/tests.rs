@@ -284,9 +284,11 @@ fn foreign_objects_are_conflicts_that_block_only_their_tenant() {
     let (desired, mut observed) = one_tenant();
     let c = observed.containers.get_mut("mai-acme").unwrap();
     c.labels.clear();
-    observed
-        .volumes
-        .insert("mai-globex-data".into(), Default::default());
+    // Someone else's (it carries their label).
+    observed.volumes.insert(
+        "mai-globex-data".into(),
+        crate::observe::Labels::from([("owner".to_string(), "someone".to_string())]),
+    );
     let plan = plan(&desired, &observed, false);
     let acme = &plan.tenants[0];
     assert_eq!(acme.conflicts[0].resource, ConflictKind::Container);
