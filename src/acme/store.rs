@@ -117,7 +117,7 @@ mod tests {
 
     #[test]
     fn keys_are_written_0600_and_replaced_atomically() {
-        let dir = std::env::temp_dir().join(format!("tenantctl-store-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("tenantctl-acme-store-{}", std::process::id()));
         let path = dir.join("sub/key.pem");
         write_atomic(&path, b"one", 0o600).unwrap();
         write_atomic(&path, b"two", 0o600).unwrap();

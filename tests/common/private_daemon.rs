@@ -247,9 +247,28 @@ impl PrivateDaemon {
     }
 
     /// A clean restart (SIGTERM, as `systemctl restart docker` does).
-    pub fn restart_clean(&mut self) {
+    /// What the clean stop leaves running is killed before the start:
+    /// containers from before a crash that the daemon no longer knew (a
+    /// CI run found one still holding an address on its bridge, so the
+    /// container that got that address next answered nobody). Returns how
+    /// many processes that was.
+    pub fn restart_clean(&mut self) -> usize {
         self.terminate(Duration::from_secs(30));
+        let root = self.root.display().to_string();
+        let _ = Command::new("pkill").args(["-9", "-f", &root]).status();
+        let mut orphans = 0;
+        for dir in self.cgroup_dirs() {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines() {
+                orphans += 1;
+                let _ = Command::new("kill").args(["-9", pid]).status();
+            }
+        }
+        if orphans > 0 {
+            eprintln!("private dockerd: {orphans} process(es) still running after a clean stop (containers it no longer knew): killed");
+        }
         self.restart();
+        orphans
     }
 
     /// Starts dockerd again on the same roots.
