@@ -22,9 +22,6 @@ pub const CHECK_EVERY: Duration = Duration::from_secs(60);
 const ORDER_TIMEOUT: Duration = Duration::from_secs(120);
 /// Bounds reading the certificate Caddy serves for one domain.
 const SERVED_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long the pre-flight waits for nginx to answer a domain's challenge
-/// (a reload's new workers take a moment).
-const PREFLIGHT_WAIT: Duration = Duration::from_secs(5);
 /// While a domain waits for its virtual host, `run` looks again this soon
 /// (a local request, not an order), for this many rounds.
 const WAITING_RETRY: Duration = Duration::from_secs(2);
@@ -40,45 +37,6 @@ pub struct Round {
     /// Tenants not ordered yet because nginx does not answer their
     /// challenge path yet (their virtual host is not live), with why.
     pub waiting: BTreeMap<String, String>,
-}
-
-/// Before asking the CA: does nginx serve this domain's challenge path
-/// from the webroot? A test file is put there and fetched through nginx's
-/// `listen` with the domain as Host. An order sent before the virtual host
-/// is live would fail at the CA and count against its rate limits.
-async fn preflight(proxy: &crate::desired::ProxySpec, domain: &str) -> Result<(), String> {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    let name = format!("tenantctl-preflight-{}-{nanos}", std::process::id());
-    let content = format!("tenantctl {domain} {nanos}");
-    let file = proxy
-        .acme
-        .webroot()
-        .join(".well-known/acme-challenge")
-        .join(&name);
-    store::write_atomic(&file, content.as_bytes(), 0o644)
-        .map_err(|e| format!("cannot write into the webroot {}: {e}", file.display()))?;
-    let addr = crate::proxy::listen_addr(&proxy.listen);
-    let path = format!("/.well-known/acme-challenge/{name}");
-    let deadline = tokio::time::Instant::now() + PREFLIGHT_WAIT;
-    let result = loop {
-        let got = crate::probe::http_get(&addr, domain, &path, 4096, Duration::from_secs(2)).await;
-        let result = match got {
-            Ok((200, body)) if body == content.as_bytes() => Ok(()),
-            Ok((status, _)) => Err(format!(
-                "nginx at {addr} answers {status} for {domain}{path}"
-            )),
-            Err(e) => Err(format!("nginx at {addr}: {e}")),
-        };
-        if result.is_ok() || tokio::time::Instant::now() >= deadline {
-            break result;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let _ = std::fs::remove_file(&file);
-    result
 }
 
 /// One round over the ACME tenants of `desired` (see module docs).
@@ -113,7 +71,7 @@ pub async fn round(desired: &DesiredState, metrics: Option<&Metrics>) -> Round {
             );
             continue;
         }
-        if let Err(why) = preflight(proxy, domain).await {
+        if let Err(why) = super::preflight::preflight(proxy, domain).await {
             tracing::debug!(tenant, domain, reason = %why, "not ordering yet: nginx does not answer the domain's challenge path");
             out.waiting.insert(tenant.clone(), why);
             continue;

@@ -8,6 +8,7 @@
 //! - `certfile`: reading PEM certificates and keys (pure).
 //! - `schedule`: when to order, per-domain backoff, hourly cap (pure).
 //! - `store`: the state directory (atomic writes, keys 0600).
+//! - `preflight`: nginx answers the challenge path before an order.
 //! - `order`: one order through instant-acme.
 //! - `served`: the certificate a listener serves (Caddy's own).
 //! - `manager`: rounds over the fleet, for `apply` and `run`.
@@ -15,6 +16,7 @@
 pub mod certfile;
 pub mod manager;
 mod order;
+mod preflight;
 pub mod schedule;
 pub mod served;
 pub mod store;
