@@ -159,6 +159,19 @@ fn tenants_get_certificates_through_http01_renew_them_and_an_unresolvable_one_wa
     let schedule = std::fs::read_to_string(state.join("schedule.json")).unwrap();
     assert!(schedule.contains("\"failures\": 1"), "{schedule}");
 
+    // status shows the day each certificate expires.
+    let status = fleet.tenantctl_expect(&["status"], 0);
+    let day = chrono::DateTime::<chrono::Utc>::from(cert_of(&state, "beta.example.test").not_after)
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("beta ") && l.contains(&day)),
+        "{status}"
+    );
+    assert!(status.contains("CERT"), "{status}");
+
     // The controller: its expiry metric is the certificate's.
     let ctl = fleet.start_controller(&["--resync", "2s"]);
     let alpha = cert_of(&state, "alpha.example.test");

@@ -58,7 +58,7 @@ async fn look(
     }
     let _ = writeln!(
         out,
-        "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} {:<12} {:<21} DRIFT",
+        "{:<16} {:<6} {:<8} {:<10} {:<10} {:<6} {:<8} {:<12} {:<21} {:<10} DRIFT",
         "TENANT",
         "PORT",
         "DESIRED",
@@ -67,7 +67,8 @@ async fn look(
         "PROBE",
         "IN SYNC",
         "VERSION",
-        "LAST BACKUP"
+        "LAST BACKUP",
+        "CERT"
     );
     for r in &rows {
         let version = r.image_id.as_deref().map_or("-".to_string(), |id| {
@@ -90,7 +91,7 @@ async fn look(
         };
         let _ = writeln!(
             out,
-            "{:<16} {:<6} {:<8} {} {:<10} {} {:<8} {:<12} {:<21} {}",
+            "{:<16} {:<6} {:<8} {} {:<10} {} {:<8} {:<12} {:<21} {:<10} {}",
             r.tenant,
             r.port,
             if r.paused { "paused" } else { "running" },
@@ -101,6 +102,10 @@ async fn look(
             version,
             r.last_backup_unix
                 .map_or_else(|| "-".to_string(), tenantctl::backup::shown_time),
+            // The day the certificate served for its domain expires.
+            r.certificate_expiry_unix
+                .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                .map_or_else(|| "-".to_string(), |d| d.format("%Y-%m-%d").to_string()),
             drift
         );
     }
