@@ -7,6 +7,7 @@
 
 pub mod acme;
 pub mod apply;
+pub mod atomic_file;
 pub mod backoff;
 pub mod backup;
 pub mod capacity;

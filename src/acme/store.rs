@@ -1,34 +1,13 @@
 //! The ACME state directory: the account key, each domain's certificate
 //! chain and key, the HTTP-01 webroot and the saved schedule. Every file
-//! is written to a temporary name and renamed (a reader — nginx, or a
-//! tenantctl killed half-way — sees the old file or the new one, never
-//! half of one); keys are created with mode 0600.
+//! is written atomically (`atomic_file`); keys with mode 0600.
 
 use super::certfile::{cert_info, CertInfo};
 use super::schedule::Schedule;
 use crate::desired::{AcmeSpec, DesiredState, TlsSource};
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 
-/// Writes `bytes` to `path` atomically, with `mode` from the start.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
-}
+pub use crate::atomic_file::write_atomic;
 
 /// The ACME tenants with a domain whose certificates tenantctl obtains:
 /// tenant → domain. (Caddy obtains its own: none.)
@@ -108,27 +87,4 @@ pub fn save_cert(
     let files = spec.files_for(domain);
     write_atomic(&files.key, key_pem.as_bytes(), 0o600)?;
     write_atomic(&files.certificate, chain_pem.as_bytes(), 0o644)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn keys_are_written_0600_and_replaced_atomically() {
-        let dir = std::env::temp_dir().join(format!("tenantctl-acme-store-{}", std::process::id()));
-        let path = dir.join("sub/key.pem");
-        write_atomic(&path, b"one", 0o600).unwrap();
-        write_atomic(&path, b"two", 0o600).unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        assert_eq!(
-            std::fs::read_dir(dir.join("sub")).unwrap().count(),
-            1,
-            "no temp file left"
-        );
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 }

@@ -238,22 +238,8 @@ fn write_file(
     mode: u32,
     written: &mut Vec<PathBuf>,
 ) -> Result<(), String> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let tmp = path.with_extension("tmp-import");
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
-        std::fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::atomic_file::write_atomic(path, text.as_bytes(), mode)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     written.push(path.to_path_buf());
     Ok(())
 }

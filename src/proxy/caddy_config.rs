@@ -14,7 +14,7 @@
 //! never reaches a tenant. Values were validated (hostnames, ports), and
 //! JSON escapes the rest.
 
-use super::render::{tls_files, Certified};
+use super::render::{tls_files, upstream_addr, Certified};
 use crate::desired::{DesiredState, DesiredTenant, ProxyKind, ProxySpec, TlsSource};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -55,22 +55,12 @@ fn unavailable_page(t: &DesiredTenant, proxy: &ProxySpec) -> Value {
     })
 }
 
-fn upstream(t: &DesiredTenant) -> String {
-    let host = match t.host_ip.as_str() {
-        "0.0.0.0" | "" => "127.0.0.1".to_string(),
-        "::" => "[::1]".to_string(),
-        ip if ip.contains(':') => format!("[{ip}]"),
-        ip => ip.to_string(),
-    };
-    format!("{host}:{}", t.port)
-}
-
 /// The tenant's route on the server that serves it.
 fn serving_route(t: &DesiredTenant, proxy: &ProxySpec, available: bool) -> Value {
     let handler = if available {
         json!({
             "handler": "reverse_proxy",
-            "upstreams": [{ "dial": upstream(t) }],
+            "upstreams": [{ "dial": upstream_addr(t) }],
             // Streamed model answers: every chunk goes out as it comes.
             "flush_interval": -1,
             "headers": { "request": { "set": {

@@ -105,7 +105,8 @@ pub fn render_common(proxy: &ProxySpec, any_tls: bool) -> String {
     out
 }
 
-fn upstream(t: &DesiredTenant) -> String {
+/// `host:port` where the proxy reaches the tenant (both kinds).
+pub(super) fn upstream_addr(t: &DesiredTenant) -> String {
     let host = match t.host_ip.as_str() {
         "0.0.0.0" | "" => "127.0.0.1".to_string(),
         "::" => "[::1]".to_string(),
@@ -113,7 +114,11 @@ fn upstream(t: &DesiredTenant) -> String {
         ip if ip.contains(':') => format!("[{ip}]"),
         ip => ip.to_string(),
     };
-    format!("http://{host}:{}", t.port)
+    format!("{host}:{}", t.port)
+}
+
+fn upstream(t: &DesiredTenant) -> String {
+    format!("http://{}", upstream_addr(t))
 }
 
 /// One tenant's server block(s): HTTPS with `tls` (and a port-80 server
