@@ -111,11 +111,13 @@ fn validate_and_plan(text: &str) -> Result<(DesiredState, BTreeMap<String, Strin
     }
 }
 
-/// A folder with a real `cert.pem` and its `key.pem`: `validate` reads
-/// static TLS files, so the benign paths must hold a matching pair.
-fn tls_dir() -> &'static Path {
-    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
+/// A folder with a real `cert.pem` and its `key.pem` (`validate` reads
+/// static TLS files, so the benign paths must hold a matching pair),
+/// removed on drop.
+struct TlsDir(std::path::PathBuf);
+
+impl TlsDir {
+    fn new() -> TlsDir {
         let dir = std::env::temp_dir().join(format!("tenantctl-fuzz-tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let key = rcgen::KeyPair::generate().unwrap();
@@ -125,8 +127,14 @@ fn tls_dir() -> &'static Path {
             .unwrap();
         std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
         std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-        dir
-    })
+        TlsDir(dir)
+    }
+}
+
+impl Drop for TlsDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The characters that would let a value change nginx's grammar.
@@ -365,6 +373,7 @@ fn hostile_tenant_values_either_fail_validation_or_stay_out_of_nginx_grammar() {
         or_benign("cert.pem"),
         or_benign("key.pem"),
     );
+    let tls = TlsDir::new();
     let (valid, rejected) = run_cases(strategy, |(domain, display, env, label, cert, key)| {
         format!(
                 "{}\n[tenants.hostile]\nport = 8010\ndomain = {}\ndisplay_name = {}\nenv = {{ NOTE = {} }}\nlabels = {{ \"x\" = {} }}\ntls = {{ certificate = {}, key = {} }}\n",
@@ -373,8 +382,8 @@ fn hostile_tenant_values_either_fail_validation_or_stay_out_of_nginx_grammar() {
                 toml_string(&display),
                 toml_string(&env),
                 toml_string(&label),
-                toml_string(&format!("{}/{cert}", tls_dir().display())),
-                toml_string(&format!("{}/{key}", tls_dir().display())),
+                toml_string(&format!("{}/{cert}", tls.0.display())),
+                toml_string(&format!("{}/{key}", tls.0.display())),
             )
     });
     println!("generated values: {valid} valid, {rejected} rejected");

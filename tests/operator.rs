@@ -170,7 +170,7 @@ fn leftover_volumes_are_reported_and_overcommitted_memory_warns() {
 
 fn chromium(args: &[&str], url: &str) -> std::process::Output {
     let profile = tempdir_for_chromium();
-    Command::new("chromium")
+    let out = Command::new("chromium")
         .args([
             "--headless",
             "--no-sandbox",
@@ -182,7 +182,12 @@ fn chromium(args: &[&str], url: &str) -> std::process::Output {
         .args(args)
         .arg(url)
         .output()
-        .expect("chromium not found: install Debian's `chromium` package (make test does, as root)")
+        .expect(
+            "chromium not found: install Debian's `chromium` package (make test does, as root)",
+        );
+    // Its profile (tens of MB) is the test's to remove.
+    let _ = std::fs::remove_dir_all(&profile);
+    out
 }
 
 fn tempdir_for_chromium() -> std::path::PathBuf {
