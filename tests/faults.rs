@@ -773,6 +773,17 @@ fn a_tenants_file_that_vanishes_or_is_swapped_keeps_the_last_good_state() {
         || name_is(pa, "v2") && name_is(pb, "v2") && name_is(pc, "v2"),
     );
     figures.push(("symlink swap (..data)", took));
+    let rollout_done = |what: &str| {
+        time_until(
+            &format!("{what}: rollout done"),
+            Duration::from_secs(60),
+            || {
+                metric(listen, "tenantctl_rollout_info{")
+                    .is_some_and(|l| l.contains("state=\"done\"") && l.ends_with(" 1"))
+            },
+        );
+    };
+    rollout_done("symlink swap");
     let ids = |f: &Fleet| -> Vec<Option<String>> {
         ["a", "b", "c"].iter().map(|t| f.container_id(t)).collect()
     };
@@ -812,6 +823,11 @@ fn a_tenants_file_that_vanishes_or_is_swapped_keeps_the_last_good_state() {
             || all.iter().all(|(_, p)| name_is(*p, &label)),
         );
         figures.push((what, took));
+        // Every tenant answering the new version is not the rollout's
+        // end (a gate may still put an old container back): the next
+        // fault starts from a finished rollout (CI once started it
+        // earlier and saw a container change under it).
+        rollout_done(what);
     };
     let real = || std::fs::canonicalize(&file).unwrap();
     fault(
