@@ -325,6 +325,16 @@ async fn run_step(
                 .await?;
         }
         Step::Start { .. } => {
+            // The plan saw it stopped before the hold was taken; whoever
+            // held the tenant then (`tenantctl restart`) may have started
+            // it since: a container running now needs nothing (CI saw the
+            // controller "start" one a restart had just brought back).
+            if health_gate::running(docker, &tenant.container_name)
+                .await
+                .is_ok()
+            {
+                return Ok(StepDone::AsWanted);
+            }
             if let Err(e) = start(docker, &tenant.container_name).await {
                 leftovers::remake_half_started(docker, tenant, e).await?;
             }
