@@ -118,6 +118,13 @@ fn tenants_get_certificates_through_http01_renew_them_and_an_unresolvable_one_wa
             out.contains(&format!("ok   certificate {t}: {t}.example.test")),
             "{out}"
         );
+        // `nginx -s reload` returns when the signal is sent: the master
+        // opens the new HTTPS listener a moment later.
+        time_until(
+            &format!("{t}: the HTTPS listener"),
+            Duration::from_secs(10),
+            || https.get(&format!("{t}.example.test")).is_ok(),
+        );
         let (status, body) = https
             .get(&format!("{t}.example.test"))
             .unwrap_or_else(|e| panic!("{t}: {e}\n{out}"));
