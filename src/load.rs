@@ -4,12 +4,36 @@
 use crate::desired::{referenced_paths, resolve, DesiredState, Inputs};
 use crate::diagnostic::{at_line, Diagnostics, SourceFile};
 use crate::spec::{parse_chart, parse_env_file, parse_tenants_file};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Loads, parses, resolves and validates a tenants file. On error the
 /// caller must keep its last good state: nothing here has side effects.
 pub fn load_desired(path: &Path) -> Result<DesiredState, Diagnostics> {
-    load(path, read_tenants_file(path)?, None)
+    load(path, read_tenants_file(path)?, None, &mut Vec::new())
+}
+
+/// [`load_desired`], also returning every file the result depends on: the
+/// tenants file, its charts, env files and static TLS files. The file
+/// source's poll re-reads only when one of them changed on disk.
+pub fn load_desired_tracked(path: &Path) -> (Result<DesiredState, Diagnostics>, Vec<PathBuf>) {
+    let mut inputs = vec![path.to_path_buf()];
+    let result = read_tenants_file(path).and_then(|text| load(path, text, None, &mut inputs));
+    if let Ok(desired) = &result {
+        let tls = desired
+            .tenants
+            .values()
+            .filter_map(|t| t.tls.as_ref())
+            .chain(desired.proxy.as_ref().and_then(|p| p.tls.as_ref()));
+        for source in tls {
+            if let crate::desired::TlsSource::Files(files) = source {
+                inputs.push(files.certificate.clone());
+                inputs.push(files.key.clone());
+            }
+        }
+        inputs.sort();
+        inputs.dedup();
+    }
+    (result, inputs)
 }
 
 fn read_tenants_file(path: &Path) -> Result<String, Diagnostics> {
@@ -64,15 +88,21 @@ pub fn read_regular_file(path: &Path, limit: u64) -> std::io::Result<String> {
 /// is always what was reviewed in git. Env files are exempt: they hold
 /// secrets and live outside git on purpose.
 pub fn load_desired_in_repo(path: &Path, root: &Path) -> Result<DesiredState, Diagnostics> {
-    load(path, read_tenants_file(path)?, Some(root))
+    load(path, read_tenants_file(path)?, Some(root), &mut Vec::new())
 }
 
 /// Same as [`load_desired`] for contents already read (e.g. from git).
 pub fn load_desired_from(path: &Path, text: String) -> Result<DesiredState, Diagnostics> {
-    load(path, text, None)
+    load(path, text, None, &mut Vec::new())
 }
 
-fn load(path: &Path, text: String, root: Option<&Path>) -> Result<DesiredState, Diagnostics> {
+/// `read`: every other file this reads is added to it.
+fn load(
+    path: &Path,
+    text: String,
+    root: Option<&Path>,
+    read: &mut Vec<PathBuf>,
+) -> Result<DesiredState, Diagnostics> {
     let file = SourceFile::new(path, text);
     let (raw, mut diags) = parse_tenants_file(&file);
     if !diags.is_empty()
@@ -89,6 +119,7 @@ fn load(path: &Path, text: String, root: Option<&Path>) -> Result<DesiredState, 
     };
     for dir in chart_dirs {
         let chart_path = dir.join("chart.toml");
+        read.push(chart_path.clone());
         if let Some(root) = root {
             if let Err(why) = inside(root, &chart_path) {
                 inputs.charts.insert(dir, Err(why));
@@ -115,6 +146,7 @@ fn load(path: &Path, text: String, root: Option<&Path>) -> Result<DesiredState, 
         inputs.charts.insert(dir, entry);
     }
     for env_path in env_paths {
+        read.push(env_path.clone());
         let entry = match read_regular_file(&env_path, MAX_INPUT_BYTES) {
             Ok(text) => parse_env_file(&env_path, &text).map_err(|env_diags| {
                 diags.extend(env_diags);

@@ -24,7 +24,8 @@ fn calls_for_one_reconcile(
         )
         .await
         .expect("pass")
-        .view;
+        .view
+        .expect("a listing pass");
         let before = docker.requests().snapshot();
         let r = tenantctl::controller::reconcile_tenant(
             &docker,

@@ -16,7 +16,7 @@ mod watchdog;
 pub use crate::readiness::Readiness;
 pub use crate::trigger::Trigger;
 pub use queue::{backoff, Churn, Outcome, WorkQueue};
-pub use reconcile::{pass, reconcile_tenant, Mode, PassDone, Reconciled};
+pub use reconcile::{pass, pass_cached, reconcile_tenant, Mode, PassDone, Reconciled};
 pub use state::{Command, Intervals, Loaded, Machine, PassSummary};
 
 use crate::desired::DesiredState;
@@ -287,12 +287,15 @@ impl Controller {
                 desired,
                 detail,
                 rolling,
+                view,
             } => {
                 let mode = self.mode();
                 workers.spawn(async move {
-                    Done::Pass(Box::new(
-                        pass(&docker, &desired, detail, mode, rolling).await,
-                    ))
+                    let done = match view {
+                        Some(view) => pass_cached(&docker, &desired, &view, mode, rolling).await,
+                        None => pass(&docker, &desired, detail, mode, rolling).await,
+                    };
+                    Done::Pass(Box::new(done))
                 });
             }
             Command::Reconcile {

@@ -15,8 +15,9 @@
 //!   interval and a relist ask for a list-only pass; at most one pass runs
 //!   at a time and requests coalesce; each pass replaces the view, events
 //!   and reconciles update it in between;
-//! - a reconcile that changed something asks for a list-only pass too (it
-//!   refreshes nginx and the drift metrics), once no tenant is waiting or
+//! - a reconcile that changed something asks for a pass read from the view
+//!   (`Detail::Cached`: it refreshes nginx and the drift metrics without
+//!   listing the host; it never prunes), once no tenant is waiting or
 //!   in flight, or at most every `CHANGE_PASS_GAP` (or ten times as long as
 //!   the last pass took, if more) while they are: a cold start of 1,000
 //!   tenants then costs a few dozen passes, not 1,000;
@@ -44,6 +45,9 @@ pub enum Command {
     Pass {
         desired: Arc<DesiredState>,
         detail: Detail,
+        /// For `Detail::Cached`: a copy of the host view to read (a copy,
+        /// so the machine's own is never shared with a running pass).
+        view: Option<Arc<HostView>>,
         /// A rollout runs meanwhile: the pass leaves the proxy alone (a
         /// `start-first` update points nginx at its bridge, and the pass
         /// would point it back at a container being replaced) and the
@@ -89,14 +93,15 @@ pub struct PassSummary {
     pub out_of_sync: Vec<String>,
     /// The network is missing or duplicated: one reconcile fixes it.
     pub network: bool,
-    /// The host as the pass listed it: replaces the cached view.
-    pub view: HostView,
+    /// The host as the pass listed it: replaces the cached view (`None`
+    /// for a pass read from the view).
+    pub view: Option<HostView>,
     /// Tenants a rollout should update now (recreates are not queued).
     pub rollout: Vec<String>,
 }
 
 impl PassSummary {
-    pub fn of(plan: &Plan, view: HostView, rollout: Vec<String>) -> Self {
+    pub fn of(plan: &Plan, view: Option<HostView>, rollout: Vec<String>) -> Self {
         Self {
             view,
             rollout,
@@ -269,10 +274,12 @@ impl Machine {
             self.pass_took = now.saturating_duration_since(started);
         }
         let Some(summary) = summary else { return };
-        if self.watchdog.on_pass(self.view.as_deref(), &summary.view) {
-            self.reopen_events = true;
+        if let Some(listed) = summary.view {
+            if self.watchdog.on_pass(self.view.as_deref(), &listed) {
+                self.reopen_events = true;
+            }
+            self.view = Some(Arc::new(listed));
         }
-        self.view = Some(Arc::new(summary.view));
         if !summary.rollout.is_empty() {
             self.rollout_wanted = Some(summary.rollout);
         }
@@ -303,7 +310,7 @@ impl Machine {
         self.queue.done(tenant, outcome, now);
         if outcome == Outcome::Deferred && !self.rollout_running {
             // A pass decides whether (and with whom) a rollout starts.
-            self.want_pass(Detail::ListOnly);
+            self.want_pass(Detail::Cached);
         }
         if matches!(outcome, Outcome::Changed | Outcome::Recovered) {
             // nginx and the drift metrics follow in the next pass.
@@ -349,7 +356,9 @@ impl Machine {
         }
         if self.pass_after_change && self.change_pass_due(now) {
             self.pass_after_change = false;
-            self.want_pass(Detail::ListOnly);
+            // The view has every change reconciles made (each merges its
+            // fresh look after acting): no need to list the host.
+            self.want_pass(Detail::Cached);
         }
         let Some(desired) = self.desired.clone() else {
             return Vec::new();
@@ -361,9 +370,19 @@ impl Machine {
                 self.last_pass = Some(now);
                 // This pass sees every change made so far.
                 self.pass_after_change = false;
+                let view = match (detail, &self.view) {
+                    (Detail::Cached, Some(view)) => Some(Arc::new(HostView::clone(view))),
+                    _ => None,
+                };
                 commands.push(Command::Pass {
                     desired: Arc::clone(&desired),
-                    detail,
+                    // Nothing cached yet: list.
+                    detail: if view.is_none() && detail == Detail::Cached {
+                        Detail::ListOnly
+                    } else {
+                        detail
+                    },
+                    view,
                     rolling: self.rollout_running,
                 });
             }
@@ -386,10 +405,11 @@ impl Machine {
                 self.queue.forget(&tenant);
                 continue;
             }
+            let slice = view.slice(&desired.tenants[&tenant], &desired.network);
             commands.push(Command::Reconcile {
                 desired: Arc::clone(&desired),
                 tenant,
-                view: Arc::clone(&view),
+                view: Arc::new(slice),
             });
         }
         commands
@@ -419,10 +439,7 @@ impl Machine {
     }
 
     fn want_pass(&mut self, detail: Detail) {
-        self.pass_wanted = Some(match self.pass_wanted {
-            Some(Detail::Full) => Detail::Full,
-            _ => detail,
-        });
+        self.pass_wanted = Some(self.pass_wanted.map_or(detail, |wanted| wanted.max(detail)));
     }
 }
 

@@ -29,6 +29,14 @@ fn fleet(names: &[&str]) -> DesiredState {
     )
 }
 
+/// What a pass that listed the host and found nothing reports.
+fn listed() -> PassSummary {
+    PassSummary {
+        view: Some(HostView::default()),
+        ..PassSummary::default()
+    }
+}
+
 /// (passes as detail, tenants to reconcile) from a poll.
 fn split(commands: Vec<Command>) -> (Vec<Detail>, Vec<String>) {
     let mut passes = vec![];
@@ -61,7 +69,7 @@ fn first_pass(m: &mut Machine, now: Instant) -> Vec<String> {
         "the first pass fills the view"
     );
     assert!(tenants.is_empty(), "no reconcile before the view is filled");
-    m.on_pass(Some(PassSummary::default()), now);
+    m.on_pass(Some(listed()), now);
     split(m.poll(now)).1
 }
 
@@ -122,7 +130,7 @@ fn a_failed_first_pass_reconciles_nobody_until_a_pass_succeeds() {
     assert!(m.poll(now).is_empty());
     let (passes, tenants) = split(m.poll(now + RESYNC));
     assert_eq!((passes, tenants), (vec![Detail::ListOnly], vec![]));
-    m.on_pass(Some(PassSummary::default()), now);
+    m.on_pass(Some(listed()), now);
     assert_eq!(split(m.poll(now + RESYNC)).1, vec!["a"]);
 }
 
@@ -136,7 +144,7 @@ fn events_and_reconciles_keep_the_view_current_between_passes() {
     let _ = split(m.poll(now));
     m.on_pass(
         Some(PassSummary {
-            view: HostView::from_pass(&crate::fixtures::converged(&desired)),
+            view: Some(HostView::from_pass(&crate::fixtures::converged(&desired))),
             ..Default::default()
         }),
         now,
@@ -145,8 +153,10 @@ fn events_and_reconciles_keep_the_view_current_between_passes() {
         Some(Command::Reconcile { view, .. }) => view,
         other => panic!("{other:?}"),
     };
+    // Each reconcile gets its own slice of the view: b's holds mai-b.
     let before = view(&mut m);
-    assert!(before.containers.contains_key("mai-a"));
+    assert!(before.containers.contains_key("mai-b"));
+    assert!(!before.containers.contains_key("mai-a"), "only b's part");
     m.on_reconciled("a", Outcome::InSync, None, now);
     m.on_reconciled("b", Outcome::InSync, None, now);
     let mut gone = event("a");
@@ -158,7 +168,7 @@ fn events_and_reconciles_keep_the_view_current_between_passes() {
         "the event updated it"
     );
     assert!(
-        before.containers.contains_key("mai-a"),
+        before.containers.contains_key("mai-b"),
         "in-flight snapshots are untouched"
     );
     let only_a = crate::fixtures::desired_state(vec![DesiredTenant::test("a", 8001)]);
@@ -168,7 +178,7 @@ fn events_and_reconciles_keep_the_view_current_between_passes() {
         Some(&crate::fixtures::converged(&only_a)),
         now,
     );
-    m.on_event(&event("b"));
+    m.on_event(&event("a"));
     assert!(
         view(&mut m).containers.contains_key("mai-a"),
         "the reconcile's look merged"
@@ -209,7 +219,7 @@ fn an_edit_queues_exactly_the_changed_tenants_and_a_removal_asks_for_a_pass() {
 #[test]
 fn the_same_state_again_changes_nothing() {
     let (now, mut m) = settled(&["a"]);
-    m.on_pass(Some(PassSummary::default()), now);
+    m.on_pass(Some(listed()), now);
     assert_eq!(m.on_loaded("", Ok(fleet(&["a"]))), Loaded::Unchanged);
     assert!(m.poll(now).is_empty());
 }
@@ -217,7 +227,7 @@ fn the_same_state_again_changes_nothing() {
 #[test]
 fn an_invalid_state_keeps_the_last_good_one_and_is_reported_once() {
     let (now, mut m) = settled(&["a"]);
-    m.on_pass(Some(PassSummary::default()), now);
+    m.on_pass(Some(listed()), now);
     assert_eq!(
         m.on_loaded("", refused()),
         Loaded::Refused { repeated: false }
@@ -241,7 +251,7 @@ fn a_pass_queues_what_it_found_out_of_sync_but_not_what_is_in_flight() {
     let _ = first_pass(&mut m, now); // a, b in flight
     m.on_pass(
         Some(PassSummary {
-            view: HostView::default(),
+            view: Some(HostView::default()),
             out_of_sync: vec!["a".into(), "b".into(), "c".into()],
             network: false,
             rollout: vec![],
@@ -255,7 +265,11 @@ fn a_pass_queues_what_it_found_out_of_sync_but_not_what_is_in_flight() {
     assert_eq!(tenants, vec!["c"], "a and b observed afresh already");
     m.on_reconciled("c", Outcome::InSync, None, now);
     let (passes, _) = split(m.poll(now));
-    assert_eq!(passes, vec![Detail::ListOnly], "the changes ask for a pass");
+    assert_eq!(
+        passes,
+        vec![Detail::Cached],
+        "the changes ask for a pass, read from the view"
+    );
 }
 
 #[test]
@@ -280,7 +294,7 @@ fn during_a_cold_start_changes_ask_for_a_pass_at_most_every_gap() {
         let (p, t) = split(m.poll(now));
         passes += p.len();
         for _ in p {
-            m.on_pass(Some(PassSummary::default()), now);
+            m.on_pass(Some(listed()), now);
         }
         now += Duration::from_millis(100);
         for tenant in t {
@@ -302,7 +316,7 @@ fn a_missing_network_is_fixed_by_one_reconcile() {
     let (now, mut m) = settled(&["a", "b"]);
     m.on_pass(
         Some(PassSummary {
-            view: HostView::default(),
+            view: Some(HostView::default()),
             out_of_sync: vec![],
             network: true,
             rollout: vec![],
@@ -320,11 +334,11 @@ fn resync_and_verify_timers_ask_for_list_only_and_full_passes() {
     m.on_loaded("", Ok(fleet(&["a"])));
     let _ = first_pass(&mut m, start);
     m.on_reconciled("a", Outcome::InSync, None, start);
-    m.on_pass(Some(PassSummary::default()), start);
+    m.on_pass(Some(listed()), start);
     assert_eq!(m.next_wake(), start + RESYNC);
     let (passes, _) = split(m.poll(start + RESYNC));
     assert_eq!(passes, vec![Detail::ListOnly]);
-    m.on_pass(Some(PassSummary::default()), start + RESYNC);
+    m.on_pass(Some(listed()), start + RESYNC);
     let (passes, _) = split(m.poll(start + VERIFY));
     assert_eq!(passes, vec![Detail::Full]);
 }
@@ -352,7 +366,7 @@ fn a_failing_tenant_backs_off_and_a_conflict_waits_for_a_hint() {
     let mut m = machine(now);
     m.on_loaded("", Ok(fleet(&["bad", "blocked"])));
     let _ = first_pass(&mut m, now);
-    m.on_pass(Some(PassSummary::default()), now);
+    m.on_pass(Some(listed()), now);
     assert!(m.on_reconciled("bad", Outcome::Failed, None, now));
     assert!(!m.on_reconciled("blocked", Outcome::Blocked, None, now));
     m.on_event(&event("bad")); // events do not cut a backoff short
@@ -367,7 +381,7 @@ fn a_failing_tenant_backs_off_and_a_conflict_waits_for_a_hint() {
     );
     m.on_pass(
         Some(PassSummary {
-            view: HostView::default(),
+            view: Some(HostView::default()),
             out_of_sync: vec!["blocked".into()],
             network: false,
             rollout: vec![],
@@ -384,7 +398,7 @@ fn an_operators_edit_is_never_held_by_the_churn_limiter() {
     m.on_loaded("", Ok(fleet(&["flappy"])));
     let _ = first_pass(&mut m, now);
     m.on_reconciled("flappy", Outcome::InSync, None, now);
-    m.on_pass(Some(PassSummary::default()), now);
+    m.on_pass(Some(listed()), now);
     let mut held = false;
     for _ in 0..10 {
         now += Duration::from_secs(1);
@@ -392,7 +406,7 @@ fn an_operators_edit_is_never_held_by_the_churn_limiter() {
         if !split(m.poll(now)).1.is_empty() {
             held = m.on_reconciled("flappy", Outcome::Changed, None, now);
         }
-        m.on_pass(Some(PassSummary::default()), now);
+        m.on_pass(Some(listed()), now);
     }
     assert!(held, "a tenant changed on every event is held");
     let mut edited = fleet(&["flappy"]);
@@ -408,7 +422,7 @@ fn an_operators_edit_is_never_held_by_the_churn_limiter() {
 #[test]
 fn a_tenant_that_left_is_not_reconciled_even_if_an_event_names_it() {
     let (now, mut m) = settled(&["a", "b"]);
-    m.on_pass(Some(PassSummary::default()), now);
+    m.on_pass(Some(listed()), now);
     m.on_loaded("", Ok(fleet(&["a"])));
     m.on_event(&event("b"));
     let (_, tenants) = split(m.poll(now));
@@ -422,7 +436,7 @@ fn slow_passes_are_spaced_further_apart_during_a_cold_start() {
     m.on_loaded("", Ok(fleet(&["a", "b", "c"])));
     let _ = split(m.poll(start));
     // The first pass took 1 s (a large host): change passes wait 10 s.
-    m.on_pass(Some(PassSummary::default()), start + Duration::from_secs(1));
+    m.on_pass(Some(listed()), start + Duration::from_secs(1));
     let now = start + Duration::from_secs(1);
     let (_, tenants) = split(m.poll(now));
     assert_eq!(tenants, vec!["a", "b"]);
@@ -434,14 +448,14 @@ fn slow_passes_are_spaced_further_apart_during_a_cold_start() {
     assert_eq!(m.next_wake(), start + Duration::from_secs(10));
     m.on_reconciled("b", Outcome::Changed, None, now);
     let (passes, _) = split(m.poll(start + Duration::from_secs(10)));
-    assert_eq!(passes, vec![Detail::ListOnly]);
+    assert_eq!(passes, vec![Detail::Cached]);
 }
 
 #[test]
 fn recreates_go_to_one_rollout_at_a_time_not_to_the_queue() {
     let (now, mut m) = settled(&["a", "b", "c"]);
     let plan_with = |members: &[&str]| PassSummary {
-        view: HostView::default(),
+        view: Some(HostView::default()),
         out_of_sync: vec![],
         network: false,
         rollout: members.iter().map(|s| s.to_string()).collect(),
@@ -479,6 +493,6 @@ fn a_reconcile_that_leaves_a_recreate_to_the_rollout_asks_for_a_pass_and_waits()
     assert_eq!(tenants, vec!["a"]);
     assert!(!m.on_reconciled("a", Outcome::Deferred, None, now));
     let (passes, tenants) = split(m.poll(now));
-    assert_eq!(passes, vec![Detail::ListOnly]);
+    assert_eq!(passes, vec![Detail::Cached]);
     assert!(tenants.is_empty(), "not retried on a timer");
 }

@@ -14,8 +14,15 @@ use std::collections::{BTreeSet, HashMap};
 
 /// How much to read: lists only (cheap, for frequent resyncs) or a full
 /// inspect of every managed container (plan, apply, verify passes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Ordered: a request for more detail wins over one for less.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Detail {
+    /// The controller's cached host view, kept by Docker events and by
+    /// each reconcile's fresh look: no list at all (only the images are
+    /// inspected). For the passes that follow the controller's own
+    /// changes; such a pass never prunes. `observe` treats it as
+    /// `ListOnly` (it has no view).
+    Cached,
     ListOnly,
     Full,
 }
@@ -50,21 +57,21 @@ pub async fn observe(
         &networks,
         &volumes.volumes.unwrap_or_default(),
     );
-    let refs: BTreeSet<&str> = desired.tenants.values().map(|t| t.image.as_str()).collect();
-    inspect_images(docker, refs, &mut state).await?;
+    observe_images(docker, desired, &mut state).await?;
     if detail == Detail::Full {
-        inspect_managed(docker, desired, &mut state).await?;
+        inspect_managed(docker, desired, &mut state, HashMap::new()).await?;
     }
     Ok(state)
 }
 
 /// Observes what one tenant's reconcile needs to see, whatever the size of
 /// the fleet: its own containers (by label, so strays and another fleet's
-/// namesake too), its volumes by name and its image, each freshly, then an
-/// inspect of its own containers. What holds its name or publishes its
+/// namesake too), its volumes by name and its image, each freshly, and
+/// the details of its own containers. What holds its name or publishes its
 /// port, and the fleet's network, come from `view` when there is one (see
 /// `HostView` for why that is safe), else from filtered lists too.
-/// Four calls with a view, six without, plus an inspect per own container.
+/// With a view: an inspect per own container (its name always), one per
+/// volume and the image's; six lists without one.
 pub async fn observe_tenant(
     docker: &DockerClient,
     desired: &DesiredState,
@@ -82,69 +89,159 @@ pub async fn observe_tenant(
         })
     };
     let filter = |key: &str, value: String| HashMap::from([(key.to_string(), vec![value])]);
-    let volume_names: Vec<String> = tenant.volume_names().map(str::to_string).collect();
-    let others = async {
-        match view {
-            Some(_) => Ok((Vec::new(), Vec::new(), Vec::new())),
-            None => tokio::try_join!(
-                list(filter("name", format!("^/{}$", tenant.container_name))),
-                list(filter("publish", tenant.port.to_string())),
-                networks_named(docker, &desired.network),
-            ),
-        }
+    let Some(view) = view else {
+        let volume_names: Vec<String> = tenant.volume_names().map(str::to_string).collect();
+        let (by_label, by_name, by_port, networks, volumes) = tokio::try_join!(
+            list(filter("label", format!("{TENANT_LABEL}={}", tenant.name))),
+            list(filter("name", format!("^/{}$", tenant.container_name))),
+            list(filter("publish", tenant.port.to_string())),
+            networks_named(docker, &desired.network),
+            volumes_named(docker, &volume_names),
+        )?;
+        let containers: Vec<_> = by_label.into_iter().chain(by_name).chain(by_port).collect();
+        let mut state = ObservedState::default();
+        fill(&mut state, &containers, &networks, &volumes);
+        inspect_images(docker, BTreeSet::from([tenant.image.as_str()]), &mut state).await?;
+        inspect_managed(docker, desired, &mut state, HashMap::new()).await?;
+        return Ok(state);
     };
-    let (by_label, (by_name, by_port, networks), volumes) = tokio::try_join!(
-        list(filter("label", format!("{TENANT_LABEL}={}", tenant.name))),
-        others,
-        async {
-            if volume_names.is_empty() {
-                return Ok(Vec::new());
-            }
-            let filters = HashMap::from([("name".to_string(), volume_names.clone())]);
-            docker
-                .call("list_volumes", |d| async move {
-                    d.list_volumes(Some(ListVolumesOptions {
-                        filters: Some(filters),
-                    }))
-                    .await
-                })
-                .await
-                .map(|v| v.volumes.unwrap_or_default())
-        },
-    )?;
-    let containers: Vec<_> = by_label.into_iter().chain(by_name).chain(by_port).collect();
-    // Docker's name filters match substrings: keep exact names only.
-    let volumes: Vec<_> = volumes
-        .into_iter()
-        .filter(|v| volume_names.contains(&v.name))
-        .collect();
-    let mut state = ObservedState::default();
-    fill(&mut state, &containers, &networks, &volumes);
-    if let Some(view) = view {
-        for c in view.holding(&tenant.container_name, tenant.port) {
-            // Its own containers were just listed: the fresh look wins.
-            if c.tenant_label() != Some(tenant.name.as_str()) {
-                state
-                    .containers
-                    .entry(c.name.clone())
-                    .or_insert_with(|| c.clone());
-            }
-        }
-        if let Some(labels) = view.networks.get(&desired.network) {
+    let (mut state, prefetched) = observe_own(docker, tenant, view).await?;
+    for c in view.holding(&tenant.container_name, tenant.port) {
+        // Its own containers were just inspected: the fresh look wins.
+        if c.tenant_label() != Some(tenant.name.as_str()) {
             state
-                .networks
-                .insert(desired.network.clone(), labels.clone());
-        }
-        if view.duplicate_networks.contains(&desired.network) {
-            state.duplicate_networks.insert(desired.network.clone());
-        }
-        if view.shared_networks.contains(&desired.network) {
-            state.shared_networks.insert(desired.network.clone());
+                .containers
+                .entry(c.name.clone())
+                .or_insert_with(|| c.clone());
         }
     }
+    if let Some(labels) = view.networks.get(&desired.network) {
+        state
+            .networks
+            .insert(desired.network.clone(), labels.clone());
+    }
+    if view.duplicate_networks.contains(&desired.network) {
+        state.duplicate_networks.insert(desired.network.clone());
+    }
+    if view.shared_networks.contains(&desired.network) {
+        state.shared_networks.insert(desired.network.clone());
+    }
     inspect_images(docker, BTreeSet::from([tenant.image.as_str()]), &mut state).await?;
-    inspect_managed(docker, desired, &mut state).await?;
+    inspect_managed(docker, desired, &mut state, prefetched).await?;
     Ok(state)
+}
+
+/// A tenant's own containers (inspected by name) and volumes (inspected
+/// too), nothing else: what a reconcile looks at first, and again after it
+/// acted, so the host view holds what it made. Returns the inspects too.
+pub async fn observe_own(
+    docker: &DockerClient,
+    tenant: &DesiredTenant,
+    view: &HostView,
+) -> Result<
+    (
+        ObservedState,
+        HashMap<String, bollard::models::ContainerInspectResponse>,
+    ),
+    DockerError,
+> {
+    let volume_names: Vec<String> = tenant.volume_names().map(str::to_string).collect();
+    // With a view: its own containers are its name, and what the view
+    // knows under its label or under the names a replacement uses (the
+    // view has what the last pass listed, plus what reconciles made
+    // since); each is inspected by name (see `container_from_inspect` for
+    // why not listed). One the view does not know yet (made by hand since
+    // the last pass, under another name) is found by the next pass.
+    let temporary = [
+        tenant.replacement_name(),
+        tenant.aside_name(),
+        tenant.bridge_name(),
+    ];
+    let mut own: BTreeSet<String> = view
+        .containers
+        .values()
+        .filter(|c| c.tenant_label() == Some(tenant.name.as_str()) || temporary.contains(&c.name))
+        .map(|c| c.name.clone())
+        .collect();
+    own.insert(tenant.container_name.clone());
+    let inspects = futures_util::future::try_join_all(own.iter().map(|name| {
+        let name = name.clone();
+        async move {
+            let found = docker
+                .call("inspect_container", |d| async move {
+                    d.inspect_container(&name, None).await
+                })
+                .await;
+            match found {
+                Ok(inspect) => Ok(Some(inspect)),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+    }));
+    let (inspects, volumes) =
+        tokio::try_join!(inspects, volumes_by_inspect(docker, &volume_names))?;
+    let mut state = ObservedState::default();
+    fill(&mut state, &[], &[], &volumes);
+    let mut prefetched = HashMap::new();
+    for inspect in inspects.into_iter().flatten() {
+        if let Some(c) = super::convert::container_from_inspect(&inspect) {
+            prefetched.insert(c.name.clone(), inspect);
+            state.containers.insert(c.name.clone(), c);
+        }
+    }
+    Ok((state, prefetched))
+}
+
+/// Volumes by exact name, in one name-filtered list (Docker's name filter
+/// matches parts of names).
+async fn volumes_named(
+    docker: &DockerClient,
+    names: &[String],
+) -> Result<Vec<bollard::models::Volume>, DockerError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let filters = HashMap::from([("name".to_string(), names.to_vec())]);
+    let listed = docker
+        .call("list_volumes", |d| async move {
+            d.list_volumes(Some(ListVolumesOptions {
+                filters: Some(filters),
+            }))
+            .await
+        })
+        .await?;
+    Ok(listed
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| names.contains(&v.name))
+        .collect())
+}
+
+/// Volumes by exact name, one inspect each: answered from the daemon's
+/// index, where a list walks every volume on the host.
+async fn volumes_by_inspect(
+    docker: &DockerClient,
+    names: &[String],
+) -> Result<Vec<bollard::models::Volume>, DockerError> {
+    let found = futures_util::future::try_join_all(names.iter().map(|name| {
+        let name = name.clone();
+        async move {
+            match docker
+                .call("inspect_volume", |d| async move {
+                    d.inspect_volume(&name).await
+                })
+                .await
+            {
+                Ok(volume) => Ok(Some(volume)),
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+    }))
+    .await?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 /// Networks whose name is exactly `name`: Docker's name filter matches
@@ -198,6 +295,16 @@ fn fill(
             .volumes
             .insert(volume.name.clone(), labels_of(Some(&volume.labels)));
     }
+}
+
+/// Inspects every desired image reference into `state`.
+pub async fn observe_images(
+    docker: &DockerClient,
+    desired: &DesiredState,
+    state: &mut ObservedState,
+) -> Result<(), DockerError> {
+    let refs: BTreeSet<&str> = desired.tenants.values().map(|t| t.image.as_str()).collect();
+    inspect_images(docker, refs, state).await
 }
 
 /// Inspects each desired image reference; a reference the daemon refuses
@@ -259,11 +366,13 @@ pub async fn inspect_image(
 
 /// Inspects the containers that bear a desired tenant's name or carry our
 /// label under our prefix. A container removed between list and inspect
-/// is simply dropped: the next pass sees it gone.
+/// is simply dropped: the next pass sees it gone. `prefetched`: inspects
+/// just made, used instead of asking again.
 async fn inspect_managed(
     docker: &DockerClient,
     desired: &DesiredState,
     state: &mut ObservedState,
+    mut prefetched: HashMap<String, bollard::models::ContainerInspectResponse>,
 ) -> Result<(), DockerError> {
     let prefix = format!("{}-", desired.name_prefix);
     let wanted: BTreeSet<&str> = desired
@@ -282,11 +391,16 @@ async fn inspect_managed(
         .collect();
     for name in names {
         let id = state.containers[&name].id.clone();
-        let inspected = docker
-            .call("inspect_container", |d| async move {
-                d.inspect_container(&id, None).await
-            })
-            .await;
+        let inspected = match prefetched.remove(&name) {
+            Some(inspect) => Ok(inspect),
+            None => {
+                docker
+                    .call("inspect_container", |d| async move {
+                        d.inspect_container(&id, None).await
+                    })
+                    .await
+            }
+        };
         let inspect = match inspected {
             Ok(i) => i,
             Err(e) if e.is_not_found() => {

@@ -10,7 +10,9 @@ pub use convert::{
     container_from_summary, details_from_inspect, is_isolated, render_port, render_port_numbers,
     ICC_OPTION,
 };
-pub use fetch::{inspect_image, networks_named, observe, observe_tenant, Detail};
+pub use fetch::{
+    inspect_image, networks_named, observe, observe_images, observe_own, observe_tenant, Detail,
+};
 pub use view::HostView;
 
 use crate::desired::{HealthCheck, Resources};

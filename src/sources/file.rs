@@ -10,10 +10,11 @@
 //! watcher (changes to charts and env files are seen there).
 
 use super::debounce::Debounce;
+use super::fingerprint::Fingerprint;
 use super::watch::watch_dirs;
 use crate::desired::DesiredState;
 use crate::diagnostic::Diagnostics;
-use crate::load::load_desired;
+use crate::load::load_desired_tracked;
 use crate::trigger::Trigger;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -32,10 +33,12 @@ pub async fn run_file(file: PathBuf, poll: Duration, tx: UnboundedSender<Trigger
         }
     };
     let mut source = FileSource {
-        file,
+        file: file.clone(),
         tx,
         last: None,
         last_good: None,
+        inputs: vec![file.clone()],
+        read_from: None,
     };
     if !source.read().await {
         return;
@@ -56,7 +59,7 @@ pub async fn run_file(file: PathBuf, poll: Duration, tx: UnboundedSender<Trigger
                 } else if now >= next_poll {
                     next_poll = now + poll;
                     // Inside a burst the trailing read comes soon anyway.
-                    !debounce.pending()
+                    !debounce.pending() && source.inputs_changed()
                 } else {
                     false
                 }
@@ -93,20 +96,48 @@ struct FileSource {
     /// The tenants of the last valid state sent: what "dropping tenants"
     /// is judged by (an invalid read in between does not reset it).
     last_good: Option<std::collections::BTreeSet<String>>,
+    /// The files the last load read.
+    inputs: Vec<PathBuf>,
+    /// Their stamps, when the last load was valid and nothing changed
+    /// while it read.
+    read_from: Option<Fingerprint>,
 }
 
 impl FileSource {
-    async fn load(&self) -> Loaded {
-        let file = self.file.clone();
-        tokio::task::spawn_blocking(move || load_desired(&file))
-            .await
-            .unwrap_or_else(|e| {
-                Err(Diagnostics(vec![crate::diagnostic::at_line(
-                    &self.file,
-                    1,
-                    format!("loader panicked: {e}"),
-                )]))
-            })
+    async fn load(&mut self) -> Loaded {
+        let (file, previous) = (self.file.clone(), self.inputs.clone());
+        let loaded = tokio::task::spawn_blocking(move || {
+            let before = Fingerprint::of(&previous);
+            let (loaded, inputs) = load_desired_tracked(&file);
+            let after = Fingerprint::of(&inputs);
+            (loaded, inputs, before, after)
+        })
+        .await;
+        match loaded {
+            Ok((loaded, inputs, before, after)) => {
+                // Trusted only when every input is stamped as it was
+                // before the read (nothing changed while reading, and
+                // none is new): otherwise the next poll reads again. An
+                // invalid state is re-read at every poll: a file it needs
+                // may appear, and not every such file is among `inputs`.
+                self.read_from = (loaded.is_ok() && after.within(&before)).then_some(after);
+                self.inputs = inputs;
+                loaded
+            }
+            Err(e) => Err(Diagnostics(vec![crate::diagnostic::at_line(
+                &self.file,
+                1,
+                format!("loader panicked: {e}"),
+            )])),
+        }
+    }
+
+    /// Whether a file the last load read changed since (always true
+    /// after an invalid load).
+    fn inputs_changed(&self) -> bool {
+        self.read_from
+            .as_ref()
+            .is_none_or(|stamps| *stamps != stamps.again())
     }
 
     /// Reads after a change, before the file is known to be quiet.

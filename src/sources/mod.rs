@@ -12,6 +12,7 @@
 mod debounce;
 pub mod events;
 pub mod file;
+mod fingerprint;
 pub mod git;
 mod watch;
 
