@@ -139,6 +139,9 @@ pub struct Machine {
     queue: WorkQueue,
     pass_running: bool,
     pass_wanted: Option<Detail>,
+    /// Reconciles' fresh looks since the running pass started: re-applied
+    /// over its listing, which may be older.
+    merged_during_pass: std::collections::BTreeMap<String, ObservedState>,
     /// The cached host view; no tenant is reconciled before the first
     /// pass filled it.
     view: Option<Arc<HostView>>,
@@ -169,6 +172,7 @@ impl Machine {
             queue: WorkQueue::new(concurrency),
             pass_running: false,
             pass_wanted: None,
+            merged_during_pass: Default::default(),
             view: None,
             pass_after_change: false,
             last_pass: None,
@@ -273,10 +277,14 @@ impl Machine {
         if let Some(started) = self.last_pass {
             self.pass_took = now.saturating_duration_since(started);
         }
+        let merged = std::mem::take(&mut self.merged_during_pass);
         let Some(summary) = summary else { return };
-        if let Some(listed) = summary.view {
+        if let Some(mut listed) = summary.view {
             if self.watchdog.on_pass(self.view.as_deref(), &listed) {
                 self.reopen_events = true;
+            }
+            for (tenant, fresh) in &merged {
+                listed.merge(tenant, fresh);
             }
             self.view = Some(Arc::new(listed));
         }
@@ -306,6 +314,14 @@ impl Machine {
     ) -> bool {
         if let (Some(view), Some(fresh)) = (&mut self.view, fresh) {
             Arc::make_mut(view).merge(tenant, fresh);
+            // A pass under way may have listed before this look: its
+            // view must not undo it, nor its watchdog judge this tenant
+            // by the older listing.
+            self.watchdog.on_event(tenant);
+            if self.pass_running {
+                self.merged_during_pass
+                    .insert(tenant.to_string(), fresh.clone());
+            }
         }
         self.queue.done(tenant, outcome, now);
         if outcome == Outcome::Deferred && !self.rollout_running {

@@ -496,3 +496,76 @@ fn a_reconcile_that_leaves_a_recreate_to_the_rollout_asks_for_a_pass_and_waits()
     assert_eq!(passes, vec![Detail::Cached]);
     assert!(tenants.is_empty(), "not retried on a timer");
 }
+
+#[test]
+fn a_look_taken_during_a_listing_pass_survives_its_older_listing() {
+    use crate::desired::DesiredTenant;
+    let (now, mut m) = settled(&["a"]);
+    m.on_event(&event("a"));
+    let _ = m.poll(now + RESYNC); // a resync pass starts, and a's reconcile
+                                  // a's reconcile made its container after the pass had listed.
+    let only_a = crate::fixtures::desired_state(vec![DesiredTenant::test("a", 8001)]);
+    m.on_reconciled(
+        "a",
+        Outcome::Changed,
+        Some(&crate::fixtures::converged(&only_a)),
+        now + RESYNC,
+    );
+    m.on_pass(Some(listed()), now + RESYNC);
+    m.on_event(&event("a"));
+    let slice = m.poll(now + RESYNC).into_iter().find_map(|c| match c {
+        Command::Reconcile { view, .. } => Some(view),
+        _ => None,
+    });
+    assert!(
+        slice
+            .expect("a reconciles")
+            .containers
+            .contains_key("mai-a"),
+        "the listing did not undo the reconcile's look"
+    );
+    assert!(
+        !m.take_reopen_events(),
+        "not a missed event: the look came after the listing"
+    );
+}
+
+#[test]
+fn a_pass_read_from_the_view_keeps_the_view_and_waits_for_a_first_listing() {
+    let now = Instant::now();
+    let mut m = machine(now);
+    m.on_loaded("", Ok(fleet(&["a"])));
+    // Nothing cached yet: even a pass asked for by a change lists.
+    assert_eq!(split(m.poll(now)).0, vec![Detail::ListOnly]);
+    let mut with_a = HostView::default();
+    let c = crate::desired::DesiredTenant::test("a", 8001).matching_container();
+    with_a.containers.insert(c.name.clone(), c);
+    m.on_pass(
+        Some(PassSummary {
+            view: Some(with_a),
+            ..PassSummary::default()
+        }),
+        now,
+    );
+    let _ = m.poll(now);
+    m.on_reconciled("a", Outcome::Changed, None, now);
+    let commands = m.poll(now);
+    let Some(Command::Pass { detail, view, .. }) = commands.first() else {
+        panic!("{commands:?}")
+    };
+    assert_eq!(*detail, Detail::Cached);
+    assert!(view
+        .as_ref()
+        .is_some_and(|v| v.containers.contains_key("mai-a")));
+    // It reports no view: the cached one stays.
+    m.on_pass(Some(PassSummary::default()), now);
+    m.on_event(&event("a"));
+    let slice = m.poll(now).into_iter().find_map(|c| match c {
+        Command::Reconcile { view, .. } => Some(view),
+        _ => None,
+    });
+    assert!(slice
+        .expect("a reconciles")
+        .containers
+        .contains_key("mai-a"));
+}
