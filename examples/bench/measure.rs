@@ -233,7 +233,11 @@ pub fn table(
 ) -> String {
     let scenarios = [
         ("S1", "cold start: nothing → all running and healthy"),
-        ("S2", "no-op resync (nothing changed)"),
+        ("S2", "no-op resync (nothing changed): lists the host"),
+        (
+            "S2c",
+            "no-op pass read from the cached view (the pass after changes)",
+        ),
         ("S3", "edit one tenant's env → recreated and healthy"),
         ("S4", "add one tenant → serving"),
         ("S5", "remove one tenant → container gone (volumes kept)"),

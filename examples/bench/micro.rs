@@ -7,40 +7,64 @@ use tenantctl::docker::DockerClient;
 use tenantctl::fixtures::{converged, desired_state};
 use tenantctl::observe::Detail;
 
-/// Median of `iterations` no-op resyncs (list-only observe + plan) and the
-/// Docker calls one of them makes.
-pub fn noop_resync(file: &Path, iterations: usize) -> (Duration, u64) {
+/// Medians of `iterations` no-op resyncs (list-only observe + plan) and
+/// of as many no-op passes read from the host view (what the controller
+/// runs after its own changes), each with the Docker calls one makes.
+pub fn noop_resync(file: &Path, iterations: usize) -> (Duration, u64, Duration, u64) {
     let desired = tenantctl::load::load_desired(file).expect("bench fleet is valid");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let docker = DockerClient::connect(Duration::from_secs(30))
             .await
             .expect("docker");
-        let mut times = Vec::new();
+        let mode = tenantctl::controller::Mode {
+            prune: true,
+            ..Default::default()
+        };
+        let mut listed = Vec::new();
         let before = docker.requests().total();
+        let mut view = None;
         for _ in 0..iterations {
             let start = Instant::now();
             // Exactly the controller's resync pass: observe, plan, execute
             // the fleet-level part (nothing to do here).
-            let done = tenantctl::controller::pass(
-                &docker,
-                &desired,
-                Detail::ListOnly,
-                tenantctl::controller::Mode {
-                    prune: true,
-                    ..Default::default()
-                },
-                false,
-            )
-            .await
-            .expect("pass");
-            let plan = done.plan;
-            assert!(plan.is_empty(), "the fleet must be in sync for S2:\n{plan}");
-            times.push(start.elapsed());
+            let done =
+                tenantctl::controller::pass(&docker, &desired, Detail::ListOnly, mode, false)
+                    .await
+                    .expect("pass");
+            listed.push(start.elapsed());
+            assert!(
+                done.plan.is_empty(),
+                "the fleet must be in sync for S2:\n{}",
+                done.plan
+            );
+            view = done.view;
         }
-        let calls = (docker.requests().total() - before) / iterations as u64;
-        times.sort();
-        (times[times.len() / 2], calls)
+        let listed_calls = (docker.requests().total() - before) / iterations as u64;
+        let view = view.expect("a listing pass has a view");
+        let mut cached = Vec::new();
+        let before = docker.requests().total();
+        for _ in 0..iterations {
+            let start = Instant::now();
+            let done = tenantctl::controller::pass_cached(&docker, &desired, &view, mode, false)
+                .await
+                .expect("pass");
+            cached.push(start.elapsed());
+            assert!(
+                done.plan.is_empty(),
+                "in sync from the view too:\n{}",
+                done.plan
+            );
+        }
+        let cached_calls = (docker.requests().total() - before) / iterations as u64;
+        listed.sort();
+        cached.sort();
+        (
+            listed[listed.len() / 2],
+            listed_calls,
+            cached[cached.len() / 2],
+            cached_calls,
+        )
     })
 }
 

@@ -136,9 +136,11 @@ pub fn tenantctl_run(n: usize, args: &Args, samples: &mut Samples) -> RunResult 
     calls.insert("S1".into(), docker_calls(listen));
 
     // S2: a no-op resync, as the controller does it: lists + in-memory plan.
-    let (s2, s2_calls) = crate::micro::noop_resync(&file, 10);
+    let (s2, s2_calls, s2c, s2c_calls) = crate::micro::noop_resync(&file, 10);
     record("S2", s2);
     calls.insert("S2".into(), s2_calls);
+    record("S2c", s2c);
+    calls.insert("S2c".into(), s2c_calls);
 
     // S3: edit one tenant's env; only it is recreated.
     let others: Vec<Option<String>> = (1..n)
