@@ -326,6 +326,58 @@ mod tests {
     }
 
     #[test]
+    fn an_inspect_reads_as_the_list_would_show_the_container() {
+        use bollard::models::{ContainerState as State, ContainerStateStatusEnum, NetworkSettings};
+        let inspect = ContainerInspectResponse {
+            id: Some("abc".into()),
+            name: Some("/mai-acme".into()),
+            image: Some("sha256:1".into()),
+            config: Some(ContainerConfig {
+                labels: Some(HashMap::from([("tenantctl.tenant".into(), "acme".into())])),
+                ..Default::default()
+            }),
+            state: Some(State {
+                status: Some(ContainerStateStatusEnum::RUNNING),
+                ..Default::default()
+            }),
+            network_settings: Some(NetworkSettings {
+                ports: Some(HashMap::from([(
+                    "8080/tcp".into(),
+                    Some(vec![
+                        PortBinding {
+                            host_ip: Some("0.0.0.0".into()),
+                            host_port: Some("8001".into()),
+                        },
+                        PortBinding {
+                            host_ip: Some("::".into()),
+                            host_port: Some("8001".into()),
+                        },
+                    ]),
+                )])),
+                ..Default::default()
+            }),
+            mounts: Some(vec![MountPoint {
+                typ: Some("volume".into()),
+                name: Some("mai-acme-data".into()),
+                destination: Some("/app/backend/data".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        let c = container_from_inspect(&inspect).unwrap();
+        assert_eq!((c.id.as_str(), c.name.as_str()), ("abc", "mai-acme"));
+        assert_eq!(c.tenant_label(), Some("acme"));
+        assert!(c.is_running());
+        assert_eq!(c.image_id, "sha256:1");
+        assert_eq!(c.published_ports, BTreeSet::from([8001]));
+        assert_eq!(
+            c.mounts,
+            BTreeSet::from(["volume mai-acme-data -> /app/backend/data".to_string()])
+        );
+        assert!(c.details.is_none());
+    }
+
+    #[test]
     fn inspect_drops_image_env_and_renders_ports_and_mounts() {
         let inspect = ContainerInspectResponse {
             config: Some(ContainerConfig {
