@@ -317,7 +317,7 @@ impl Machine {
             // A pass under way may have listed before this look: its
             // view must not undo it, nor its watchdog judge this tenant
             // by the older listing.
-            self.watchdog.on_event(tenant);
+            self.watchdog.on_look(tenant);
             if self.pass_running {
                 self.merged_during_pass
                     .insert(tenant.to_string(), fresh.clone());

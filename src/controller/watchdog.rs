@@ -16,12 +16,22 @@ pub struct EventWatchdog {
     heard: BTreeSet<String>,
     /// Tenants whose change the last pass found unannounced.
     suspects: BTreeSet<String>,
+    /// Tenants a reconcile looked at since the last pass: the view has
+    /// them as that look saw them, which may be newer than the next
+    /// pass's listing, so a difference proves nothing about the stream.
+    looked: BTreeSet<String>,
 }
 
 impl EventWatchdog {
     pub fn on_event(&mut self, tenant: &str) {
         self.heard.insert(tenant.to_string());
         self.suspects.remove(tenant);
+    }
+
+    /// A reconcile looked at `tenant`'s objects (unlike an event, this
+    /// does not clear a suspicion: a pass's own hint causes that look).
+    pub fn on_look(&mut self, tenant: &str) {
+        self.looked.insert(tenant.to_string());
     }
 
     /// A pass replaced `old` with `new`. `true` when the stream missed a
@@ -36,12 +46,13 @@ impl EventWatchdog {
                 };
                 let stopped = before.is_running()
                     && new.containers.get(name).is_none_or(|now| !now.is_running());
-                if stopped && !self.heard.contains(tenant) {
+                if stopped && !self.heard.contains(tenant) && !self.looked.contains(tenant) {
                     self.suspects.insert(tenant.to_string());
                 }
             }
         }
         self.heard.clear();
+        self.looked.clear();
         frozen
     }
 }
@@ -79,6 +90,18 @@ mod tests {
         assert!(w.on_pass(Some(&view(&[("acme", false)])), &view(&[("acme", true)])));
         // Reopened: nothing pending.
         assert!(!w.on_pass(Some(&view(&[("acme", true)])), &view(&[("acme", true)])));
+    }
+
+    #[test]
+    fn a_look_after_the_listing_is_not_suspect_but_clears_no_suspicion() {
+        let mut w = EventWatchdog::default();
+        // A reconcile's look (newer than the listing) had it running.
+        w.on_look("acme");
+        assert!(!w.on_pass(Some(&view(&[("acme", true)])), &view(&[("acme", false)])));
+        // Found stopped with no event; the pass's hint makes a reconcile look.
+        assert!(!w.on_pass(Some(&view(&[("acme", true)])), &view(&[("acme", false)])));
+        w.on_look("acme");
+        assert!(w.on_pass(Some(&view(&[("acme", true)])), &view(&[("acme", true)])));
     }
 
     #[test]
