@@ -153,6 +153,16 @@ impl DesiredTenant {
         format!("{}--bridge", self.container_name)
     }
 
+    /// Every name a replacement gives a container of this tenant for a
+    /// while (`--new`, `--old`, `--bridge`).
+    pub fn temporary_names(&self) -> [String; 3] {
+        [
+            self.replacement_name(),
+            self.aside_name(),
+            self.bridge_name(),
+        ]
+    }
+
     /// Docker volumes the tenant mounts, its own and named ones (bind
     /// mounts are the operator's directories).
     pub fn volume_names(&self) -> impl Iterator<Item = &str> {

@@ -152,11 +152,7 @@ pub async fn observe_own(
     // since); each is inspected by name (see `container_from_inspect` for
     // why not listed). One the view does not know yet (made by hand since
     // the last pass, under another name) is found by the next pass.
-    let temporary = [
-        tenant.replacement_name(),
-        tenant.aside_name(),
-        tenant.bridge_name(),
-    ];
+    let temporary = tenant.temporary_names();
     let mut own: BTreeSet<String> = view
         .containers
         .values()
@@ -167,16 +163,13 @@ pub async fn observe_own(
     let inspects = futures_util::future::try_join_all(own.iter().map(|name| {
         let name = name.clone();
         async move {
-            let found = docker
-                .call("inspect_container", |d| async move {
-                    d.inspect_container(&name, None).await
-                })
-                .await;
-            match found {
-                Ok(inspect) => Ok(Some(inspect)),
-                Err(e) if e.is_not_found() => Ok(None),
-                Err(e) => Err(e),
-            }
+            absent_as_none(
+                docker
+                    .call("inspect_container", |d| async move {
+                        d.inspect_container(&name, None).await
+                    })
+                    .await,
+            )
         }
     }));
     let (inspects, volumes) =
@@ -228,16 +221,13 @@ async fn volumes_by_inspect(
     let found = futures_util::future::try_join_all(names.iter().map(|name| {
         let name = name.clone();
         async move {
-            match docker
-                .call("inspect_volume", |d| async move {
-                    d.inspect_volume(&name).await
-                })
-                .await
-            {
-                Ok(volume) => Ok(Some(volume)),
-                Err(e) if e.is_not_found() => Ok(None),
-                Err(e) => Err(e),
-            }
+            absent_as_none(
+                docker
+                    .call("inspect_volume", |d| async move {
+                        d.inspect_volume(&name).await
+                    })
+                    .await,
+            )
         }
     }))
     .await?;
@@ -331,6 +321,15 @@ async fn inspect_images(
         }
     }
     Ok(())
+}
+
+/// A lookup by name: "no such object" is an answer (`None`), not an error.
+fn absent_as_none<T>(found: Result<T, DockerError>) -> Result<Option<T>, DockerError> {
+    match found {
+        Ok(object) => Ok(Some(object)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// A 4xx from the daemon: it is up and refused this one request.

@@ -113,11 +113,7 @@ impl HostView {
     /// the whole view (at 1,000 tenants that was a copy of 1,000 entries
     /// per finished reconcile: quadratic work and heap churn in a cold start).
     pub fn slice(&self, tenant: &crate::desired::DesiredTenant, network: &str) -> HostView {
-        let temporary = [
-            tenant.replacement_name(),
-            tenant.aside_name(),
-            tenant.bridge_name(),
-        ];
+        let temporary = tenant.temporary_names();
         let keep = |set: &BTreeSet<String>| {
             set.iter()
                 .filter(|n| *n == network)
