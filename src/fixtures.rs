@@ -55,6 +55,7 @@ impl DesiredTenant {
             backup_volumes: vec!["data".into()],
             consistency: crate::kinds::Consistency::Pause,
             rollout_group: None,
+            node: None,
             strategy: crate::kinds::Strategy::StopFirst,
             rollback_data: true,
             image_pin: None,
@@ -194,6 +195,7 @@ pub fn desired_state(tenants: Vec<DesiredTenant>) -> DesiredState {
         proxy: None,
         backup: Default::default(),
         rollout: Default::default(),
+        node: None,
         tenants: tenants.into_iter().map(|t| (t.name.clone(), t)).collect(),
     }
 }

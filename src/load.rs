@@ -1,23 +1,33 @@
 //! Reading a tenants file and everything it references from disk, then
 //! handing the contents to the pure resolver. The only IO of the spec side.
 
-use crate::desired::{referenced_paths, resolve, DesiredState, Inputs};
+use crate::desired::{referenced_paths, resolve, DesiredState, Inputs, Scope};
 use crate::diagnostic::{at_line, Diagnostics, SourceFile};
 use crate::spec::{parse_chart, parse_env_file, parse_tenants_file};
 use std::path::{Path, PathBuf};
 
 /// Loads, parses, resolves and validates a tenants file. On error the
 /// caller must keep its last good state: nothing here has side effects.
+/// Every tenant of the file ([`Scope::Fleet`]).
 pub fn load_desired(path: &Path) -> Result<DesiredState, Diagnostics> {
-    load(path, read_tenants_file(path)?, None, &mut Vec::new())
+    load_desired_for(path, &Scope::Fleet)
+}
+
+/// [`load_desired`] for the tenants of `scope` (a server's, with `--node`).
+pub fn load_desired_for(path: &Path, scope: &Scope) -> Result<DesiredState, Diagnostics> {
+    load(path, read_tenants_file(path)?, None, scope, &mut Vec::new())
 }
 
 /// [`load_desired`], also returning every file the result depends on: the
 /// tenants file, its charts, env files and static TLS files. The file
 /// source's poll re-reads only when one of them changed on disk.
-pub fn load_desired_tracked(path: &Path) -> (Result<DesiredState, Diagnostics>, Vec<PathBuf>) {
+pub fn load_desired_tracked(
+    path: &Path,
+    scope: &Scope,
+) -> (Result<DesiredState, Diagnostics>, Vec<PathBuf>) {
     let mut inputs = vec![path.to_path_buf()];
-    let result = read_tenants_file(path).and_then(|text| load(path, text, None, &mut inputs));
+    let result =
+        read_tenants_file(path).and_then(|text| load(path, text, None, scope, &mut inputs));
     if let Ok(desired) = &result {
         let tls = desired
             .tenants
@@ -87,13 +97,23 @@ pub fn read_regular_file(path: &Path, limit: u64) -> std::io::Result<String> {
 /// checkout (`../../etc`, or a symlink out of it) is refused, so what runs
 /// is always what was reviewed in git. Env files are exempt: they hold
 /// secrets and live outside git on purpose.
-pub fn load_desired_in_repo(path: &Path, root: &Path) -> Result<DesiredState, Diagnostics> {
-    load(path, read_tenants_file(path)?, Some(root), &mut Vec::new())
+pub fn load_desired_in_repo(
+    path: &Path,
+    root: &Path,
+    scope: &Scope,
+) -> Result<DesiredState, Diagnostics> {
+    load(
+        path,
+        read_tenants_file(path)?,
+        Some(root),
+        scope,
+        &mut Vec::new(),
+    )
 }
 
 /// Same as [`load_desired`] for contents already read (e.g. from git).
 pub fn load_desired_from(path: &Path, text: String) -> Result<DesiredState, Diagnostics> {
-    load(path, text, None, &mut Vec::new())
+    load(path, text, None, &Scope::Fleet, &mut Vec::new())
 }
 
 /// `read`: every other file this reads is added to it.
@@ -101,6 +121,7 @@ fn load(
     path: &Path,
     text: String,
     root: Option<&Path>,
+    scope: &Scope,
     read: &mut Vec<PathBuf>,
 ) -> Result<DesiredState, Diagnostics> {
     let file = SourceFile::new(path, text);
@@ -112,9 +133,10 @@ fn load(
         return Err(Diagnostics(diags));
     }
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let (chart_dirs, env_paths) = referenced_paths(&raw, &base_dir);
+    let (chart_dirs, env_paths) = referenced_paths(&raw, &base_dir, scope);
     let mut inputs = Inputs {
         base_dir,
+        scope: scope.clone(),
         ..Inputs::default()
     };
     for dir in chart_dirs {

@@ -76,7 +76,16 @@ fn opts(name: &str, help: &str) -> Opts {
 
 impl Metrics {
     pub fn new() -> Self {
-        let registry = Registry::new();
+        Metrics::for_node(None)
+    }
+
+    /// Every series of an agent run with `--node` carries `node="<name>"`
+    /// (a registry-wide constant label): one Prometheus scraping every
+    /// server's agent tells them apart without relabelling.
+    pub fn for_node(node: Option<&crate::desired::NodeName>) -> Self {
+        let labels =
+            node.map(|n| std::collections::HashMap::from([("node".to_string(), n.to_string())]));
+        let registry = Registry::new_custom(None, labels).expect("a valid constant label");
         let m = Metrics {
             tenants_desired: IntGauge::with_opts(opts(
                 "tenants_desired",

@@ -54,6 +54,22 @@ pub struct Cli {
     /// `TENANTCTL_LOG` overrides.
     #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// This server's name, when the file places tenants on nodes (`node =
+    /// "…"`): only the tenants on it are planned, applied, run, backed up
+    /// or shown, and only their env files are read.
+    #[arg(long, global = true, value_name = "NAME")]
+    node: Option<tenantctl::desired::NodeName>,
+}
+
+/// The tenants this process works on, set once from `--node` before any
+/// command runs (every command that loads the file for a host reads it).
+static SERVER: std::sync::OnceLock<tenantctl::desired::Scope> = std::sync::OnceLock::new();
+
+fn server_scope() -> tenantctl::desired::Scope {
+    SERVER
+        .get()
+        .cloned()
+        .unwrap_or(tenantctl::desired::Scope::Server(None))
 }
 
 impl Cli {
@@ -271,8 +287,9 @@ enum Command {
 
 pub async fn run(cli: Cli) -> ExitCode {
     let timeout = cli.docker_timeout;
+    let _ = SERVER.set(tenantctl::desired::Scope::Server(cli.node.clone()));
     match cli.command {
-        Command::Validate { file } => validate::run(&file).await,
+        Command::Validate { file } => validate::run(&file, cli.node).await,
         Command::Import(args) => import::run_import(args.into()),
         Command::Backup(args) => backup::run_backup(args, timeout).await,
         Command::Backups { command } => backup::run_backups(command),
@@ -363,13 +380,21 @@ pub async fn run(cli: Cli) -> ExitCode {
                     path: git_path,
                     pull_interval,
                     checkout,
+                    scope: tenantctl::desired::Scope::Fleet,
                 }
             });
-            let origin = match (git, file) {
+            let origin = match (
+                git.map(|g| tenantctl::sources::GitSettings {
+                    scope: server_scope(),
+                    ..g
+                }),
+                file,
+            ) {
                 (Some(g), _) => tenantctl::sources::Origin::Git(g),
                 (None, Some(path)) => tenantctl::sources::Origin::File {
                     path,
                     poll: Duration::from_secs(1),
+                    scope: server_scope(),
                 },
                 (None, None) => unreachable!("clap requires --file or --git"),
             };
@@ -439,9 +464,17 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     tenantctl::quantity::parse_duration(text).map(|ns| Duration::from_nanos(ns as u64))
 }
 
-/// Loads the tenants file or prints every error and yields exit code 1.
+/// Loads this server's tenants (see `--node`) or prints every error and
+/// yields exit code 1.
 fn load(file: &std::path::Path) -> Result<DesiredState, ExitCode> {
-    tenantctl::load::load_desired(file).map_err(|diags| {
+    load_scoped(file, &server_scope())
+}
+
+fn load_scoped(
+    file: &std::path::Path,
+    scope: &tenantctl::desired::Scope,
+) -> Result<DesiredState, ExitCode> {
+    tenantctl::load::load_desired_for(file, scope).map_err(|diags| {
         eprintln!("{diags}");
         eprintln!("{} error(s); nothing was changed.", diags.0.len());
         ExitCode::FAILURE

@@ -36,7 +36,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Err(code) => return code,
     };
     let readiness = Arc::new(Readiness::default());
-    let metrics = Arc::new(tenantctl::metrics::Metrics::new());
+    let metrics = Arc::new(tenantctl::metrics::Metrics::for_node(
+        super::server_scope().node(),
+    ));
     docker.requests().attach(metrics.docker_requests.clone());
     let reopen_events = Arc::new(tokio::sync::Notify::new());
     let controller = Controller::new(

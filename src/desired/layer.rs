@@ -46,6 +46,8 @@ pub struct Layer {
     /// Chart only.
     pub rollback_data: Option<bool>,
     pub hardening: super::hardening::HardeningLayer,
+    /// The server that runs the tenant (`node`), checked.
+    pub node: Option<(super::NodeName, Range<usize>)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -411,6 +413,12 @@ pub fn tenant_layer(file: &SourceFile, raw: &RawTenant, diags: &mut Vec<Diagnost
         .rollout_group
         .as_ref()
         .map(|g| (g.get_ref().clone(), g.span()));
+    if let Some(node) = &raw.node {
+        match super::NodeName::parse(node.get_ref()) {
+            Ok(name) => layer.node = Some((name, node.span())),
+            Err(why) => cx.diags.push(cx.file.diag(Some(node.span()), why)),
+        }
+    }
     layer
 }
 

@@ -6,6 +6,7 @@ mod backup;
 mod hardening;
 mod hash;
 mod layer;
+mod node;
 mod proxy;
 mod resolve;
 mod rollout;
@@ -15,6 +16,7 @@ pub use backup::{
 };
 pub use hardening::{capability, Hardening};
 pub use hash::sha256_hex;
+pub use node::{scope_error, NodeName, Scope};
 pub use proxy::{
     AcmeSpec, ProxyKind, ProxySpec, Tls, TlsSource, LETS_ENCRYPT, LETS_ENCRYPT_STAGING,
 };
@@ -47,6 +49,8 @@ pub struct DesiredState {
     pub backup: BackupSpec,
     /// How a recreate's new container is gated (`[rollout]`).
     pub rollout: RolloutSpec,
+    /// The server this state is for (`--node`): its tenants only.
+    pub node: Option<NodeName>,
     pub tenants: BTreeMap<String, DesiredTenant>,
 }
 
@@ -76,6 +80,7 @@ impl DesiredState {
             proxy: self.proxy.clone(),
             backup: self.backup.clone(),
             rollout: self.rollout.clone(),
+            node: self.node.clone(),
             tenants: BTreeMap::new(),
         }
     }
@@ -116,6 +121,8 @@ pub struct DesiredTenant {
     pub consistency: crate::kinds::Consistency,
     /// Its rollout group (`rollout_group`), one of `[rollout] groups`.
     pub rollout_group: Option<String>,
+    /// The server that runs it (`node`), when the file places tenants.
+    pub node: Option<NodeName>,
     /// How a recreate swaps its container (chart `strategy`).
     pub strategy: crate::kinds::Strategy,
     /// A failed upgrade's data is restored from its pre-upgrade backup.

@@ -28,6 +28,10 @@ pub struct Inputs {
     pub charts: BTreeMap<PathBuf, Result<(SourceFile, RawChart), String>>,
     /// Env file → its values, or why it cannot be used (never its content).
     pub env_files: BTreeMap<PathBuf, Result<BTreeMap<String, String>, String>>,
+    /// Which tenants are wanted. Every tenant is still checked (ports and
+    /// domains are fleet-wide), but another server's env files and
+    /// certificates are not needed: they live on that server.
+    pub scope: super::Scope,
 }
 
 struct Fleet {
@@ -63,8 +67,11 @@ pub fn resolve(
         .and_then(|t| super::proxy::resolve_tls(file, &inputs.base_dir, t, &mut diags));
     let mut charts: BTreeMap<PathBuf, Option<Layer>> = BTreeMap::new();
     let mut tenants = BTreeMap::new();
-    let mut ports: BTreeMap<u16, String> = BTreeMap::new();
+    // A host port is taken per server: two tenants on two nodes may share one.
+    let mut ports: BTreeMap<(Option<super::NodeName>, u16), String> = BTreeMap::new();
     let mut domains: BTreeMap<String, String> = BTreeMap::new();
+    let mut nodes: BTreeSet<String> = BTreeSet::new();
+    let mut unplaced: Vec<(String, Range<usize>)> = Vec::new();
 
     for (name_spanned, raw_tenant) in &raw.tenants {
         let name = name_spanned.get_ref();
@@ -80,6 +87,22 @@ pub fn resolve(
         };
         let before = diags.len();
         let own = tenant_layer(file, raw_tenant, &mut diags);
+        let node = own
+            .node
+            .as_ref()
+            .or(defaults.node.as_ref())
+            .map(|n| n.0.clone());
+        match &node {
+            Some(n) => {
+                nodes.insert(n.to_string());
+            }
+            // An invalid `node` is reported where it is written, not as missing.
+            None if raw_tenant.node.is_none() && raw.defaults.node.is_none() => {
+                unplaced.push((name.clone(), name_span.clone()))
+            }
+            None => {}
+        }
+        let in_scope = inputs.scope.includes(node.as_ref().map(|n| n.as_str()));
         if diags.len() > before {
             // Its own errors are reported; merging would only add echoes.
             continue;
@@ -130,13 +153,17 @@ pub fn resolve(
             fleet: &fleet,
             name,
             name_span,
+            in_scope,
         };
         let Some(mut tenant) = cx.merge(chart, &defaults, &own) else {
             continue;
         };
+        tenant.node = node.clone();
+        // Another server's certificate files are on that server.
         let own_tls = raw_tenant
             .tls
             .as_ref()
+            .filter(|_| in_scope)
             .and_then(|t| super::proxy::resolve_tls(file, &inputs.base_dir, t, &mut diags));
         if let Some((group, span)) = own
             .rollout_group
@@ -177,10 +204,14 @@ pub fn resolve(
             .as_ref()
             .or(defaults.port.as_ref())
             .map(|p| p.1.clone());
-        if let Some(other) = ports.insert(tenant.port, name.clone()) {
+        if let Some(other) = ports.insert((node.clone(), tenant.port), name.clone()) {
+            let server = node
+                .as_ref()
+                .map(|n| format!(" on node `{n}`"))
+                .unwrap_or_default();
             diags.push(file.diag(
                 port_span,
-                format!("port {} of tenant `{name}` is already used by tenant `{other}`; every tenant needs its own host port", tenant.port),
+                format!("port {} of tenant `{name}` is already used by tenant `{other}`{server}; every tenant needs its own host port on its server", tenant.port),
             ));
         }
         if let Some(domain) = &tenant.domain {
@@ -201,6 +232,21 @@ pub fn resolve(
         tenants.insert(name.clone(), tenant);
     }
 
+    if !nodes.is_empty() {
+        let list = nodes.iter().cloned().collect::<Vec<_>>().join(", ");
+        for (name, span) in &unplaced {
+            diags.push(file.diag(
+                Some(span.clone()),
+                format!("tenant `{name}` has no `node`, but the file places tenants on nodes ({list}); give it one (or set `node` in [defaults]) so exactly one server runs it"),
+            ));
+        }
+    }
+    if let Some(why) = super::scope_error(&inputs.scope, &nodes) {
+        diags.push(file.diag(None, why));
+    }
+    tenants.retain(|_, t: &mut DesiredTenant| {
+        inputs.scope.includes(t.node.as_ref().map(|n| n.as_str()))
+    });
     if raw.tenants.is_empty() && !raw.allow_empty {
         diags.push(file.diag(
             raw.tenants_span.clone(),
@@ -222,6 +268,7 @@ pub fn resolve(
         proxy,
         backup,
         rollout,
+        node: inputs.scope.node().cloned(),
         tenants,
     })
 }
@@ -308,6 +355,9 @@ struct Merge<'a> {
     fleet: &'a Fleet,
     name: &'a str,
     name_span: Range<usize>,
+    /// Whether the tenant is this scope's: another server's tenant is
+    /// checked without its env files (they live on its server).
+    in_scope: bool,
 }
 
 impl Merge<'_> {
@@ -368,6 +418,7 @@ impl Merge<'_> {
                         );
                     }
                 }
+                Some(Err(_)) | None if !self.in_scope => {}
                 Some(Err(why)) => self.err(Some(span), format!("env file `{written}`: {why}")),
                 None => self.err(Some(span), format!("env file `{written}` was not read")),
             }
@@ -475,6 +526,7 @@ impl Merge<'_> {
                 None => vec![],
             },
             rollout_group: None,
+            node: None,
             strategy: chart.strategy.unwrap_or_default(),
             rollback_data: chart.rollback_data.unwrap_or(true),
             hardening: super::hardening::merge([
@@ -543,20 +595,47 @@ impl Merge<'_> {
 }
 
 /// Chart directories and env files a parsed file refers to, for the loader.
+/// Every chart is read (every tenant is checked); with a node named, only
+/// the env files of that node's tenants (the others are on their servers).
 pub fn referenced_paths(
     raw: &RawFile,
     base_dir: &std::path::Path,
+    scope: &super::Scope,
 ) -> (BTreeSet<PathBuf>, BTreeSet<PathBuf>) {
     let mut charts = BTreeSet::new();
     let mut env_files = BTreeSet::new();
-    for t in
-        std::iter::once(&raw.defaults).chain(raw.tenants.iter().filter_map(|(_, t)| t.as_ref()))
-    {
+    let tenants = raw.tenants.iter().filter_map(|(_, t)| t.as_ref());
+    for t in std::iter::once(&raw.defaults).chain(tenants.clone()) {
         if let Some(c) = &t.chart {
             charts.insert(base_dir.join(c.get_ref()));
         }
-        for f in t.env_files.iter().flatten() {
-            env_files.insert(base_dir.join(f.get_ref()));
+    }
+    let node_of = |t: &crate::spec::RawTenant| {
+        t.node
+            .as_ref()
+            .or(raw.defaults.node.as_ref())
+            .map(|n| n.get_ref().clone())
+    };
+    let files = |t: &crate::spec::RawTenant| {
+        t.env_files
+            .clone()
+            .or(raw.defaults.env_files.clone())
+            .unwrap_or_default()
+    };
+    match scope.node() {
+        None => {
+            for t in std::iter::once(&raw.defaults).chain(tenants) {
+                for f in t.env_files.iter().flatten() {
+                    env_files.insert(base_dir.join(f.get_ref()));
+                }
+            }
+        }
+        Some(node) => {
+            for t in tenants.filter(|t| node_of(t).as_deref() == Some(node.as_str())) {
+                for f in files(t) {
+                    env_files.insert(base_dir.join(f.get_ref()));
+                }
+            }
         }
     }
     (charts, env_files)

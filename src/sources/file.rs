@@ -23,7 +23,13 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 type Loaded = Result<DesiredState, Diagnostics>;
 
 /// Runs until the controller's receiver is gone.
-pub async fn run_file(file: PathBuf, poll: Duration, tx: UnboundedSender<Trigger>) {
+/// `scope`: the tenants this process manages (a server's, with `--node`).
+pub async fn run_file(
+    file: PathBuf,
+    poll: Duration,
+    scope: crate::desired::Scope,
+    tx: UnboundedSender<Trigger>,
+) {
     let (changed_tx, mut changed_rx) = unbounded_channel::<()>();
     let _watch = match watch_dirs([file.as_path()], changed_tx) {
         Ok(w) => Some(w),
@@ -34,6 +40,7 @@ pub async fn run_file(file: PathBuf, poll: Duration, tx: UnboundedSender<Trigger
     };
     let mut source = FileSource {
         file: file.clone(),
+        scope,
         tx,
         last: None,
         last_good: None,
@@ -90,6 +97,7 @@ enum Eager {
 
 struct FileSource {
     file: PathBuf,
+    scope: crate::desired::Scope,
     tx: UnboundedSender<Trigger>,
     /// What was sent last, to send only changes.
     last: Option<Loaded>,
@@ -106,9 +114,10 @@ struct FileSource {
 impl FileSource {
     async fn load(&mut self) -> Loaded {
         let (file, previous) = (self.file.clone(), self.inputs.clone());
+        let scope = self.scope.clone();
         let loaded = tokio::task::spawn_blocking(move || {
             let before = Fingerprint::of(&previous);
-            let (loaded, inputs) = load_desired_tracked(&file);
+            let (loaded, inputs) = load_desired_tracked(&file, &scope);
             let after = Fingerprint::of(&inputs);
             (loaded, inputs, before, after)
         })

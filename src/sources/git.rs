@@ -26,6 +26,8 @@ pub struct GitSettings {
     pub pull_interval: Duration,
     /// The controller's own working copy (created if missing).
     pub checkout: PathBuf,
+    /// The tenants this process manages (a server's, with `--node`).
+    pub scope: crate::desired::Scope,
 }
 
 impl GitSettings {
@@ -130,8 +132,9 @@ pub async fn run_git(
                             seen = Some(head.clone());
                             let file = settings.tenants_file();
                             let root = settings.checkout.clone();
+                            let scope = settings.scope.clone();
                             let result = tokio::task::spawn_blocking(move || {
-                                load_desired_in_repo(&file, &root)
+                                load_desired_in_repo(&file, &root, &scope)
                             })
                             .await
                             .unwrap_or_else(|e| {

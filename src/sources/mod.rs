@@ -30,8 +30,13 @@ use tokio::task::JoinSet;
 /// Where the desired state comes from.
 #[derive(Debug, Clone)]
 pub enum Origin {
-    /// A file on this host, re-read when it changes and every `poll`.
-    File { path: PathBuf, poll: Duration },
+    /// A file on this host, re-read when it changes and every `poll`;
+    /// `scope`: the tenants this process manages.
+    File {
+        path: PathBuf,
+        poll: Duration,
+        scope: crate::desired::Scope,
+    },
     /// A branch of a git repository (GitOps).
     Git(GitSettings),
 }
@@ -53,8 +58,8 @@ pub fn start(
     let (tx, rx) = unbounded_channel();
     let mut tasks = JoinSet::new();
     match origin {
-        Origin::File { path, poll } => {
-            tasks.spawn(file::run_file(path, poll, tx.clone()));
+        Origin::File { path, poll, scope } => {
+            tasks.spawn(file::run_file(path, poll, scope, tx.clone()));
         }
         Origin::Git(git) => {
             tasks.spawn(git::run_git(git, tx.clone(), hooks, Arc::clone(&metrics)));

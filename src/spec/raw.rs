@@ -193,6 +193,9 @@ pub struct RawTenant {
     /// updated with; tenants without one go last.
     pub rollout_group: Option<Spanned<String>>,
     pub hardening: Option<RawHardening>,
+    /// The server that runs the tenant (`run --node NAME` there); every
+    /// tenant has one or none does.
+    pub node: Option<Spanned<String>>,
 }
 
 /// `[rollout]`: how recreates are rolled out across the fleet and gated.
