@@ -196,6 +196,7 @@ pub fn desired_state(tenants: Vec<DesiredTenant>) -> DesiredState {
         backup: Default::default(),
         rollout: Default::default(),
         node: None,
+        elsewhere: BTreeMap::new(),
         tenants: tenants.into_iter().map(|t| (t.name.clone(), t)).collect(),
     }
 }

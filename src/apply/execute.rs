@@ -141,7 +141,7 @@ pub async fn execute_reporting(
     report.rollout = rollout.record;
     report.tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
     if plan.prune {
-        for orphan in &plan.orphans {
+        for orphan in plan.orphans.iter().filter(|o| o.prunable()) {
             let result = remove_orphan(docker, &orphan.container)
                 .await
                 .map_err(ApplyError::from);

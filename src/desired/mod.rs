@@ -51,6 +51,10 @@ pub struct DesiredState {
     pub rollout: RolloutSpec,
     /// The server this state is for (`--node`): its tenants only.
     pub node: Option<NodeName>,
+    /// The file's tenants placed on other servers, with their node: a
+    /// container of one of them here was moved away, not dropped, and is
+    /// never pruned (its data is on this server).
+    pub elsewhere: BTreeMap<String, NodeName>,
     pub tenants: BTreeMap<String, DesiredTenant>,
 }
 
@@ -81,6 +85,7 @@ impl DesiredState {
             backup: self.backup.clone(),
             rollout: self.rollout.clone(),
             node: self.node.clone(),
+            elsewhere: self.elsewhere.clone(),
             tenants: BTreeMap::new(),
         }
     }

@@ -9,7 +9,8 @@ use std::fmt;
 /// A server's name as the file and `--node` spell it: letters, digits,
 /// `.`, `-` and `_`, starting with a letter or digit, at most 253 bytes
 /// (a hostname fits; so does a Swarm node label).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct NodeName(String);
 
 impl NodeName {

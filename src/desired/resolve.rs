@@ -244,9 +244,12 @@ pub fn resolve(
     if let Some(why) = super::scope_error(&inputs.scope, &nodes) {
         diags.push(file.diag(None, why));
     }
-    tenants.retain(|_, t: &mut DesiredTenant| {
-        inputs.scope.includes(t.node.as_ref().map(|n| n.as_str()))
-    });
+    let elsewhere: BTreeMap<String, super::NodeName> = tenants
+        .values()
+        .filter(|t| !inputs.scope.includes(t.node.as_ref().map(|n| n.as_str())))
+        .filter_map(|t| Some((t.name.clone(), t.node.clone()?)))
+        .collect();
+    tenants.retain(|name, _| !elsewhere.contains_key(name));
     if raw.tenants.is_empty() && !raw.allow_empty {
         diags.push(file.diag(
             raw.tenants_span.clone(),
@@ -269,6 +272,7 @@ pub fn resolve(
         backup,
         rollout,
         node: inputs.scope.node().cloned(),
+        elsewhere,
         tenants,
     })
 }

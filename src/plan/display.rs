@@ -115,7 +115,9 @@ impl fmt::Display for Plan {
             }
         }
         for o in &self.orphans {
-            if self.prune {
+            if let Some(node) = &o.moved_to {
+                writeln!(f, "? container {} (tenant {} is placed on node `{node}` now): kept, with its data on this server; carry the data over with backup and restore, then remove it by hand (README \"More than one server\")", o.container, o.tenant)?;
+            } else if self.prune {
                 counts.remove += 1;
                 writeln!(
                     f,

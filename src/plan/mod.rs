@@ -240,6 +240,18 @@ pub struct Conflict {
 pub struct Orphan {
     pub tenant: String,
     pub container: String,
+    /// The tenant is still in the file, placed on another server: its
+    /// container and data here are what moving it must carry over, so
+    /// it is reported and never pruned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<crate::desired::NodeName>,
+}
+
+impl Orphan {
+    /// Whether `--prune` may remove it (a moved tenant's is never).
+    pub fn prunable(&self) -> bool {
+        self.moved_to.is_none()
+    }
 }
 
 impl Plan {
@@ -249,7 +261,7 @@ impl Plan {
         self.create_network.is_none()
             && self.repair_network.is_none()
             && self.tenants.iter().all(|t| !t.has_work())
-            && (!self.prune || self.orphans.is_empty())
+            && (!self.prune || !self.orphans.iter().any(Orphan::prunable))
             && self.proxy.as_ref().is_none_or(ProxyPlan::is_empty)
     }
 
@@ -598,6 +610,7 @@ fn orphans(desired: &DesiredState, observed: &ObservedState) -> Vec<Orphan> {
             (ours && !desired.tenants.contains_key(tenant)).then(|| Orphan {
                 tenant: tenant.to_string(),
                 container: c.name.clone(),
+                moved_to: desired.elsewhere.get(tenant).cloned(),
             })
         })
         .collect()

@@ -329,6 +329,7 @@ fn orphans_are_reported_and_removed_only_with_prune() {
     assert_eq!(
         kept.orphans,
         vec![Orphan {
+            moved_to: None,
             tenant: "gone".into(),
             container: "mai-gone".into()
         }]
@@ -336,6 +337,24 @@ fn orphans_are_reported_and_removed_only_with_prune() {
     assert!(kept.is_empty(), "unpruned orphans are not pending changes");
     let pruned = plan(&desired, &observed, true);
     assert!(!pruned.is_empty());
+}
+
+#[test]
+fn a_tenant_moved_to_another_server_is_reported_and_never_pruned() {
+    let (mut desired, mut observed) = one_tenant();
+    let moved = DesiredTenant::test("moved", 8003).matching_container();
+    observed.containers.insert(moved.name.clone(), moved);
+    let b = crate::desired::NodeName::parse("b").unwrap();
+    desired.elsewhere.insert("moved".into(), b.clone());
+    let pruned = plan(&desired, &observed, true);
+    assert_eq!(pruned.orphans[0].moved_to, Some(b));
+    assert!(!pruned.orphans[0].prunable());
+    assert!(pruned.is_empty(), "nothing to do: its data is here");
+    let text = pruned.to_string();
+    assert!(
+        text.contains("tenant moved is placed on node `b` now): kept, with its data on this server"),
+        "{text}"
+    );
 }
 
 #[test]
