@@ -352,7 +352,9 @@ fn a_tenant_moved_to_another_server_is_reported_and_never_pruned() {
     assert!(pruned.is_empty(), "nothing to do: its data is here");
     let text = pruned.to_string();
     assert!(
-        text.contains("tenant moved is placed on node `b` now): kept, with its data on this server"),
+        text.contains(
+            "tenant moved is placed on node `b` now): kept, with its data on this server"
+        ),
         "{text}"
     );
 }

@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test binary uses a different subset of helpers
 //! A Docker daemon of the test's own, which the test may kill: `dockerd`
 //! in a network namespace made for it (in the host's namespace a second
 //! daemon shares bridge names with the machine's and once took `docker0`
