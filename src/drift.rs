@@ -12,6 +12,8 @@ pub enum Resource {
     Network,
     Volume,
     Proxy,
+    /// A Swarm service (backend = "swarm").
+    Service,
 }
 
 /// How it drifted (`reason` label).
@@ -22,6 +24,13 @@ pub enum Reason {
     Stopped,
     Orphan,
     Conflict,
+    /// The node that runs the tenant (Swarm) is down: reported, its data
+    /// is there, it is not moved.
+    NodeDown,
+    /// Its service was scaled away from one replica by hand.
+    Scaled,
+    /// Swarm rolled the last update back.
+    RolledBack,
 }
 
 /// One drifted object of a tenant: at most one series per pair.
@@ -44,6 +53,7 @@ impl Resource {
             Resource::Network => "network",
             Resource::Volume => "volume",
             Resource::Proxy => "proxy",
+            Resource::Service => "service",
         }
     }
 }
@@ -56,6 +66,9 @@ impl Reason {
             Reason::Stopped => "stopped",
             Reason::Orphan => "orphan",
             Reason::Conflict => "conflict",
+            Reason::NodeDown => "node_down",
+            Reason::Scaled => "scaled",
+            Reason::RolledBack => "rolled_back",
         }
     }
 }

@@ -64,6 +64,7 @@ impl DesiredTenant {
                 nano_cpus: 2_000_000_000,
                 memory: 4 << 30,
                 memory_reservation: 2 << 30,
+                nano_cpus_reservation: 0,
             },
             health: HealthCheck {
                 path: "/health".into(),
@@ -196,6 +197,8 @@ pub fn desired_state(tenants: Vec<DesiredTenant>) -> DesiredState {
         backup: Default::default(),
         rollout: Default::default(),
         node: None,
+        backend: Default::default(),
+        publish_mode: Default::default(),
         elsewhere: BTreeMap::new(),
         tenants: tenants.into_iter().map(|t| (t.name.clone(), t)).collect(),
     }

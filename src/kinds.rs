@@ -207,3 +207,56 @@ impl Strategy {
         }
     }
 }
+
+/// What runs a fleet's tenants (file-level `backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// One container per tenant on this Docker host (one agent per host
+    /// with `--node`).
+    #[default]
+    Docker,
+    /// One single-replica service per tenant on a Docker Swarm cluster,
+    /// driven from a manager.
+    Swarm,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 2] = [Self::Docker, Self::Swarm];
+
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == word)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Docker => "docker",
+            Self::Swarm => "swarm",
+        }
+    }
+}
+
+/// How a Swarm service publishes its port (file-level `publish_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PublishMode {
+    /// On the node that runs the task only: the port answers where the
+    /// tenant is, as on one server (the default).
+    #[default]
+    Host,
+    /// Swarm's routing mesh: every node answers and forwards.
+    Ingress,
+}
+
+impl PublishMode {
+    pub const ALL: [PublishMode; 2] = [Self::Host, Self::Ingress];
+
+    pub fn parse(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == word)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Host => "host",
+            Self::Ingress => "ingress",
+        }
+    }
+}

@@ -25,6 +25,7 @@ mod rollout;
 mod run;
 mod status;
 mod style;
+mod swarm;
 mod validate;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -33,6 +34,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tenantctl::desired::DesiredState;
 use tenantctl::docker::DockerClient;
+use tenantctl::kinds::Backend;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -320,6 +322,24 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Restore(args) => backup::run_restore(args, timeout).await,
         Command::Purge(args) => backup::run_purge(args, timeout).await,
         Command::Plan {
+            file, exit_code, ..
+        } if backend_of(&file) == Some(Backend::Swarm) => match load_any(&file) {
+            Ok(desired) => swarm::plan(desired, exit_code, timeout).await,
+            Err(code) => code,
+        },
+        Command::Apply { file, .. } if backend_of(&file) == Some(Backend::Swarm) => {
+            match load_any(&file) {
+                Ok(desired) => swarm::apply(desired, timeout).await,
+                Err(code) => code,
+            }
+        }
+        Command::Status { file, json, .. } if backend_of(&file) == Some(Backend::Swarm) => {
+            match load_any(&file) {
+                Ok(desired) => swarm::status(desired, json, timeout).await,
+                Err(code) => code,
+            }
+        }
+        Command::Plan {
             file,
             json,
             exit_code,
@@ -465,9 +485,28 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Loads this server's tenants (see `--node`) or prints every error and
-/// yields exit code 1.
+/// yields exit code 1. For the commands that work on one host's
+/// containers: a Swarm fleet is refused with a clear word.
 fn load(file: &std::path::Path) -> Result<DesiredState, ExitCode> {
+    let desired = load_scoped(file, &server_scope())?;
+    if desired.backend == Backend::Swarm {
+        eprintln!("error: this command works on one host's containers; the file's backend is \"swarm\" (plan, apply, status and run drive a Swarm fleet; for the rest use `docker service …` on a manager)");
+        return Err(ExitCode::FAILURE);
+    }
+    Ok(desired)
+}
+
+/// [`load`] whatever the backend.
+fn load_any(file: &std::path::Path) -> Result<DesiredState, ExitCode> {
     load_scoped(file, &server_scope())
+}
+
+/// The file's backend, when it loads (errors are printed by the load
+/// that follows).
+fn backend_of(file: &std::path::Path) -> Option<Backend> {
+    tenantctl::load::load_desired_for(file, &server_scope())
+        .ok()
+        .map(|d| d.backend)
 }
 
 fn load_scoped(

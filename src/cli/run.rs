@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tenantctl::controller::{Controller, Readiness, Settings};
+use tenantctl::kinds::Backend;
+use tenantctl::trigger::Trigger;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 pub struct RunArgs {
     pub webhook_secret: Option<Vec<u8>>,
@@ -87,11 +90,101 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let events = args.events.then(|| (docker.clone(), reopen_events));
     let (_sources, triggers) =
         tenantctl::sources::start(args.origin, events, hook_rx, Arc::clone(&metrics));
-    controller.run(triggers, shutdown_signal()).await;
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let split = tokio::select! {
+        split = by_backend(triggers, &metrics) => Some(split),
+        _ = &mut shutdown => None,
+    };
+    match split {
+        None => {}
+        Some((Backend::Swarm, triggers)) => {
+            tracing::info!("backend \"swarm\": driving services from this manager");
+            let swarm = tenantctl::swarm::run::SwarmLoop {
+                docker: docker.clone(),
+                metrics: Arc::clone(&metrics),
+                readiness: Arc::clone(&readiness),
+                resync: args.settings.intervals.resync,
+                observe_only: args.settings.observe_only,
+                events: args.events,
+            };
+            swarm.run(triggers, shutdown).await;
+        }
+        Some((Backend::Docker, triggers)) => controller.run(triggers, shutdown).await,
+    }
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
     tracing::info!("controller stopped");
     ExitCode::SUCCESS
+}
+
+/// Waits for the first valid desired state to learn the fleet's backend,
+/// then hands every trigger (that one included) to the one loop that
+/// drives it. A later state with another backend is passed on as an
+/// error, so the running loop keeps its last good state: switching a
+/// fleet between Docker and Swarm is a restart, never a surprise.
+async fn by_backend(
+    mut triggers: UnboundedReceiver<Trigger>,
+    metrics: &tenantctl::metrics::Metrics,
+) -> (Backend, UnboundedReceiver<Trigger>) {
+    let mut early = Vec::new();
+    let backend = loop {
+        let Some(t) = triggers.recv().await else {
+            break Backend::Docker;
+        };
+        match &t {
+            Trigger::Loaded { result, revision } => match result.as_ref() {
+                Ok(d) => {
+                    let b = d.backend;
+                    early.push(t);
+                    break b;
+                }
+                // No loop runs yet to keep a last good state: said here.
+                Err(diags) => {
+                    metrics.set_config(false, None);
+                    for d in &diags.0 {
+                        tracing::error!(revision, "invalid tenants file, keeping the last good state: {d}");
+                    }
+                }
+            },
+            _ => early.push(t),
+        }
+    };
+    let (tx, out) = tokio::sync::mpsc::unbounded_channel();
+    for t in early {
+        let _ = tx.send(t);
+    }
+    tokio::spawn(async move {
+        while let Some(t) = triggers.recv().await {
+            let t = match t {
+                Trigger::Loaded { revision, result } => {
+                    let result = match *result {
+                        Ok(d) if d.backend != backend => Err(tenantctl::diagnostic::Diagnostics(vec![
+                            tenantctl::diagnostic::at_line(
+                                std::path::Path::new("tenants.toml"),
+                                1,
+                                format!(
+                                    "backend changed from \"{}\" to \"{}\": restart `tenantctl run` to switch; the last good state is kept",
+                                    backend.as_str(),
+                                    d.backend.as_str()
+                                ),
+                            ),
+                        ])),
+                        other => other,
+                    };
+                    Trigger::Loaded {
+                        revision,
+                        result: Box::new(result),
+                    }
+                }
+                other => other,
+            };
+            if tx.send(t).is_err() {
+                return;
+            }
+        }
+    });
+    (backend, out)
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -21,6 +21,7 @@ pub struct Layer {
     pub sensitive_env: BTreeSet<String>,
     pub env_files: Option<Vec<(String, Range<usize>)>>,
     pub nano_cpus: Option<i64>,
+    pub nano_cpus_reservation: Option<i64>,
     pub memory: Option<(i64, Range<usize>)>,
     pub memory_reservation: Option<(i64, Range<usize>)>,
     /// Chart: key → container path. Tenant/defaults: key → host path.
@@ -151,6 +152,7 @@ impl Ctx<'_> {
 
     fn resources(&mut self, layer: &mut Layer, r: &RawResources) {
         layer.nano_cpus = self.parsed(&r.cpus, parse_cpus).map(|(v, _)| v);
+        layer.nano_cpus_reservation = self.parsed(&r.cpus_reservation, parse_cpus).map(|(v, _)| v);
         layer.memory = self.parsed(&r.memory, parse_memory);
         layer.memory_reservation = self.parsed(&r.memory_reservation, parse_memory);
     }

@@ -51,6 +51,10 @@ pub struct DesiredState {
     pub rollout: RolloutSpec,
     /// The server this state is for (`--node`): its tenants only.
     pub node: Option<NodeName>,
+    /// Containers on this host, or services on a Swarm cluster.
+    pub backend: crate::kinds::Backend,
+    /// How a Swarm service publishes its port (`publish_mode`).
+    pub publish_mode: crate::kinds::PublishMode,
     /// The file's tenants placed on other servers, with their node: a
     /// container of one of them here was moved away, not dropped, and is
     /// never pruned (its data is on this server).
@@ -85,6 +89,8 @@ impl DesiredState {
             backup: self.backup.clone(),
             rollout: self.rollout.clone(),
             node: self.node.clone(),
+            backend: self.backend,
+            publish_mode: self.publish_mode,
             elsewhere: self.elsewhere.clone(),
             tenants: BTreeMap::new(),
         }
@@ -262,6 +268,8 @@ pub struct Resources {
     pub nano_cpus: i64,
     pub memory: i64,
     pub memory_reservation: i64,
+    /// A Swarm reservation (`cpus_reservation`); plain Docker has none.
+    pub nano_cpus_reservation: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]

@@ -51,6 +51,34 @@ pub fn resolve(
 ) -> Result<DesiredState, Diagnostics> {
     let mut diags = Vec::new();
     let fleet = fleet_settings(file, raw, &mut diags);
+    let backend = match &raw.backend {
+        None => crate::kinds::Backend::Docker,
+        Some(word) => crate::kinds::Backend::parse(word.get_ref()).unwrap_or_else(|| {
+            diags.push(file.diag(
+                Some(word.span()),
+                format!("backend `{}`: write \"docker\" (containers on this host, the default) or \"swarm\" (services on a Swarm cluster)", word.get_ref()),
+            ));
+            crate::kinds::Backend::Docker
+        }),
+    };
+    let swarm = backend == crate::kinds::Backend::Swarm;
+    let publish_mode = match &raw.publish_mode {
+        None => crate::kinds::PublishMode::Host,
+        Some(word) if !swarm => {
+            diags.push(file.diag(
+                Some(word.span()),
+                "publish_mode is for backend = \"swarm\" (a container publishes on its host)",
+            ));
+            crate::kinds::PublishMode::Host
+        }
+        Some(word) => crate::kinds::PublishMode::parse(word.get_ref()).unwrap_or_else(|| {
+            diags.push(file.diag(
+                Some(word.span()),
+                format!("publish_mode `{}`: write \"host\" (the port answers on the tenant's node) or \"ingress\" (every node answers)", word.get_ref()),
+            ));
+            crate::kinds::PublishMode::Host
+        }),
+    };
     let defaults = tenant_layer(file, &raw.defaults, &mut diags);
     let proxy = raw
         .proxy
@@ -232,6 +260,24 @@ pub fn resolve(
         tenants.insert(name.clone(), tenant);
     }
 
+    // On Swarm an unplaced tenant is placed by tenantctl (and recorded
+    // in its service), so it may share no port with any other tenant.
+    if swarm {
+        for t in tenants.values().filter(|t| t.node.is_none()) {
+            // Two unplaced tenants on one port are caught above (same key).
+            let placed_on_port = |o: &&DesiredTenant| o.port == t.port && o.node.is_some();
+            if let Some(other) = tenants.values().find(placed_on_port) {
+                diags.push(file.diag(
+                    raw.tenants.iter().find(|(n, _)| n.get_ref() == &t.name).map(|(n, _)| n.span()),
+                    format!("port {} of tenant `{}` is also tenant `{}`'s, and `{}` has no `node`: tenantctl could place both on one server; give it its own port or a `node`", t.port, t.name, other.name, t.name),
+                ));
+            }
+        }
+        unplaced.clear();
+        if let Some(node) = inputs.scope.node() {
+            diags.push(file.diag(raw.backend.as_ref().map(|b| b.span()), format!("`--node {node}` is for one agent per server (backend \"docker\"); a Swarm fleet is managed as a whole from a manager: drop `--node`")));
+        }
+    }
     if !nodes.is_empty() {
         let list = nodes.iter().cloned().collect::<Vec<_>>().join(", ");
         for (name, span) in &unplaced {
@@ -241,7 +287,7 @@ pub fn resolve(
             ));
         }
     }
-    if let Some(why) = super::scope_error(&inputs.scope, &nodes) {
+    if let Some(why) = super::scope_error(&inputs.scope, &nodes).filter(|_| !swarm) {
         diags.push(file.diag(None, why));
     }
     let elsewhere: BTreeMap<String, super::NodeName> = tenants
@@ -272,6 +318,8 @@ pub fn resolve(
         backup,
         rollout,
         node: inputs.scope.node().cloned(),
+        backend,
+        publish_mode,
         elsewhere,
         tenants,
     })
@@ -435,6 +483,7 @@ impl Merge<'_> {
             memory: pick_i64(|l| l.memory.as_ref().map(|m| m.0)).unwrap_or(0),
             memory_reservation: pick_i64(|l| l.memory_reservation.as_ref().map(|m| m.0))
                 .unwrap_or(0),
+            nano_cpus_reservation: pick_i64(|l| l.nano_cpus_reservation).unwrap_or(0),
         };
         if resources.memory > 0 && resources.memory_reservation > resources.memory {
             let span = own

@@ -215,6 +215,8 @@ pub fn details_from_inspect(
             nano_cpus: host.nano_cpus.unwrap_or(0),
             memory: host.memory.unwrap_or(0),
             memory_reservation: host.memory_reservation.unwrap_or(0),
+            // A container has none (a Swarm service's); never compared.
+            nano_cpus_reservation: 0,
         },
         health,
         stop_timeout_secs: config.stop_timeout,

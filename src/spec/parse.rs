@@ -10,7 +10,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 const TOP_LEVEL_KEYS: &str =
-    "`allow_empty`, `fleet`, `name_prefix`, `network`, `isolate_tenants`, `host_ip`, `labels`, `proxy`, `backup`, `rollout`, `defaults`, `tenants`";
+    "`allow_empty`, `backend`, `publish_mode`, `fleet`, `name_prefix`, `network`, `isolate_tenants`, `host_ip`, `labels`, `proxy`, `backup`, `rollout`, `defaults`, `tenants`";
 
 /// Parses a tenants file. Returns the raw file (as far as it could be read)
 /// and every problem found; a non-empty list means the file is rejected.
@@ -33,6 +33,8 @@ pub fn parse_tenants_file(file: &SourceFile) -> (RawFile, Vec<Diagnostic>) {
                 raw.allow_empty = decode(file, value, &mut diags).unwrap_or(false);
             }
             "name_prefix" => raw.name_prefix = decode(file, value, &mut diags),
+            "backend" => raw.backend = decode(file, value, &mut diags),
+            "publish_mode" => raw.publish_mode = decode(file, value, &mut diags),
             "fleet" => raw.fleet = decode(file, value, &mut diags),
             "network" => raw.network = decode(file, value, &mut diags),
             "isolate_tenants" => raw.isolate_tenants = decode(file, value, &mut diags),

@@ -56,6 +56,9 @@ pub struct RawResources {
     pub cpus: Option<Spanned<ScalarValue>>,
     pub memory: Option<Spanned<ScalarValue>>,
     pub memory_reservation: Option<Spanned<ScalarValue>>,
+    /// CPUs kept free for the tenant: Swarm places it only where they
+    /// are (plain Docker has no CPU reservation; ignored there).
+    pub cpus_reservation: Option<Spanned<ScalarValue>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -231,6 +234,11 @@ pub struct RawBackup {
 #[derive(Debug, Clone, Default)]
 pub struct RawFile {
     pub allow_empty: bool,
+    /// `docker` (one container per tenant, the default) or `swarm` (one
+    /// service per tenant on a Swarm cluster).
+    pub backend: Option<Spanned<String>>,
+    /// Swarm only: `host` (the default) or `ingress` (the routing mesh).
+    pub publish_mode: Option<Spanned<String>>,
     pub name_prefix: Option<Spanned<String>>,
     /// The fleet's identity on a shared host (label `tenantctl.fleet`).
     pub fleet: Option<Spanned<String>>,

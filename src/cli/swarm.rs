@@ -1,0 +1,177 @@
+//! `plan`, `apply` and `status` for a fleet with `backend = "swarm"`,
+//! run against a manager (DOCKER_HOST).
+
+use std::process::ExitCode;
+use std::time::Duration;
+use tenantctl::desired::DesiredState;
+use tenantctl::docker::DockerClient;
+use tenantctl::swarm::{Action, SwarmPlan, SwarmView};
+
+async fn look(
+    desired: &DesiredState,
+    timeout: Duration,
+) -> Result<(DockerClient, SwarmView, SwarmPlan), ExitCode> {
+    let docker = super::connect(timeout).await?;
+    let view = tenantctl::swarm::observe_swarm(&docker, desired)
+        .await
+        .map_err(|e| {
+            eprintln!("error: cannot read the swarm, nothing was changed: {e}");
+            eprintln!("hint: backend = \"swarm\" runs against a manager node (DOCKER_HOST)");
+            ExitCode::FAILURE
+        })?;
+    let plan = tenantctl::swarm::plan_swarm(desired, &view, &Default::default());
+    Ok((docker, view, plan))
+}
+
+fn show(plan: &SwarmPlan) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if plan.create_network {
+        let _ = writeln!(out, "+ network (overlay, attachable)");
+    }
+    let mut counts = (0, 0, 0);
+    for t in &plan.tenants {
+        let node = t.node.as_deref().unwrap_or("?");
+        let placed = if t.placed_by_us { " (placed by tenantctl)" } else { "" };
+        match &t.action {
+            Action::Create(_) => {
+                counts.0 += 1;
+                let _ = writeln!(out, "+ service {} on {node}{placed}: create", t.service);
+            }
+            Action::Update { .. } => {
+                counts.1 += 1;
+                let _ = writeln!(out, "~ service {} on {node}: update", t.service);
+                for c in &t.changes {
+                    let _ = writeln!(out, "    {c}");
+                }
+            }
+            Action::Blocked(why) => {
+                counts.2 += 1;
+                let _ = writeln!(out, "! service {} on {node}: {why}", t.service);
+            }
+            Action::None => {}
+        }
+        if t.node_down {
+            let _ = writeln!(
+                out,
+                "? service {}: node {node} is down; reported, not moved (its data is on that node)",
+                t.service
+            );
+        }
+        if let Some(r) = &t.rolled_back {
+            let _ = writeln!(out, "? service {}: Swarm rolled its last update back ({r})", t.service);
+        }
+    }
+    for o in &plan.orphans {
+        let _ = writeln!(out, "? service of tenant {o} (left the file): kept; remove it by hand (its volumes stay on its node)");
+    }
+    let _ = write!(
+        out,
+        "Plan: {} to create, {} to update, {} blocked.",
+        counts.0, counts.1, counts.2
+    );
+    out
+}
+
+pub async fn plan(desired: DesiredState, exit_code: bool, timeout: Duration) -> ExitCode {
+    let (_, _, plan) = match look(&desired, timeout).await {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    say!("{}", show(&plan));
+    if exit_code && !plan.is_empty() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub async fn apply(desired: DesiredState, timeout: Duration) -> ExitCode {
+    let (docker, _, plan) = match look(&desired, timeout).await {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    say!("{}", show(&plan));
+    if plan.is_empty() {
+        say!("Nothing to do.");
+        return ExitCode::SUCCESS;
+    }
+    let report = tenantctl::swarm::apply_swarm(&docker, &desired, &plan).await;
+    if let Some(Err(e)) = &report.network {
+        say!("FAIL network {}: {e}", desired.network);
+    }
+    for (tenant, result) in &report.tenants {
+        match result {
+            Ok(what) => say!("ok   {tenant}: {what}"),
+            Err(e) => say!("FAIL {tenant}: {e}"),
+        }
+    }
+    let blocked = plan
+        .tenants
+        .iter()
+        .filter(|t| matches!(t.action, Action::Blocked(_)))
+        .count();
+    if report.failures() + blocked > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub async fn status(desired: DesiredState, json: bool, timeout: Duration) -> ExitCode {
+    let (_, view, plan) = match look(&desired, timeout).await {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let rows: Vec<serde_json::Value> = plan
+        .tenants
+        .iter()
+        .map(|t| {
+            let addr = t
+                .node
+                .as_deref()
+                .and_then(|n| view.node_named(n))
+                .map(|n| n.addr.clone())
+                .unwrap_or_default();
+            serde_json::json!({
+                "tenant": t.tenant,
+                "service": t.service,
+                "node": t.node,
+                "address": addr,
+                "task": t.task_state,
+                "running": t.running(),
+                "node_down": t.node_down,
+                "in_sync": t.drift.is_empty(),
+                "drift": t.drift.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+                "message": t.task_message,
+            })
+        })
+        .collect();
+    if json {
+        say!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+    } else {
+        say!(
+            "{:<20} {:<16} {:<16} {:<10} {:<8} DRIFT",
+            "TENANT", "NODE", "ADDRESS", "TASK", "IN SYNC"
+        );
+        for t in &plan.tenants {
+            let addr = t
+                .node
+                .as_deref()
+                .and_then(|n| view.node_named(n))
+                .map(|n| n.addr.as_str())
+                .unwrap_or("-");
+            let drift: Vec<String> = t.drift.iter().map(|d| d.to_string()).collect();
+            say!(
+                "{:<20} {:<16} {:<16} {:<10} {:<8} {}",
+                t.tenant,
+                t.node.as_deref().unwrap_or("-"),
+                addr,
+                t.task_state.as_deref().unwrap_or("-"),
+                if t.drift.is_empty() { "yes" } else { "no" },
+                if drift.is_empty() { "-".to_string() } else { drift.join(", ") }
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
