@@ -38,7 +38,7 @@ pub mod server;
 pub mod sources;
 pub mod spec;
 pub mod stats;
-pub mod swarm;
 pub mod status;
+pub mod swarm;
 pub mod trigger;
 pub mod webhook;

@@ -143,7 +143,10 @@ async fn by_backend(
                 Err(diags) => {
                     metrics.set_config(false, None);
                     for d in &diags.0 {
-                        tracing::error!(revision, "invalid tenants file, keeping the last good state: {d}");
+                        tracing::error!(
+                            revision,
+                            "invalid tenants file, keeping the last good state: {d}"
+                        );
                     }
                 }
             },

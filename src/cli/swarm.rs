@@ -32,7 +32,11 @@ fn show(plan: &SwarmPlan) -> String {
     let mut counts = (0, 0, 0);
     for t in &plan.tenants {
         let node = t.node.as_deref().unwrap_or("?");
-        let placed = if t.placed_by_us { " (placed by tenantctl)" } else { "" };
+        let placed = if t.placed_by_us {
+            " (placed by tenantctl)"
+        } else {
+            ""
+        };
         match &t.action {
             Action::Create(_) => {
                 counts.0 += 1;
@@ -59,7 +63,11 @@ fn show(plan: &SwarmPlan) -> String {
             );
         }
         if let Some(r) = &t.rolled_back {
-            let _ = writeln!(out, "? service {}: Swarm rolled its last update back ({r})", t.service);
+            let _ = writeln!(
+                out,
+                "? service {}: Swarm rolled its last update back ({r})",
+                t.service
+            );
         }
     }
     for o in &plan.orphans {
@@ -148,11 +156,18 @@ pub async fn status(desired: DesiredState, json: bool, timeout: Duration) -> Exi
         })
         .collect();
     if json {
-        say!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
     } else {
         say!(
             "{:<20} {:<16} {:<16} {:<10} {:<8} DRIFT",
-            "TENANT", "NODE", "ADDRESS", "TASK", "IN SYNC"
+            "TENANT",
+            "NODE",
+            "ADDRESS",
+            "TASK",
+            "IN SYNC"
         );
         for t in &plan.tenants {
             let addr = t
@@ -169,7 +184,11 @@ pub async fn status(desired: DesiredState, json: bool, timeout: Duration) -> Exi
                 addr,
                 t.task_state.as_deref().unwrap_or("-"),
                 if t.drift.is_empty() { "yes" } else { "no" },
-                if drift.is_empty() { "-".to_string() } else { drift.join(", ") }
+                if drift.is_empty() {
+                    "-".to_string()
+                } else {
+                    drift.join(", ")
+                }
             );
         }
     }

@@ -25,7 +25,6 @@ pub struct Fields {
     pub networks: Vec<String>,
     /// (type, source, target)
     pub mounts: Vec<(String, String, String)>,
-    pub health: Vec<String>,
     pub restart: String,
     pub stop_grace: i64,
     pub hosts: Vec<String>,
@@ -88,21 +87,6 @@ impl Fields {
             })
             .collect();
         mounts.sort();
-        let health = c
-            .health_check
-            .as_ref()
-            .map(|h| {
-                let mut v = h.test.clone().unwrap_or_default();
-                v.push(format!(
-                    "interval={} timeout={} retries={} start={}",
-                    h.interval.unwrap_or(0),
-                    h.timeout.unwrap_or(0),
-                    h.retries.unwrap_or(0),
-                    h.start_period.unwrap_or(0)
-                ));
-                v
-            })
-            .unwrap_or_default();
         let update = spec
             .update_config
             .as_ref()
@@ -133,7 +117,12 @@ impl Fields {
                 .filter_map(|l| l.split_once('='))
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            labels: spec.labels.clone().unwrap_or_default().into_iter().collect(),
+            labels: spec
+                .labels
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
             replicas: spec
                 .mode
                 .as_ref()
@@ -149,7 +138,6 @@ impl Fields {
             ports,
             networks,
             mounts,
-            health,
             restart: task
                 .restart_policy
                 .as_ref()
@@ -193,7 +181,8 @@ pub fn diff(have: &Fields, want: &Fields, secret: &dyn Fn(&str) -> bool) -> Vec<
         }
     };
     push("image", have.image.clone(), want.image.clone());
-    let keys: std::collections::BTreeSet<&String> = have.env.keys().chain(want.env.keys()).collect();
+    let keys: std::collections::BTreeSet<&String> =
+        have.env.keys().chain(want.env.keys()).collect();
     for k in keys {
         let show = |v: Option<&String>| match v {
             None => "(unset)".to_string(),
@@ -205,7 +194,10 @@ pub fn diff(have: &Fields, want: &Fields, secret: &dyn Fn(&str) -> bool) -> Vec<
             let (hs, ws) = (show(h), show(w));
             // Both secret and both set: say it changed without showing it.
             let (hs, ws) = if hs == ws {
-                ("(sensitive)".to_string(), "(sensitive, changed)".to_string())
+                (
+                    "(sensitive)".to_string(),
+                    "(sensitive, changed)".to_string(),
+                )
             } else {
                 (hs, ws)
             };
@@ -213,17 +205,41 @@ pub fn diff(have: &Fields, want: &Fields, secret: &dyn Fn(&str) -> bool) -> Vec<
         }
     }
     for (k, v) in &want.labels {
+        let field = if k == super::spec::HEALTH_LABEL {
+            "health (digest)".to_string()
+        } else {
+            format!("label {k}")
+        };
         push(
-            &format!("label {k}"),
-            have.labels.get(k).cloned().unwrap_or_else(|| "(unset)".into()),
+            &field,
+            have.labels
+                .get(k)
+                .cloned()
+                .unwrap_or_else(|| "(unset)".into()),
             v.clone(),
         );
     }
     let list = |v: &[String]| v.join(",");
-    push("placement", list(&have.constraints), list(&want.constraints));
-    push("resources.cpus", have.cpus_limit.to_string(), want.cpus_limit.to_string());
-    push("resources.memory", have.memory_limit.to_string(), want.memory_limit.to_string());
-    push("resources.pids", have.pids_limit.to_string(), want.pids_limit.to_string());
+    push(
+        "placement",
+        list(&have.constraints),
+        list(&want.constraints),
+    );
+    push(
+        "resources.cpus",
+        have.cpus_limit.to_string(),
+        want.cpus_limit.to_string(),
+    );
+    push(
+        "resources.memory",
+        have.memory_limit.to_string(),
+        want.memory_limit.to_string(),
+    );
+    push(
+        "resources.pids",
+        have.pids_limit.to_string(),
+        want.pids_limit.to_string(),
+    );
     push(
         "reservations.cpus",
         have.cpus_reservation.to_string(),
@@ -249,12 +265,23 @@ pub fn diff(have: &Fields, want: &Fields, secret: &dyn Fn(&str) -> bool) -> Vec<
             .join(",")
     };
     push("mounts", mounts(&have.mounts), mounts(&want.mounts));
-    push("health", list(&have.health), list(&want.health));
     push("restart", have.restart.clone(), want.restart.clone());
-    push("stop_grace", have.stop_grace.to_string(), want.stop_grace.to_string());
+    push(
+        "stop_grace",
+        have.stop_grace.to_string(),
+        want.stop_grace.to_string(),
+    );
     push("hosts", list(&have.hosts), list(&want.hosts));
     push("update", have.update.clone(), want.update.clone());
-    push("read_only", have.read_only.to_string(), want.read_only.to_string());
-    push("capabilities", list(&have.capabilities), list(&want.capabilities));
+    push(
+        "read_only",
+        have.read_only.to_string(),
+        want.read_only.to_string(),
+    );
+    push(
+        "capabilities",
+        list(&have.capabilities),
+        list(&want.capabilities),
+    );
     out
 }

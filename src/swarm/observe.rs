@@ -16,7 +16,10 @@ pub async fn observe_swarm(
     desired: &DesiredState,
 ) -> Result<SwarmView, DockerError> {
     let services = docker
-        .call("service_list", |d| async move { d.list_services(None).await })
+        .call(
+            "service_list",
+            |d| async move { d.list_services(None).await },
+        )
         .await?;
     let tasks = docker
         .call("task_list", |d| async move { d.list_tasks(None).await })
@@ -55,7 +58,10 @@ pub async fn observe_swarm(
                 id,
                 version: s.version.and_then(|v| v.index).unwrap_or(0),
                 spec,
-                update_state: status.state.map(|s| s.to_string()).filter(|s| !s.is_empty()),
+                update_state: status
+                    .state
+                    .map(|s| s.to_string())
+                    .filter(|s| !s.is_empty()),
                 update_message: status.message,
             },
         );
@@ -101,7 +107,10 @@ pub async fn observe_swarm(
     for image in images {
         let name = image.clone();
         let id = match docker
-            .call("image_inspect", |d| async move { d.inspect_image(&name).await })
+            .call(
+                "image_inspect",
+                |d| async move { d.inspect_image(&name).await },
+            )
             .await
         {
             Ok(i) => i.id,

@@ -92,24 +92,18 @@ pub fn plan_swarm(
     held: &BTreeMap<String, Fields>,
 ) -> SwarmPlan {
     let create_network = !view.networks.contains_key(&desired.network);
-    let mut load: BTreeMap<String, usize> = view
-        .nodes
-        .iter()
-        .map(|n| (n.hostname.clone(), 0))
-        .collect();
-    for s in view.services.values() {
-        for c in s
-            .spec
-            .task_template
+    // Tenants per node: those the file places, and those whose service
+    // records a node; an unplaced new tenant goes to the least loaded.
+    let mut load: BTreeMap<String, usize> =
+        view.nodes.iter().map(|n| (n.hostname.clone(), 0)).collect();
+    for t in desired.tenants.values() {
+        let node = t
+            .node
             .as_ref()
-            .and_then(|t| t.placement.as_ref())
-            .and_then(|p| p.constraints.as_ref())
-            .into_iter()
-            .flatten()
-        {
-            if let Some(node) = constrained_node(c) {
-                *load.entry(node.to_string()).or_default() += 1;
-            }
+            .map(|n| n.to_string())
+            .or_else(|| recorded_node(view, &t.container_name));
+        if let Some(node) = node {
+            *load.entry(node).or_default() += 1;
         }
     }
     let mut tenants = Vec::new();
@@ -171,18 +165,7 @@ fn plan_tenant(
     }
     // Its node: the file's; else the one recorded in its service; else
     // the schedulable node with the fewest tenants.
-    let recorded = observed.and_then(|s| {
-        s.spec
-            .task_template
-            .as_ref()?
-            .placement
-            .as_ref()?
-            .constraints
-            .as_ref()?
-            .iter()
-            .find_map(|c| constrained_node(c).map(str::to_string))
-    });
-    let node = match (&t.node, recorded) {
+    let node = match (&t.node, recorded_node(view, &t.container_name)) {
         (Some(n), _) => n.to_string(),
         (None, Some(n)) => n,
         (None, None) => {
@@ -190,7 +173,12 @@ fn plan_tenant(
                 .nodes
                 .iter()
                 .filter(|n| n.schedulable())
-                .min_by_key(|n| (load.get(&n.hostname).copied().unwrap_or(0), n.hostname.clone()))
+                .min_by_key(|n| {
+                    (
+                        load.get(&n.hostname).copied().unwrap_or(0),
+                        n.hostname.clone(),
+                    )
+                })
             else {
                 return blocked(
                     plan,
@@ -207,18 +195,25 @@ fn plan_tenant(
         let known: Vec<&str> = view.nodes.iter().map(|n| n.hostname.as_str()).collect();
         return blocked(
             plan,
-            format!("node `{node}` is not in the swarm (its nodes: {})", known.join(", ")),
+            format!(
+                "node `{node}` is not in the swarm (its nodes: {})",
+                known.join(", ")
+            ),
             Drift::new(Resource::Service, Reason::NodeDown),
         );
     };
     if !info.ready() {
         plan.node_down = true;
-        plan.drift.insert(Drift::new(Resource::Service, Reason::NodeDown));
+        plan.drift
+            .insert(Drift::new(Resource::Service, Reason::NodeDown));
     }
     let Some(Some(image)) = view.images.get(&t.image) else {
         return blocked(
             plan,
-            format!("image {} is not on the manager; load or pull it there (and on every node)", t.image),
+            format!(
+                "image {} is not on the manager; load or pull it there (and on every node)",
+                t.image
+            ),
             Drift::new(Resource::Service, Reason::Missing),
         );
     };
@@ -228,7 +223,8 @@ fn plan_tenant(
         .collect();
     let want = service_spec(desired, t, &node, image, &networks);
     let Some(s) = observed else {
-        plan.drift.insert(Drift::new(Resource::Service, Reason::Missing));
+        plan.drift
+            .insert(Drift::new(Resource::Service, Reason::Missing));
         plan.action = Action::Create(Box::new(want));
         return plan;
     };
@@ -237,14 +233,16 @@ fn plan_tenant(
         plan.task_message = task.message.clone();
     }
     if !plan.running() && !plan.node_down {
-        plan.drift.insert(Drift::new(Resource::Service, Reason::Stopped));
+        plan.drift
+            .insert(Drift::new(Resource::Service, Reason::Stopped));
     }
     let have = Fields::of(&s.spec);
     let want_fields = Fields::of(&want);
     let secret = |k: &str| t.env.get(k).is_some_and(|e| e.sensitive) || !t.env.contains_key(k);
     plan.changes = diff(&have, &want_fields, &secret);
     if have.replicas != 1 {
-        plan.drift.insert(Drift::new(Resource::Service, Reason::Scaled));
+        plan.drift
+            .insert(Drift::new(Resource::Service, Reason::Scaled));
         plan.changes.push(Change {
             field: "replicas".into(),
             have: have.replicas.to_string(),
@@ -264,12 +262,15 @@ fn plan_tenant(
     if plan.changes.is_empty() {
         return plan;
     }
-    plan.drift.insert(Drift::new(Resource::Service, Reason::Changed));
+    plan.drift
+        .insert(Drift::new(Resource::Service, Reason::Changed));
     if held.get(&t.name) == Some(&want_fields) {
         plan.action = Action::Blocked(
-            "Swarm rolled this update back (its new task failed); held until the file changes it".into(),
+            "Swarm rolled this update back (its new task failed); held until the file changes it"
+                .into(),
         );
-        plan.drift.insert(Drift::new(Resource::Service, Reason::RolledBack));
+        plan.drift
+            .insert(Drift::new(Resource::Service, Reason::RolledBack));
         return plan;
     }
     plan.action = Action::Update {
@@ -278,4 +279,19 @@ fn plan_tenant(
         id: s.id.clone(),
     };
     plan
+}
+
+/// The node a service is pinned to (tenantctl's record of its choice).
+fn recorded_node(view: &SwarmView, service: &str) -> Option<String> {
+    view.services
+        .get(service)?
+        .spec
+        .task_template
+        .as_ref()?
+        .placement
+        .as_ref()?
+        .constraints
+        .as_ref()?
+        .iter()
+        .find_map(|c| constrained_node(c).map(str::to_string))
 }

@@ -85,7 +85,8 @@ impl SwarmLoop {
     ) -> bool {
         match result {
             Ok(d) if d.backend == Backend::Swarm => {
-                self.metrics.set_config(true, Some((&d.source_sha256, &revision)));
+                self.metrics
+                    .set_config(true, Some((&d.source_sha256, &revision)));
                 self.metrics.tenants_desired.set(d.tenants.len() as i64);
                 self.readiness.config_loaded.store(true, Ordering::Relaxed);
                 *desired = Some(d);
@@ -97,7 +98,10 @@ impl SwarmLoop {
                 false
             }
             Err(diags) => {
-                tracing::error!(errors = diags.0.len(), "invalid desired state; the last good state is kept:\n{diags}");
+                tracing::error!(
+                    errors = diags.0.len(),
+                    "invalid desired state; the last good state is kept:\n{diags}"
+                );
                 self.metrics.set_config(false, None);
                 false
             }
@@ -150,7 +154,10 @@ impl SwarmLoop {
             let report = super::apply_swarm(&self.docker, desired, &plan).await;
             for (tenant, result) in &report.tenants {
                 let word = if result.is_ok() { "changed" } else { "error" };
-                self.metrics.reconcile_total.with_label_values(&[word]).inc();
+                self.metrics
+                    .reconcile_total
+                    .with_label_values(&[word])
+                    .inc();
                 if result.is_ok() {
                     if let Some(p) = plan.tenants.iter().find(|p| &p.tenant == tenant) {
                         if let Action::Update { spec, .. } = &p.action {
@@ -158,7 +165,9 @@ impl SwarmLoop {
                         }
                         // Changed now: its drift is what the next pass sees.
                         if let Some(entry) = drift.get_mut(tenant) {
-                            entry.0.retain(|d| d.reason == crate::drift::Reason::NodeDown);
+                            entry
+                                .0
+                                .retain(|d| d.reason == crate::drift::Reason::NodeDown);
                         }
                     }
                 }

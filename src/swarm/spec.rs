@@ -12,11 +12,12 @@ use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
     EndpointSpec, HealthConfig, Limit, Mount, MountType, MountVolumeOptions,
     NetworkAttachmentConfig, ResourceObject, ServiceSpec, ServiceSpecMode,
-    ServiceSpecModeReplicated, ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum,
-    ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
-    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecLogDriver, TaskSpecPlacement, TaskSpecResources,
-    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
+    ServiceSpecModeReplicated, ServiceSpecRollbackConfig,
+    ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum,
+    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecLogDriver,
+    TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy,
+    TaskSpecRestartPolicyConditionEnum,
 };
 use std::collections::HashMap;
 
@@ -32,6 +33,19 @@ pub fn constrained_node(constraint: &str) -> Option<&str> {
         .strip_prefix("node.hostname==")
         .map(str::trim)
         .filter(|n| !n.is_empty())
+}
+
+/// The service label holding [`health_digest`].
+pub const HEALTH_LABEL: &str = "tenantctl.health";
+
+/// A short digest of the tenant's health check (command and timings).
+pub fn health_digest(t: &DesiredTenant) -> String {
+    let h = &t.health;
+    let text = format!(
+        "{:?} {} {} {} {}",
+        h.command, h.interval_ns, h.timeout_ns, h.start_period_ns, h.retries
+    );
+    crate::desired::sha256_hex(text.as_bytes())[..12].to_string()
 }
 
 fn nonzero(value: i64) -> Option<i64> {
@@ -121,9 +135,14 @@ pub fn service_spec(
     // a task that fails (or turns unhealthy) meanwhile is rolled back.
     let monitor = (desired.rollout.min_ready.as_nanos() as i64).max(5_000_000_000);
     let labels: HashMap<String, String> = t.labels.clone().into_iter().collect();
+    // Docker 20.10 returns the health check as `Healthcheck`, which the
+    // client does not read back: its digest rides in a service label, so
+    // a changed check is still seen (and shown as such).
+    let mut service_labels = labels.clone();
+    service_labels.insert(HEALTH_LABEL.into(), health_digest(t));
     ServiceSpec {
         name: Some(t.container_name.clone()),
-        labels: Some(labels.clone()),
+        labels: Some(service_labels),
         task_template: Some(TaskSpec {
             container_spec: Some(TaskSpecContainerSpec {
                 image: Some(image.to_string()),

@@ -198,7 +198,10 @@ impl SwarmCluster {
             in_ns(&switch, &["ip", "link", "set", &a, "master", "br0", "up"]);
             in_ns(&netns, &["ip", "link", "set", &b, "name", "eth0"]);
             let addr = format!("192.168.231.{}", 11 + i);
-            in_ns(&netns, &["ip", "addr", "add", &format!("{addr}/24"), "dev", "eth0"]);
+            in_ns(
+                &netns,
+                &["ip", "addr", "add", &format!("{addr}/24"), "dev", "eth0"],
+            );
             in_ns(&netns, &["ip", "link", "set", "eth0", "up"]);
             in_ns(&netns, &["ip", "link", "set", "lo", "up"]);
             cluster.nodes.push(SwarmNode {
@@ -263,7 +266,11 @@ impl SwarmCluster {
                 .args(["-H", &node.host(), "load", "-q"])
                 .stdin(save.stdout.take().unwrap()));
             let _ = save.wait();
-            assert!(load.status.success(), "docker load {tag} into {}", node.name);
+            assert!(
+                load.status.success(),
+                "docker load {tag} into {}",
+                node.name
+            );
         }
     }
 
@@ -328,12 +335,16 @@ impl Drop for SwarmCluster {
             for m in ours {
                 let _ = Command::new("umount").args(["-l", m]).status();
             }
-            let _ = Command::new("ip").args(["netns", "del", &node.netns]).status();
+            let _ = Command::new("ip")
+                .args(["netns", "del", &node.netns])
+                .status();
             let _ = std::fs::remove_dir_all(&node.root);
             for dir in node.cgroup_dirs() {
                 let _ = std::fs::remove_dir(&dir);
             }
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.switch]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.switch])
+            .status();
     }
 }
