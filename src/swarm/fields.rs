@@ -6,7 +6,8 @@
 use bollard::models::ServiceSpec;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Default)]
+/// Its `Debug` shows env keys only (values may be secrets).
+#[derive(Clone, PartialEq, Default)]
 pub struct Fields {
     pub image: String,
     pub env: BTreeMap<String, String>,
@@ -31,6 +32,17 @@ pub struct Fields {
     pub update: String,
     pub read_only: bool,
     pub capabilities: Vec<String>,
+}
+
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fields")
+            .field("image", &self.image)
+            .field("env_keys", &self.env.keys().collect::<Vec<_>>())
+            .field("constraints", &self.constraints)
+            .field("replicas", &self.replicas)
+            .finish_non_exhaustive()
+    }
 }
 
 fn dbg_word<T: std::fmt::Debug>(v: &Option<T>) -> String {

@@ -24,3 +24,6 @@ pub use apply::{apply_swarm, SwarmReport};
 pub use observe::observe_swarm;
 pub use plan::{plan_swarm, Action, ServicePlan, SwarmPlan};
 pub use view::SwarmView;
+
+#[cfg(test)]
+mod tests;

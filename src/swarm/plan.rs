@@ -11,7 +11,9 @@ use crate::drift::{Drift, Reason, Resource};
 use bollard::models::ServiceSpec;
 use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Debug, Clone)]
+/// Its `Debug` leaves the spec out: a spec holds the tenant's secrets
+/// (env), and a plan may be printed in a log line or a panic.
+#[derive(Clone)]
 pub enum Action {
     None,
     Create(Box<ServiceSpec>),
@@ -22,6 +24,19 @@ pub enum Action {
     },
     /// Nothing is done for this tenant; the others go on.
     Blocked(String),
+}
+
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::None => f.write_str("None"),
+            Action::Create(_) => f.write_str("Create(..)"),
+            Action::Update { version, id, .. } => {
+                write!(f, "Update {{ id: {id}, version: {version} }}")
+            }
+            Action::Blocked(why) => write!(f, "Blocked({why:?})"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -18,7 +18,8 @@ pub struct SwarmView {
     pub images: BTreeMap<String, Option<String>>,
 }
 
-#[derive(Debug, Clone)]
+/// Its `Debug` leaves the spec out (its env holds secrets).
+#[derive(Clone)]
 pub struct ObservedService {
     pub id: String,
     /// The version an update must name (Swarm's optimistic lock).
@@ -27,6 +28,16 @@ pub struct ObservedService {
     /// `UpdateStatus.State` (`updating`, `rollback_completed`, …).
     pub update_state: Option<String>,
     pub update_message: Option<String>,
+}
+
+impl std::fmt::Debug for ObservedService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObservedService")
+            .field("id", &self.id)
+            .field("version", &self.version)
+            .field("update_state", &self.update_state)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ObservedService {
