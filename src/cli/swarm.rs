@@ -95,16 +95,42 @@ pub async fn plan(desired: DesiredState, exit_code: bool, timeout: Duration) -> 
 }
 
 pub async fn apply(desired: DesiredState, timeout: Duration) -> ExitCode {
-    let (docker, _, plan) = match look(&desired, timeout).await {
+    let (docker, view, plan) = match look(&desired, timeout).await {
         Ok(x) => x,
         Err(code) => return code,
     };
     say!("{}", show(&plan));
-    if plan.is_empty() {
+    let report = if plan.is_empty() {
+        None
+    } else {
+        Some(tenantctl::swarm::apply_swarm(&docker, &desired, &plan).await)
+    };
+    let proxy_failed = match tenantctl::swarm::proxy::sync_proxy(&desired, &plan, &view).await {
+        Some(outcome) if outcome.error.is_some() => {
+            say!(
+                "FAIL proxy: {}",
+                outcome
+                    .error
+                    .as_ref()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default()
+            );
+            true
+        }
+        Some(outcome) if outcome.reloaded => {
+            say!("ok   proxy reloaded");
+            false
+        }
+        _ => false,
+    };
+    let Some(report) = report else {
         say!("Nothing to do.");
-        return ExitCode::SUCCESS;
-    }
-    let report = tenantctl::swarm::apply_swarm(&docker, &desired, &plan).await;
+        return if proxy_failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
+    };
     if let Some(Err(e)) = &report.network {
         say!("FAIL network {}: {e}", desired.network);
     }
@@ -119,7 +145,7 @@ pub async fn apply(desired: DesiredState, timeout: Duration) -> ExitCode {
         .iter()
         .filter(|t| matches!(t.action, Action::Blocked(_)))
         .count();
-    if report.failures() + blocked > 0 {
+    if report.failures() + blocked > 0 || proxy_failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

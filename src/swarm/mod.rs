@@ -10,12 +10,14 @@
 //! - `view`, `observe`: what the cluster holds, in O(1) list calls;
 //! - `plan`: per tenant create / update / nothing, drift (pure);
 //! - `apply`: carry a plan out;
+//! - `proxy`: nginx or Caddy in front, upstreams on the nodes' addresses;
 //! - `run`: the controller loop for `tenantctl run`.
 
 pub mod apply;
 pub mod fields;
 pub mod observe;
 pub mod plan;
+pub mod proxy;
 pub mod run;
 pub mod spec;
 pub mod view;

@@ -173,6 +173,9 @@ impl SwarmLoop {
                 }
             }
         }
+        if !self.observe_only {
+            super::proxy::sync_proxy(desired, &plan, &view).await;
+        }
         memory
             .held
             .retain(|name, _| desired.tenants.contains_key(name));

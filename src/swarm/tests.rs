@@ -18,7 +18,7 @@ fn node(name: &str, state: &str) -> NodeInfo {
         hostname: name.into(),
         state: state.into(),
         availability: "active".into(),
-        addr: format!("10.0.0.{}", name.len()),
+        addr: format!("10.0.0.{}", name.as_bytes()[0]),
     }
 }
 
@@ -281,4 +281,23 @@ fn secrets_never_reach_a_plan_debug_or_change() {
     let fields = Fields::of(&v.services["mai-acme"].spec);
     let shown = format!("{plan:?} {plan:#?} {v:?} {fields:?}");
     assert!(!shown.contains("canary-swarm-s3cr3t"));
+}
+
+#[test]
+fn the_proxy_reaches_each_tenant_on_its_nodes_address() {
+    let a1 = tenant("a1", 8001, Some("a"));
+    let b1 = tenant("b1", 8001, Some("b"));
+    let desired = desired_state(vec![a1.clone(), b1.clone()]);
+    let v = converged(&desired, view(&[&a1, &b1]));
+    let plan = plan_swarm(&desired, &v, &BTreeMap::new());
+    let routed = super::proxy::with_node_addresses(&desired, &plan, &v);
+    assert_eq!(
+        routed.tenants["a1"].host_ip,
+        v.node_named("a").unwrap().addr
+    );
+    assert_eq!(
+        routed.tenants["b1"].host_ip,
+        v.node_named("b").unwrap().addr
+    );
+    assert_ne!(routed.tenants["a1"].host_ip, routed.tenants["b1"].host_ip);
 }
