@@ -11,7 +11,7 @@ DEMO_FILE := desired-state/tenants.toml
 # One host lock for the demo's apply, run and teardown, so they never race.
 DEMO_LOCK := $(CURDIR)/target/tenantctl-demo.lock
 
-.PHONY: faults deb man prereqs-test prereqs-demo build image demo demo-run demo-status demo-down test lint bench adopt-bench backup-bench rollout-bench rollout-kill
+.PHONY: swarm-bench swarm-test faults deb man prereqs-test prereqs-demo build image demo demo-run demo-status demo-down test lint bench adopt-bench backup-bench rollout-bench rollout-kill
 
 build:
 	$(CARGO) build --release --bin tenantctl
@@ -93,6 +93,18 @@ ROLLOUT_N ?= 20
 ROLLOUT_MAX_UNAVAILABLE ?= 1
 rollout-bench: build image
 	scripts/rollout-bench.sh $(ROLLOUT_N) $(TENANTCTL) $(ROLLOUT_MAX_UNAVAILABLE)
+
+## Issue 16's benchmark at its full count: 60 tenants over a three-node
+## Swarm of the test's own (dockerd in network namespaces), cold start with
+## `tenantctl apply` beside `docker stack deploy` of the same fleet, and the
+## calls of a no-op pass at N and N/2 (CI runs 12; BENCHMARKS.md).
+SWARM_BENCH_TENANTS ?= 60
+swarm-bench: image
+	SWARM_BENCH_TENANTS=$(SWARM_BENCH_TENANTS) $(CARGO) test --release --test swarm_bench -- --nocapture
+
+## The multi-node Swarm test alone (also part of `make test`).
+swarm-test: image
+	$(CARGO) test --test swarm -- --nocapture
 
 ## The SIGKILL test of rollouts at its full count (CI runs 20):
 ## KILL_RUNS rollouts, apply and the controller killed in turn at seeded
