@@ -322,9 +322,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Restore(args) => backup::run_restore(args, timeout).await,
         Command::Purge(args) => backup::run_purge(args, timeout).await,
         Command::Plan {
-            file, exit_code, ..
+            file,
+            json,
+            exit_code,
+            ..
         } if backend_of(&file) == Some(Backend::Swarm) => match load_any(&file) {
-            Ok(desired) => swarm::plan(desired, exit_code, timeout).await,
+            Ok(desired) => swarm::plan(desired, json, exit_code, timeout).await,
             Err(code) => code,
         },
         Command::Apply { file, .. } if backend_of(&file) == Some(Backend::Swarm) => {

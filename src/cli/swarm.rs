@@ -81,12 +81,50 @@ fn show(plan: &SwarmPlan) -> String {
     out
 }
 
-pub async fn plan(desired: DesiredState, exit_code: bool, timeout: Duration) -> ExitCode {
+pub async fn plan(
+    desired: DesiredState,
+    json: bool,
+    exit_code: bool,
+    timeout: Duration,
+) -> ExitCode {
     let (_, _, plan) = match look(&desired, timeout).await {
         Ok(x) => x,
         Err(code) => return code,
     };
-    say!("{}", show(&plan));
+    if json {
+        let tenants: Vec<serde_json::Value> = plan
+            .tenants
+            .iter()
+            .map(|t| {
+                let action = match &t.action {
+                    Action::None => serde_json::json!("none"),
+                    Action::Create(_) => serde_json::json!("create"),
+                    Action::Update { .. } => serde_json::json!("update"),
+                    Action::Blocked(why) => serde_json::json!({ "blocked": why }),
+                };
+                serde_json::json!({
+                    "tenant": t.tenant,
+                    "service": t.service,
+                    "node": t.node,
+                    "placed_by_tenantctl": t.placed_by_us,
+                    "action": action,
+                    "changes": t.changes,
+                    "drift": t.drift.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+                    "node_down": t.node_down,
+                    "rolled_back": t.rolled_back,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "backend": "swarm",
+            "create_network": plan.create_network,
+            "tenants": tenants,
+            "orphans": plan.orphans,
+        });
+        say!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        say!("{}", show(&plan));
+    }
     if exit_code && !plan.is_empty() {
         ExitCode::from(2)
     } else {
