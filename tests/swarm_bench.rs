@@ -100,10 +100,23 @@ fn until_all_serve(c: &SwarmCluster, n: usize, since: Instant, within: Duration)
         })
         .collect();
     while !pending.is_empty() {
-        assert!(since.elapsed() < within, "{} tenants still not serving", pending.len());
+        assert!(
+            since.elapsed() < within,
+            "{} tenants still not serving",
+            pending.len()
+        );
         let out = Command::new("nsenter")
             .arg(format!("--net=/var/run/netns/{}", c.nodes[0].netns))
-            .args(["curl", "-s", "-m", "1", "-o", "/dev/null", "-w", "%{http_code}\n"])
+            .args([
+                "curl",
+                "-s",
+                "-m",
+                "1",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}\n",
+            ])
             .args(&pending)
             .output()
             .unwrap();
@@ -131,7 +144,11 @@ fn clear(c: &SwarmCluster) {
         c.manager().docker_ok(&["service", "rm", id]);
     }
     let deadline = Instant::now() + Duration::from_secs(120);
-    while c.nodes.iter().any(|n| !n.docker_ok(&["ps", "-q"]).is_empty()) {
+    while c
+        .nodes
+        .iter()
+        .any(|n| !n.docker_ok(&["ps", "-q"]).is_empty())
+    {
         assert!(Instant::now() < deadline, "tasks did not stop");
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -171,7 +188,11 @@ fn calls_per_pass(c: &SwarmCluster, f: &Fleet) -> (f64, BTreeMap<String, f64>) {
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     while read().get("service_list").copied().unwrap_or(0.0) < 2.0 {
-        assert!(Instant::now() < deadline, "no passes:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "no passes:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     let before = read();
@@ -182,7 +203,12 @@ fn calls_per_pass(c: &SwarmCluster, f: &Fleet) -> (f64, BTreeMap<String, f64>) {
     let passes = after["service_list"] - before["service_list"];
     let per_op: BTreeMap<String, f64> = after
         .iter()
-        .map(|(k, v)| (k.clone(), (v - before.get(k).copied().unwrap_or(0.0)) / passes))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                (v - before.get(k).copied().unwrap_or(0.0)) / passes,
+            )
+        })
         .filter(|(_, v)| *v > 0.0)
         .collect();
     (per_op.values().sum(), per_op)
@@ -221,7 +247,15 @@ fn swarm_cold_start_beside_docker_stack_deploy() {
     std::fs::write(&stack, stack_file(&f, &c, n, &image)).unwrap();
     let start = Instant::now();
     let out = Command::new("docker")
-        .args(["-H", &c.manager().host(), "stack", "deploy", "--resolve-image", "never", "-c"])
+        .args([
+            "-H",
+            &c.manager().host(),
+            "stack",
+            "deploy",
+            "--resolve-image",
+            "never",
+            "-c",
+        ])
         .arg(&stack)
         .arg(format!("{}st", f.prefix()))
         .output()
@@ -231,11 +265,27 @@ fn swarm_cold_start_beside_docker_stack_deploy() {
     let theirs = until_all_serve(&c, n, start, Duration::from_secs(600));
     clear(&c);
 
-    eprintln!("SWARM BENCH: {n} tenants over 3 nodes, cold start until every tenant serves on its node:");
-    eprintln!("  tenantctl apply:     {:>7.2} s (command returned after {:.2} s)", ours.as_secs_f64(), returned.as_secs_f64());
-    eprintln!("  docker stack deploy: {:>7.2} s (command returned after {:.2} s)", theirs.as_secs_f64(), stack_returned.as_secs_f64());
-    eprintln!("  ratio tenantctl / stack deploy: {:.2}x", ours.as_secs_f64() / theirs.as_secs_f64());
-    eprintln!("  no-op pass: {calls_n:.1} Docker calls at {n} tenants, {calls_half:.1} at {} ({ops_n:?})", n / 2);
+    eprintln!(
+        "SWARM BENCH: {n} tenants over 3 nodes, cold start until every tenant serves on its node:"
+    );
+    eprintln!(
+        "  tenantctl apply:     {:>7.2} s (command returned after {:.2} s)",
+        ours.as_secs_f64(),
+        returned.as_secs_f64()
+    );
+    eprintln!(
+        "  docker stack deploy: {:>7.2} s (command returned after {:.2} s)",
+        theirs.as_secs_f64(),
+        stack_returned.as_secs_f64()
+    );
+    eprintln!(
+        "  ratio tenantctl / stack deploy: {:.2}x",
+        ours.as_secs_f64() / theirs.as_secs_f64()
+    );
+    eprintln!(
+        "  no-op pass: {calls_n:.1} Docker calls at {n} tenants, {calls_half:.1} at {} ({ops_n:?})",
+        n / 2
+    );
     assert!(
         (calls_n - calls_half).abs() < 0.5,
         "a no-op pass must not grow with N: {calls_n} vs {calls_half}"
