@@ -198,3 +198,39 @@ fn a_node_name_is_checked_where_it_is_written() {
         "{e:#?}"
     );
 }
+
+#[test]
+fn a_swarm_file_places_by_itself_and_is_managed_as_a_whole() {
+    let dir = Dir::new();
+    let body = "backend = \"swarm\"\n[tenants.a1]\nport = 8001\nnode = \"a\"\n[tenants.b1]\nport = 8001\nnode = \"b\"\n[tenants.free]\nport = 8002\n";
+    let path = file(&dir, body);
+    // Unplaced tenants are allowed (tenantctl picks), no --node needed.
+    let all = load_desired_for(&path, &Scope::Server(None)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(all.tenants.len(), 3);
+    assert_eq!(all.backend, tenantctl::kinds::Backend::Swarm);
+    let e = errors(&path, &on("a"));
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("1:11: `--node a` is for one agent per server")),
+        "{e:#?}"
+    );
+    // An unplaced tenant may not share a port with a placed one.
+    let clash = file(&dir, &body.replace("port = 8002", "port = 8001"));
+    let e = errors(&clash, &Scope::Server(None));
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(
+        e[0].contains("`free` has no `node`: tenantctl could place both on one server"),
+        "{e:#?}"
+    );
+    // Through the routing mesh a port is the whole fleet's.
+    let ingress = file(&dir, &format!("publish_mode = \"ingress\"\n{body}"));
+    let e = errors(&ingress, &Scope::Server(None));
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(e[0].contains("every node answers every port"), "{e:#?}");
+    // publish_mode means nothing to plain Docker; an unknown backend is named.
+    let docker = file(&dir, "publish_mode = \"host\"\n[tenants.x]\nport = 8001\n");
+    assert!(errors(&docker, &Scope::Fleet)[0]
+        .starts_with("1:16: publish_mode is for backend = \"swarm\""));
+    let typo = file(&dir, "backend = \"swam\"\n[tenants.x]\nport = 8001\n");
+    assert!(errors(&typo, &Scope::Fleet)[0].starts_with("1:11: backend `swam`"));
+}

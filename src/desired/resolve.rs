@@ -273,6 +273,18 @@ pub fn resolve(
                 ));
             }
         }
+        // Through the routing mesh every node answers every port.
+        if publish_mode == crate::kinds::PublishMode::Ingress {
+            let mut seen: BTreeMap<u16, &str> = BTreeMap::new();
+            for t in tenants.values() {
+                if let Some(other) = seen.insert(t.port, &t.name) {
+                    diags.push(file.diag(
+                        raw.tenants.iter().find(|(n, _)| n.get_ref() == &t.name).map(|(n, _)| n.span()),
+                        format!("port {} of tenant `{}` is also tenant `{other}`'s: with publish_mode = \"ingress\" every node answers every port, so ports are unique in the fleet", t.port, t.name),
+                    ));
+                }
+            }
+        }
         unplaced.clear();
         if let Some(node) = inputs.scope.node() {
             diags.push(file.diag(raw.backend.as_ref().map(|b| b.span()), format!("`--node {node}` is for one agent per server (backend \"docker\"); a Swarm fleet is managed as a whole from a manager: drop `--node`")));
