@@ -112,10 +112,12 @@ impl SwarmLoop {
         let view = match super::observe_swarm(&self.docker, desired).await {
             Ok(v) => {
                 self.readiness.docker_ok.store(true, Ordering::Relaxed);
+                self.metrics.docker_up.set(1);
                 v
             }
             Err(e) => {
                 self.readiness.docker_ok.store(false, Ordering::Relaxed);
+                self.metrics.docker_up.set(0);
                 tracing::warn!(error = %e, "cannot read the swarm; nothing changed");
                 return;
             }
@@ -150,8 +152,10 @@ impl SwarmLoop {
                 tracing::warn!(tenant = %t.tenant, node = ?t.node, "its node is down: reported, not moved (its data is on that node)");
             }
         }
+        let mut failed = false;
         if !self.observe_only && !plan.is_empty() {
             let report = super::apply_swarm(&self.docker, desired, &plan).await;
+            failed |= report.failures() > 0;
             for (tenant, result) in &report.tenants {
                 let word = if result.is_ok() { "changed" } else { "error" };
                 self.metrics
@@ -174,7 +178,18 @@ impl SwarmLoop {
             }
         }
         if !self.observe_only {
-            super::proxy::sync_proxy(desired, &plan, &view).await;
+            let outcome = super::proxy::sync_proxy(desired, &plan, &view).await;
+            if let Some(o) = outcome {
+                self.metrics
+                    .proxy_last_reload_successful
+                    .set(i64::from(o.error.is_none()));
+                failed |= o.error.is_some();
+            }
+        }
+        if !failed {
+            self.metrics
+                .last_successful_reconcile
+                .set(crate::clock::unix_secs_f64());
         }
         memory
             .held
