@@ -46,11 +46,15 @@ const TENANTS: [(&str, u16, &str); 6] = [
     ("s6", 18306, ""),
 ];
 
-fn write_file(f: &Fleet, c: &SwarmCluster, s3_image: &str) {
-    let mut text = format!("backend = \"swarm\"\n{}", f.header());
+fn write_file(f: &Fleet, c: &SwarmCluster, nginx: &Nginx, s3_image: &str) {
+    let mut text = format!(
+        "backend = \"swarm\"\n{}\n{}",
+        f.header(),
+        nginx.proxy_table(None)
+    );
     for (name, port, node) in TENANTS {
         text.push_str(&format!(
-            "\n[tenants.{name}]\nport = {port}\nresources = {{ cpus = 0.25, memory = \"64M\", memory_reservation = \"32M\", cpus_reservation = 0.1 }}\n"
+            "\n[tenants.{name}]\nport = {port}\ndomain = \"{name}.example.test\"\nresources = {{ cpus = 0.25, memory = \"64M\", memory_reservation = \"32M\", cpus_reservation = 0.1 }}\n"
         ));
         if !node.is_empty() {
             text.push_str(&format!("node = \"{}{node}\"\n", c.id));
@@ -132,7 +136,9 @@ fn has(text: &str, name: &str, labels: &[(&str, &str)], value: &str) -> bool {
 fn a_swarm_fleet_is_placed_repaired_reported_and_rolled_back() {
     let f = Fleet::new();
     let c = SwarmCluster::start(3);
-    write_file(&f, &c, STANDIN_IMAGE);
+    // nginx on the manager's side (node 0's namespace), in front of all.
+    let nginx = Nginx::start_in(&f, Some(&c.nodes[0].netns));
+    write_file(&f, &c, &nginx, STANDIN_IMAGE);
 
     // Plan: the network and six services; nothing changed yet.
     let (code, text) = tenantctl(&c, &f, &["plan", "--exit-code"]);
@@ -166,6 +172,24 @@ fn a_swarm_fleet_is_placed_repaired_reported_and_rolled_back() {
         "six tenants serving {:.1?} after apply began",
         started.elapsed()
     );
+    // The proxy reaches each tenant on its node's address.
+    let site = f.dir.join("nginx/conf.d");
+    let conf: String = std::fs::read_dir(&site)
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(
+        conf.contains(&format!("{}:18305", c.nodes[2].addr)),
+        "{conf}"
+    );
+    for (name, _, _) in TENANTS {
+        let answer = c.get_host("127.0.0.1", nginx.port, &format!("{name}.example.test"));
+        assert!(
+            matches!(&answer, Some((200, body)) if body.contains(&format!("mAI - {name}"))),
+            "{name} through nginx: {answer:?}"
+        );
+    }
     // Each on its own node only (host-mode ports): s1 is not on n1's address.
     assert_eq!(c.get(&c.nodes[1].addr, 18301, "/health"), None);
     let reservations = c.manager().docker_ok(&[
@@ -332,7 +356,7 @@ fn a_swarm_fleet_is_placed_repaired_reported_and_rolled_back() {
     assert!(build.wait().unwrap().success());
     f.track_image(&broken);
     c.load_image(&broken);
-    write_file(&f, &c, &broken);
+    write_file(&f, &c, &nginx, &broken);
     wait(
         "the failed rollout reported",
         Duration::from_secs(120),

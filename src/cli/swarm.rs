@@ -143,6 +143,12 @@ pub async fn apply(desired: DesiredState, timeout: Duration) -> ExitCode {
     } else {
         Some(tenantctl::swarm::apply_swarm(&docker, &desired, &plan).await)
     };
+    // With a proxy, wait (bounded) for the changed tenants' tasks to run,
+    // so their sites are routed rather than given the 503 page.
+    let (view, plan) = match (&report, &desired.proxy) {
+        (Some(_), Some(_)) => settle(&docker, &desired, &plan, view).await,
+        _ => (view, plan),
+    };
     let proxy_failed = match tenantctl::swarm::proxy::sync_proxy(&desired, &plan, &view).await {
         Some(outcome) if outcome.error.is_some() => {
             say!(
@@ -187,6 +193,40 @@ pub async fn apply(desired: DesiredState, timeout: Duration) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Looks again until every tenant that had work runs, for at most a
+/// minute; the last look.
+async fn settle(
+    docker: &DockerClient,
+    desired: &DesiredState,
+    before: &SwarmPlan,
+    view: SwarmView,
+) -> (SwarmView, SwarmPlan) {
+    let changed: Vec<&str> = before
+        .tenants
+        .iter()
+        .filter(|t| t.has_work())
+        .map(|t| t.tenant.as_str())
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut last = (view, before.clone());
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let Ok(view) = tenantctl::swarm::observe_swarm(docker, desired).await else {
+            return last;
+        };
+        let plan = tenantctl::swarm::plan_swarm(desired, &view, &Default::default());
+        let running = changed.iter().all(|name| {
+            plan.tenants
+                .iter()
+                .any(|t| t.tenant == *name && t.running())
+        });
+        last = (view, plan);
+        if running || std::time::Instant::now() > deadline {
+            return last;
+        }
     }
 }
 

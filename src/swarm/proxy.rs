@@ -40,12 +40,13 @@ pub async fn sync_proxy(
 ) -> Option<crate::proxy::ProxyOutcome> {
     let spec = desired.proxy.as_ref()?;
     let routed = with_node_addresses(desired, plan, view);
-    // A tenant being created or updated now is expected to serve; the
-    // next pass (or apply) sees whether it does.
+    // A tenant whose task is not running (yet) gets the 503 page; the
+    // next pass routes it once it runs (the reload probe tries a tenant
+    // that serves).
     let unavailable: BTreeSet<String> = plan
         .tenants
         .iter()
-        .filter(|t| !t.running() && !t.has_work())
+        .filter(|t| !t.running())
         .map(|t| t.tenant.clone())
         .collect();
     let certified = crate::acme::ready(desired);

@@ -487,6 +487,12 @@ pub struct Nginx {
 
 impl Nginx {
     pub fn start(fleet: &Fleet) -> Nginx {
+        Nginx::start_in(fleet, None)
+    }
+
+    /// Starts nginx inside a network namespace of the test's (`netns`),
+    /// where the addresses it proxies to are reachable; `None`: the host's.
+    pub fn start_in(fleet: &Fleet, netns: Option<&str>) -> Nginx {
         let prefix = fleet.dir.join("nginx");
         for sub in ["conf.d", "logs", "tmp"] {
             std::fs::create_dir_all(prefix.join(sub)).unwrap();
@@ -503,7 +509,15 @@ impl Nginx {
             prefix,
             port: free_port(),
         };
-        let out = Command::new("nginx")
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net=/var/run/netns/{ns}")).arg("nginx");
+                c
+            }
+            None => Command::new("nginx"),
+        };
+        let out = cmd
             .args(nginx.base_args())
             .output()
             .expect("nginx not found: install Debian's `nginx` package (.ci/run does)");

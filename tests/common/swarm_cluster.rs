@@ -287,6 +287,19 @@ impl SwarmCluster {
         (code != 0).then(|| (code, body.to_string()))
     }
 
+    /// `GET /` with a `Host` header on `addr:port`, from node 0's namespace.
+    pub fn get_host(&self, addr: &str, port: u16, host: &str) -> Option<(u16, String)> {
+        let out = run(Command::new("nsenter")
+            .arg(format!("--net=/var/run/netns/{}", self.nodes[0].netns))
+            .args(["curl", "-s", "-m", "3", "-H", &format!("Host: {host}")])
+            .args(["-w", "\n%{http_code}"])
+            .arg(format!("http://{addr}:{port}/")));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let (body, code) = text.rsplit_once('\n')?;
+        let code: u16 = code.trim().parse().ok()?;
+        (code != 0).then(|| (code, body.to_string()))
+    }
+
     /// A command run in node 0's namespace with DOCKER_HOST = the manager
     /// (so a listener it opens is reachable through [`get`](Self::get)).
     pub fn command(&self, program: &str) -> Command {
