@@ -278,6 +278,16 @@ fn a_swarm_fleet_is_placed_repaired_reported_and_rolled_back() {
         Some(&run),
         || serving(&c, &f, "s2", 18302),
     );
+    // Detected as drift and repaired by an update of each (never a new service).
+    let logs = run.logs();
+    for t in ["s1", "s2"] {
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("updated service") && l.contains(&format!("tenant={t} "))),
+            "{logs}"
+        );
+    }
+    assert!(!logs.contains("created service"), "{logs}");
 
     // A node's dockerd killed: its tenants are node_down, the others untouched.
     let mut c = c;
