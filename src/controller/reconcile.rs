@@ -122,8 +122,10 @@ pub async fn reconcile_tenant(
                 result.plan = tenant_plan;
                 result.observed = Some(observed);
                 if !result.done.is_empty() {
+                    let succeeded = result.failed.is_none() && result.error.is_none();
                     result.observed =
-                        after_acting(docker, &subset, wanted, view, result.observed).await;
+                        after_acting(docker, &subset, wanted, view, result.observed, succeeded)
+                            .await;
                 }
             }
         }
@@ -142,11 +144,26 @@ async fn after_acting(
     tenant: &crate::desired::DesiredTenant,
     view: Option<&HostView>,
     before: Option<crate::observe::ObservedState>,
+    succeeded: bool,
 ) -> Option<crate::observe::ObservedState> {
     let (view, before) = (view?, before?);
     let mut known = view.clone();
     known.merge(&tenant.name, &before);
-    let (mut after, _) = crate::observe::observe_own(docker, tenant, &known)
+    // Every step succeeded: its volumes are what it saw, plus the ones it
+    // created, with the labels it created them with (reconcile never
+    // removes one). After a failure they are looked at again.
+    let known_volumes = succeeded.then(|| {
+        tenant
+            .volume_names()
+            .map(|name| {
+                let labels = before.volumes.get(name).cloned().unwrap_or_else(|| {
+                    crate::labels::volume_labels(&tenant.labels, &tenant.own_labels)
+                });
+                (name.to_string(), labels)
+            })
+            .collect()
+    });
+    let (mut after, _) = crate::observe::observe_own(docker, tenant, &known, known_volumes)
         .await
         .ok()?;
     after.networks = match before.networks.contains_key(&desired.network) {

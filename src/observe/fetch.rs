@@ -105,7 +105,7 @@ pub async fn observe_tenant(
         inspect_managed(docker, desired, &mut state, HashMap::new()).await?;
         return Ok(state);
     };
-    let (mut state, prefetched) = observe_own(docker, tenant, view).await?;
+    let (mut state, prefetched) = observe_own(docker, tenant, view, None).await?;
     for c in view.holding(&tenant.container_name, tenant.port) {
         // Its own containers were just inspected: the fresh look wins.
         if c.tenant_label() != Some(tenant.name.as_str()) {
@@ -134,10 +134,14 @@ pub async fn observe_tenant(
 /// A tenant's own containers (inspected by name) and volumes (inspected
 /// too), nothing else: what a reconcile looks at first, and again after it
 /// acted, so the host view holds what it made. Returns the inspects too.
+/// `known_volumes`: the tenant's volumes when the caller knows them
+/// (after a reconcile that succeeded: what it saw plus what it created),
+/// so they are not inspected again.
 pub async fn observe_own(
     docker: &DockerClient,
     tenant: &DesiredTenant,
     view: &HostView,
+    known_volumes: Option<std::collections::BTreeMap<String, super::Labels>>,
 ) -> Result<
     (
         ObservedState,
@@ -145,7 +149,10 @@ pub async fn observe_own(
     ),
     DockerError,
 > {
-    let volume_names: Vec<String> = tenant.volume_names().map(str::to_string).collect();
+    let volume_names: Vec<String> = match &known_volumes {
+        Some(_) => Vec::new(),
+        None => tenant.volume_names().map(str::to_string).collect(),
+    };
     // With a view: its own containers are its name, and what the view
     // knows under its label or under the names a replacement uses (the
     // view has what the last pass listed, plus what reconciles made
@@ -176,6 +183,9 @@ pub async fn observe_own(
         tokio::try_join!(inspects, volumes_by_inspect(docker, &volume_names))?;
     let mut state = ObservedState::default();
     fill(&mut state, &[], &[], &volumes);
+    if let Some(known) = known_volumes {
+        state.volumes = known;
+    }
     let mut prefetched = HashMap::new();
     for inspect in inspects.into_iter().flatten() {
         if let Some(c) = super::convert::container_from_inspect(&inspect) {
