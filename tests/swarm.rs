@@ -158,7 +158,8 @@ fn a_swarm_fleet_is_placed_repaired_reported_and_rolled_back() {
     );
 
     let started = Instant::now();
-    let (code, text) = tenantctl(&c, &f, &["apply"]);
+    let lock = f.apply_lock().display().to_string();
+    let (code, text) = tenantctl(&c, &f, &["apply", "--wait", "--lock-file", &lock]);
     assert_eq!(code, Some(0), "{text}");
     for (name, port, _) in TENANTS {
         wait(
@@ -206,6 +207,12 @@ fn a_swarm_fleet_is_placed_repaired_reported_and_rolled_back() {
     );
     let (code, text) = tenantctl(&c, &f, &["plan", "--exit-code"]);
     assert_eq!(code, Some(0), "a second plan is empty:\n{text}");
+    let (code, text) = tenantctl(&c, &f, &["apply", "--prune", "--lock-file", &lock]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("tenantctl never removes a Swarm service"),
+        "{text}"
+    );
     let (_, status) = tenantctl(&c, &f, &["status"]);
     assert!(
         status.contains("s6") && status.contains(&c.nodes[2].addr),

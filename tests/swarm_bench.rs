@@ -228,6 +228,8 @@ fn swarm_cold_start_beside_docker_stack_deploy() {
         .command(BIN)
         .args(["apply", "-f"])
         .arg(&f.file)
+        .arg("--lock-file")
+        .arg(f.apply_lock())
         .env("TENANTCTL_LOG", "warn")
         .output()
         .unwrap();

@@ -325,14 +325,44 @@ pub async fn run(cli: Cli) -> ExitCode {
             file,
             json,
             exit_code,
-            ..
-        } if backend_of(&file) == Some(Backend::Swarm) => match load_any(&file) {
-            Ok(desired) => swarm::plan(desired, json, exit_code, timeout).await,
-            Err(code) => code,
-        },
-        Command::Apply { file, .. } if backend_of(&file) == Some(Backend::Swarm) => {
+            prune,
+            adopt,
+        } if backend_of(&file) == Some(Backend::Swarm) => {
+            if let Err(code) = swarm::refuse_host_flags(prune, adopt.adopt) {
+                return code;
+            }
             match load_any(&file) {
-                Ok(desired) => swarm::apply(desired, timeout).await,
+                Ok(desired) => swarm::plan(desired, json, exit_code, timeout).await,
+                Err(code) => code,
+            }
+        }
+        Command::Apply {
+            file,
+            prune,
+            lock_file,
+            wait_lock,
+            wait,
+            timeout: health_timeout,
+            adopt,
+            ..
+        } if backend_of(&file) == Some(Backend::Swarm) => {
+            if let Err(code) = swarm::refuse_host_flags(prune, adopt.adopt) {
+                return code;
+            }
+            // The same lock as `run` on this manager: apply and a
+            // controller never push specs at once.
+            let lock_path = lock_file.unwrap_or_else(tenantctl::lock::default_lock_path);
+            let patience = wait_lock.unwrap_or(Duration::ZERO);
+            let _lock = match tenantctl::lock::acquire_waiting(&lock_path, patience) {
+                Ok(lock) => lock,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    eprintln!("nothing was changed.");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match load_any(&file) {
+                Ok(desired) => swarm::apply(desired, wait.then_some(health_timeout), timeout).await,
                 Err(code) => code,
             }
         }

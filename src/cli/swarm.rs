@@ -7,6 +7,21 @@ use tenantctl::desired::DesiredState;
 use tenantctl::docker::DockerClient;
 use tenantctl::swarm::{Action, SwarmPlan, SwarmView};
 
+/// `--prune` and `--adopt` are about one host's containers: a Swarm
+/// fleet's services are never removed by tenantctl, and it has no
+/// containers of another tool to take over. Refused, not ignored.
+pub fn refuse_host_flags(prune: bool, adopt: bool) -> Result<(), ExitCode> {
+    if prune {
+        eprintln!("error: --prune: tenantctl never removes a Swarm service; those of tenants that left the file are listed by `plan`: remove them by hand (`docker service rm`; their volumes stay on their node)");
+        return Err(ExitCode::FAILURE);
+    }
+    if adopt {
+        eprintln!("error: --adopt takes over one host's containers; a Swarm fleet is created as services (remove the old containers, or run the docker backend for the take-over first)");
+        return Err(ExitCode::FAILURE);
+    }
+    Ok(())
+}
+
 async fn look(
     desired: &DesiredState,
     timeout: Duration,
@@ -132,7 +147,9 @@ pub async fn plan(
     }
 }
 
-pub async fn apply(desired: DesiredState, timeout: Duration) -> ExitCode {
+/// `wait`: then wait until every changed tenant's task runs (exit 1 if
+/// one does not within it).
+pub async fn apply(desired: DesiredState, wait: Option<Duration>, timeout: Duration) -> ExitCode {
     let (docker, view, plan) = match look(&desired, timeout).await {
         Ok(x) => x,
         Err(code) => return code,
@@ -145,10 +162,34 @@ pub async fn apply(desired: DesiredState, timeout: Duration) -> ExitCode {
     };
     // With a proxy, wait (bounded) for the changed tenants' tasks to run,
     // so their sites are routed rather than given the 503 page.
-    let (view, plan) = match (&report, &desired.proxy) {
-        (Some(_), Some(_)) => settle(&docker, &desired, &plan, view).await,
+    let changed: Vec<String> = plan
+        .tenants
+        .iter()
+        .filter(|t| t.has_work())
+        .map(|t| t.tenant.clone())
+        .collect();
+    let (view, plan) = match (&report, &desired.proxy, wait) {
+        (Some(_), _, Some(within)) => settle(&docker, &desired, &plan, view, within).await,
+        (Some(_), Some(_), None) => {
+            settle(&docker, &desired, &plan, view, Duration::from_secs(60)).await
+        }
         _ => (view, plan),
     };
+    let mut not_running = 0;
+    if let Some(within) = wait {
+        for t in plan.tenants.iter().filter(|t| changed.contains(&t.tenant)) {
+            if !t.running() {
+                not_running += 1;
+                say!(
+                    "FAIL {}: its task is not running after {}s ({}: {})",
+                    t.tenant,
+                    within.as_secs(),
+                    t.task_state.as_deref().unwrap_or("no task"),
+                    t.task_message
+                );
+            }
+        }
+    }
     let proxy_failed = match tenantctl::swarm::proxy::sync_proxy(&desired, &plan, &view).await {
         Some(outcome) if outcome.error.is_some() => {
             say!(
@@ -189,20 +230,21 @@ pub async fn apply(desired: DesiredState, timeout: Duration) -> ExitCode {
         .iter()
         .filter(|t| matches!(t.action, Action::Blocked(_)))
         .count();
-    if report.failures() + blocked > 0 || proxy_failed {
+    if report.failures() + blocked + not_running > 0 || proxy_failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
 }
 
-/// Looks again until every tenant that had work runs, for at most a
-/// minute; the last look.
+/// Looks again until every tenant that had work runs, for at most
+/// `within`; the last look.
 async fn settle(
     docker: &DockerClient,
     desired: &DesiredState,
     before: &SwarmPlan,
     view: SwarmView,
+    within: Duration,
 ) -> (SwarmView, SwarmPlan) {
     let changed: Vec<&str> = before
         .tenants
@@ -210,7 +252,7 @@ async fn settle(
         .filter(|t| t.has_work())
         .map(|t| t.tenant.as_str())
         .collect();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + within;
     let mut last = (view, before.clone());
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
