@@ -96,11 +96,20 @@ pub fn wait_all_healthy(start: Instant, ports: &[u16]) -> Duration {
     let mut pending: Vec<u16> = ports.to_vec();
     while !pending.is_empty() {
         pending.retain(|p| !http_ok(*p, "/health", None));
-        assert!(
-            start.elapsed() < limit(ports.len()),
-            "{} tenants never became healthy",
-            pending.len()
-        );
+        if start.elapsed() >= limit(ports.len()) {
+            // What Docker says about the ports that never answered, so a
+            // failed run says whether a container is missing, stopped,
+            // unhealthy or running without answering.
+            for p in &pending {
+                let out = std::process::Command::new("docker")
+                    .args(["ps", "-a", "--filter", &format!("publish={p}")])
+                    .args(["--format", "{{.Names}} {{.Status}} {{.Ports}}"])
+                    .output();
+                let text = out.map(|o| String::from_utf8_lossy(&o.stdout).to_string());
+                eprintln!("port {p} never answered: {text:?}");
+            }
+            panic!("{} tenants never became healthy", pending.len());
+        }
         if !pending.is_empty() {
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -176,14 +185,26 @@ pub fn create_network(run: &str) {
     ]);
 }
 
+/// `n` ports free now, below the kernel's ephemeral range (32768 and up
+/// here): a port handed out by `bind(0)` is an ephemeral one, and with
+/// 1,000 tenants a client connection (the pollers', the controller's)
+/// took one as its source port between the pick and the container's
+/// start, so Docker could not publish it ("address already in use"; one
+/// tenant of 1,000 never started, 2026-12-01). Picked from 20000 up, past
+/// any in use; a few random-ish starts keep parallel runs apart.
 pub fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<_> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let start = 20_000 + (std::process::id() % 64) as u16 * 100;
+    let mut out = Vec::with_capacity(n);
+    let mut port = start + NEXT.fetch_add(n as u16 + 1, std::sync::atomic::Ordering::Relaxed);
+    while out.len() < n {
+        assert!(port < 32_000, "no free ports below the ephemeral range");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            out.push(port);
+        }
+        port += 1;
+    }
+    out
 }
 
 pub fn unique_id(tag: &str) -> String {
