@@ -88,17 +88,6 @@ fn metrics(d: &PrivateDaemon) -> String {
     d.get(LISTEN, "/metrics").map(|r| r.1).unwrap_or_default()
 }
 
-/// Whether `text` has a series `name{labels…} value`, in any label order.
-fn has(text: &str, name: &str, labels: &[(&str, &str)], value: &str) -> bool {
-    text.lines().any(|l| {
-        l.starts_with(&format!("{name}{{"))
-            && l.ends_with(&format!("}} {value}"))
-            && labels
-                .iter()
-                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-    })
-}
-
 fn write_file(f: &Fleet, a2_node: &str) {
     f.write(&[
         ("a1", 18101, "node = \"a\"\nenv_files = [\"a1.env\"]"),
@@ -148,9 +137,9 @@ fn two_agents_over_one_file_each_change_only_their_own_server() {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (ma, mb) = (metrics(&a), metrics(&b));
-        if has(&ma, "tenantctl_tenants_desired", &[("node", "a")], "2")
-            && has(&mb, "tenantctl_tenants_desired", &[("node", "b")], "1")
-            && has(
+        if has_series(&ma, "tenantctl_tenants_desired", &[("node", "a")], "2")
+            && has_series(&mb, "tenantctl_tenants_desired", &[("node", "b")], "1")
+            && has_series(
                 &ma,
                 "tenantctl_tenant_up",
                 &[("node", "a"), ("tenant", "a2")],
@@ -174,13 +163,13 @@ fn two_agents_over_one_file_each_change_only_their_own_server() {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let ma = metrics(&a);
-        let reported = has(
+        let reported = has_series(
             &ma,
             "tenantctl_drift",
             &[("node", "a"), ("reason", "orphan"), ("tenant", "a2")],
             "1",
         );
-        if reported && has(&ma, "tenantctl_tenants_desired", &[("node", "a")], "1") {
+        if reported && has_series(&ma, "tenantctl_tenants_desired", &[("node", "a")], "1") {
             break;
         }
         assert!(Instant::now() < deadline, "a's metrics:\n{ma}");

@@ -122,16 +122,6 @@ fn metrics(c: &SwarmCluster) -> String {
         .unwrap_or_default()
 }
 
-fn has(text: &str, name: &str, labels: &[(&str, &str)], value: &str) -> bool {
-    text.lines().any(|l| {
-        l.starts_with(&format!("{name}{{"))
-            && l.ends_with(&format!("}} {value}"))
-            && labels
-                .iter()
-                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-    })
-}
-
 #[test]
 fn a_swarm_fleet_is_placed_repaired_reported_and_rolled_back() {
     let f = Fleet::new();
@@ -241,7 +231,7 @@ fn a_swarm_fleet_is_placed_repaired_reported_and_rolled_back() {
         Duration::from_secs(30),
         Some(&run),
         || {
-            has(
+            has_series(
                 &metrics(&c),
                 "tenantctl_tenant_up",
                 &[("tenant", "s1")],
@@ -313,12 +303,12 @@ fn a_swarm_fleet_is_placed_repaired_reported_and_rolled_back() {
         Some(&run),
         || {
             let m = metrics(&c);
-            has(
+            has_series(
                 &m,
                 "tenantctl_drift",
                 &[("tenant", "s5"), ("reason", "node_down")],
                 "1",
-            ) && has(
+            ) && has_series(
                 &m,
                 "tenantctl_drift",
                 &[("tenant", "s6"), ("reason", "node_down")],
@@ -328,7 +318,10 @@ fn a_swarm_fleet_is_placed_repaired_reported_and_rolled_back() {
     );
     assert!(serving(&c, &f, "s1", 18301));
     let m = metrics(&c);
-    assert!(!has(&m, "tenantctl_drift", &[("tenant", "s1")], "1"), "{m}");
+    assert!(
+        !has_series(&m, "tenantctl_drift", &[("tenant", "s1")], "1"),
+        "{m}"
+    );
     let s1_task_now = c.manager().docker_ok(&[
         "service",
         "ps",
@@ -379,7 +372,7 @@ fn a_swarm_fleet_is_placed_repaired_reported_and_rolled_back() {
         Duration::from_secs(120),
         Some(&run),
         || {
-            has(
+            has_series(
                 &metrics(&c),
                 "tenantctl_drift",
                 &[("tenant", "s3"), ("reason", "rolled_back")],

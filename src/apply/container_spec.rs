@@ -32,6 +32,23 @@ fn nonzero(value: i64) -> Option<i64> {
     (value > 0).then_some(value)
 }
 
+/// Docker's health check for the tenant (a container's or a Swarm
+/// task's); `None` keeps the image's own.
+pub fn health_config(t: &DesiredTenant) -> Option<HealthConfig> {
+    (!t.health.command.is_empty()).then(|| HealthConfig {
+        test: Some(
+            std::iter::once("CMD".to_string())
+                .chain(t.health.command.iter().cloned())
+                .collect(),
+        ),
+        interval: nonzero(t.health.interval_ns),
+        timeout: nonzero(t.health.timeout_ns),
+        retries: Some(t.health.retries),
+        start_period: nonzero(t.health.start_period_ns),
+        ..Default::default()
+    })
+}
+
 pub fn create_body(t: &DesiredTenant) -> ContainerCreateBody {
     let container_port = format!("{}/tcp", t.container_port);
     let h = &t.hardening;
@@ -60,18 +77,7 @@ pub fn create_body(t: &DesiredTenant) -> ContainerCreateBody {
             },
         })
         .collect();
-    let healthcheck = (!t.health.command.is_empty()).then(|| HealthConfig {
-        test: Some(
-            std::iter::once("CMD".to_string())
-                .chain(t.health.command.iter().cloned())
-                .collect(),
-        ),
-        interval: nonzero(t.health.interval_ns),
-        timeout: nonzero(t.health.timeout_ns),
-        retries: Some(t.health.retries),
-        start_period: nonzero(t.health.start_period_ns),
-        ..Default::default()
-    });
+    let healthcheck = health_config(t);
     ContainerCreateBody {
         // A rollout's pinned id, so a tag moved meanwhile changes nothing.
         image: Some(t.image_pin.clone().unwrap_or_else(|| t.image.clone())),

@@ -4,7 +4,7 @@
 //! healed by the next plan (which is recomputed from what exists).
 
 mod adopt;
-mod container_spec;
+pub mod container_spec;
 mod execute;
 mod health_gate;
 mod leftovers;

@@ -351,15 +351,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
             // The same lock as `run` on this manager: apply and a
             // controller never push specs at once.
-            let lock_path = lock_file.unwrap_or_else(tenantctl::lock::default_lock_path);
-            let patience = wait_lock.unwrap_or(Duration::ZERO);
-            let _lock = match tenantctl::lock::acquire_waiting(&lock_path, patience) {
+            let _lock = match host_lock(lock_file, wait_lock) {
                 Ok(lock) => lock,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    eprintln!("nothing was changed.");
-                    return ExitCode::FAILURE;
-                }
+                Err(code) => return code,
             };
             match load_any(&file) {
                 Ok(desired) => swarm::apply(desired, wait.then_some(health_timeout), timeout).await,
@@ -389,15 +383,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             timeout: health_timeout,
             adopt,
         } => {
-            let lock_path = lock_file.unwrap_or_else(tenantctl::lock::default_lock_path);
-            let patience = wait_lock.unwrap_or(Duration::ZERO);
-            let _lock = match tenantctl::lock::acquire_waiting(&lock_path, patience) {
+            let _lock = match host_lock(lock_file, wait_lock) {
                 Ok(lock) => lock,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    eprintln!("nothing was changed.");
-                    return ExitCode::FAILURE;
-                }
+                Err(code) => return code,
             };
             let wait = wait.then_some(health_timeout);
             apply::run(&file, prune, adopt.adoption(), concurrency, wait, timeout).await
@@ -527,6 +515,21 @@ fn load(file: &std::path::Path) -> Result<DesiredState, ExitCode> {
         return Err(ExitCode::FAILURE);
     }
     Ok(desired)
+}
+
+/// The host lock `apply` holds for its whole run (shared with `run`),
+/// waiting up to `wait_lock`; a refusal is printed.
+fn host_lock(
+    lock_file: Option<PathBuf>,
+    wait_lock: Option<Duration>,
+) -> Result<tenantctl::lock::InstanceLock, ExitCode> {
+    let lock_path = lock_file.unwrap_or_else(tenantctl::lock::default_lock_path);
+    let patience = wait_lock.unwrap_or(Duration::ZERO);
+    tenantctl::lock::acquire_waiting(&lock_path, patience).map_err(|e| {
+        eprintln!("error: {e}");
+        eprintln!("nothing was changed.");
+        ExitCode::FAILURE
+    })
 }
 
 /// [`load`] whatever the backend.

@@ -10,14 +10,13 @@ use crate::desired::{DesiredState, DesiredTenant, MountSource};
 use crate::kinds::{PublishMode, RestartPolicy, Strategy};
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
-    EndpointSpec, HealthConfig, Limit, Mount, MountType, MountVolumeOptions,
-    NetworkAttachmentConfig, ResourceObject, ServiceSpec, ServiceSpecMode,
-    ServiceSpecModeReplicated, ServiceSpecRollbackConfig,
-    ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum,
-    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
-    ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecLogDriver,
-    TaskSpecPlacement, TaskSpecResources, TaskSpecRestartPolicy,
-    TaskSpecRestartPolicyConditionEnum,
+    EndpointSpec, Limit, Mount, MountType, MountVolumeOptions, NetworkAttachmentConfig,
+    ResourceObject, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
+    ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum,
+    ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
+    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum, TaskSpec,
+    TaskSpecContainerSpec, TaskSpecLogDriver, TaskSpecPlacement, TaskSpecResources,
+    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
 };
 use std::collections::HashMap;
 
@@ -98,18 +97,7 @@ pub fn service_spec(
         target: Some(path.clone()),
         ..Default::default()
     }));
-    let health_check = (!t.health.command.is_empty()).then(|| HealthConfig {
-        test: Some(
-            std::iter::once("CMD".to_string())
-                .chain(t.health.command.iter().cloned())
-                .collect(),
-        ),
-        interval: nonzero(t.health.interval_ns),
-        timeout: nonzero(t.health.timeout_ns),
-        retries: Some(t.health.retries),
-        start_period: nonzero(t.health.start_period_ns),
-        ..Default::default()
-    });
+    let health_check = crate::apply::container_spec::health_config(t);
     let condition = match t.restart {
         RestartPolicy::Always | RestartPolicy::UnlessStopped => {
             TaskSpecRestartPolicyConditionEnum::ANY

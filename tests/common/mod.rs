@@ -109,6 +109,18 @@ pub fn metric(listen: u16, line_start: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Whether Prometheus text has a series `name{labels…} value`, in any
+/// label order (a registry's constant labels come last).
+pub fn has_series(text: &str, name: &str, labels: &[(&str, &str)], value: &str) -> bool {
+    text.lines().any(|l| {
+        l.starts_with(&format!("{name}{{"))
+            && l.ends_with(&format!("}} {value}"))
+            && labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+    })
+}
+
 /// Waits (bounded) until `GET path` on `port` answers 200; its body.
 pub fn wait_http_ok(port: u16, path: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -214,17 +214,8 @@ impl SwarmCluster {
         }
         for node in &mut cluster.nodes {
             node.launch();
-            let mut save = Command::new("docker")
-                .args(["save", super::STANDIN_IMAGE])
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let load = run(Command::new("docker")
-                .args(["-H", &node.host(), "load", "-q"])
-                .stdin(save.stdout.take().unwrap()));
-            let _ = save.wait();
-            assert!(load.status.success(), "docker load into {}", node.name);
         }
+        cluster.load_image(super::STANDIN_IMAGE);
         let manager = &cluster.nodes[0];
         manager.docker_ok(&[
             "swarm",
