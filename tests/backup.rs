@@ -392,7 +392,9 @@ fn a_full_backup_disk_leaves_no_partial_file_older_backups_and_a_running_tenant(
 #[test]
 fn a_backup_killed_while_the_tenant_is_frozen_is_undone_by_the_next_apply() {
     let (f, port, dir) = fleet_with_backups("");
-    random_file(&data_dir(&f, "a").join("big.bin"), "300M");
+    // Large enough that the backup is still reading (the tenant frozen)
+    // when it is killed: with 300M a CI run once saw it finish first.
+    random_file(&data_dir(&f, "a").join("big.bin"), "800M");
     let mut child = spawn_tenantctl(&f, &["backup", "a"]);
     time_until(
         "the tenant frozen by the backup",
