@@ -36,6 +36,10 @@ struct Memory {
     pushed: BTreeMap<String, Fields>,
     /// Updates Swarm rolled back: held until the file changes them.
     held: BTreeMap<String, Fields>,
+    /// Tenants whose node was down at the last pass (said once per outage).
+    down: std::collections::BTreeSet<String>,
+    /// Tenants with a `tenant_up` series (a tenant that left loses it).
+    up: std::collections::BTreeSet<String>,
 }
 
 impl SwarmLoop {
@@ -128,6 +132,10 @@ impl SwarmLoop {
             let Some(t) = desired.tenants.values().find(|t| &t.container_name == name) else {
                 continue;
             };
+            if s.update_state.as_deref() == Some("completed") {
+                // Swarm kept it: nothing of ours is pending for this tenant.
+                memory.pushed.remove(&t.name);
+            }
             if s.rolled_back() {
                 if let Some(fields) = memory.pushed.remove(&t.name) {
                     tracing::warn!(tenant = %t.name, status = ?s.update_message, "rollout failed: Swarm rolled the tenant back to its previous spec; held until the file changes it");
@@ -137,6 +145,12 @@ impl SwarmLoop {
         }
         let plan = super::plan_swarm(desired, &view, &memory.held);
         let mut drift = plan.drift();
+        let now: std::collections::BTreeSet<String> =
+            plan.tenants.iter().map(|t| t.tenant.clone()).collect();
+        for gone in memory.up.difference(&now) {
+            let _ = self.metrics.tenant_up.remove_label_values(&[gone]);
+        }
+        memory.up = now;
         for t in &plan.tenants {
             self.metrics
                 .tenant_up
@@ -148,8 +162,10 @@ impl SwarmLoop {
             } {
                 tracing::debug!(tenant = %t.tenant, reason = %why, "not changed");
             }
-            if t.node_down {
+            if t.node_down && memory.down.insert(t.tenant.clone()) {
                 tracing::warn!(tenant = %t.tenant, node = ?t.node, "its node is down: reported, not moved (its data is on that node)");
+            } else if !t.node_down && memory.down.remove(&t.tenant) {
+                tracing::info!(tenant = %t.tenant, node = ?t.node, "its node is back");
             }
         }
         let mut failed = false;
