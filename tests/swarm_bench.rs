@@ -201,13 +201,14 @@ fn calls_per_pass(c: &SwarmCluster, f: &Fleet) -> (f64, BTreeMap<String, f64>) {
     let _ = child.kill();
     let _ = child.wait();
     let passes = after["service_list"] - before["service_list"];
+    // Each operation's calls per pass, rounded: the two samples can fall
+    // inside a pass (its list of services counted, its other calls not
+    // yet), which is off by one pass for some operations.
     let per_op: BTreeMap<String, f64> = after
         .iter()
         .map(|(k, v)| {
-            (
-                k.clone(),
-                (v - before.get(k).copied().unwrap_or(0.0)) / passes,
-            )
+            let delta = v - before.get(k).copied().unwrap_or(0.0);
+            (k.clone(), (delta / passes).round())
         })
         .filter(|(_, v)| *v > 0.0)
         .collect();
