@@ -100,6 +100,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
         None => {}
         Some((Backend::Swarm, triggers)) => {
             tracing::info!("backend \"swarm\": driving services from this manager");
+            if args.settings.prune || args.settings.adopt.is_some() {
+                tracing::warn!("--prune and --adopt have no effect on a Swarm fleet: tenantctl never removes a service (those of tenants that left the file are reported) and has no containers to adopt");
+            }
             let swarm = tenantctl::swarm::run::SwarmLoop {
                 docker: docker.clone(),
                 metrics: Arc::clone(&metrics),
