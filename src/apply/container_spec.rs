@@ -32,6 +32,20 @@ fn nonzero(value: i64) -> Option<i64> {
     (value > 0).then_some(value)
 }
 
+/// Docker's mount for one of the tenant's (a container's or a Swarm task's).
+pub fn mount(m: &crate::desired::DesiredMount) -> Mount {
+    let (typ, source) = match &m.source {
+        MountSource::Volume(name) | MountSource::Named(name) => (MountType::VOLUME, name),
+        MountSource::Bind(path) => (MountType::BIND, path),
+    };
+    Mount {
+        typ: Some(typ),
+        source: Some(source.clone()),
+        target: Some(m.target.clone()),
+        ..Default::default()
+    }
+}
+
 /// Docker's health check for the tenant (a container's or a Swarm
 /// task's); `None` keeps the image's own.
 pub fn health_config(t: &DesiredTenant) -> Option<HealthConfig> {
@@ -59,24 +73,7 @@ pub fn create_body(t: &DesiredTenant) -> ContainerCreateBody {
             host_port: Some(t.port.to_string()),
         }]),
     )]);
-    let mounts = t
-        .mounts
-        .iter()
-        .map(|m| match &m.source {
-            MountSource::Volume(name) | MountSource::Named(name) => Mount {
-                typ: Some(MountType::VOLUME),
-                source: Some(name.clone()),
-                target: Some(m.target.clone()),
-                ..Default::default()
-            },
-            MountSource::Bind(path) => Mount {
-                typ: Some(MountType::BIND),
-                source: Some(path.clone()),
-                target: Some(m.target.clone()),
-                ..Default::default()
-            },
-        })
-        .collect();
+    let mounts = t.mounts.iter().map(mount).collect();
     let healthcheck = health_config(t);
     ContainerCreateBody {
         // A rollout's pinned id, so a tag moved meanwhile changes nothing.

@@ -70,26 +70,16 @@ pub fn service_spec(
     let mut mounts: Vec<Mount> = t
         .mounts
         .iter()
-        .map(|m| match &m.source {
-            MountSource::Volume(name) | MountSource::Named(name) => Mount {
-                typ: Some(MountType::VOLUME),
-                source: Some(name.clone()),
-                target: Some(m.target.clone()),
-                // Created on the node by Swarm: labelled as ours there.
-                volume_options: matches!(m.source, MountSource::Volume(_)).then(|| {
-                    MountVolumeOptions {
-                        labels: Some(volume_labels.clone()),
-                        ..Default::default()
-                    }
-                }),
-                ..Default::default()
-            },
-            MountSource::Bind(path) => Mount {
-                typ: Some(MountType::BIND),
-                source: Some(path.clone()),
-                target: Some(m.target.clone()),
-                ..Default::default()
-            },
+        .map(|m| {
+            let mut mount = crate::apply::container_spec::mount(m);
+            // Created on the node by Swarm: labelled as ours there.
+            if matches!(m.source, MountSource::Volume(_)) {
+                mount.volume_options = Some(MountVolumeOptions {
+                    labels: Some(volume_labels.clone()),
+                    ..Default::default()
+                });
+            }
+            mount
         })
         .collect();
     mounts.extend(h.tmpfs.iter().map(|path| Mount {
