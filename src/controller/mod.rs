@@ -7,11 +7,13 @@
 //! one plan and executor `tenantctl apply` uses. `record` writes metrics,
 //! readiness and logs.
 
+mod churn_file;
 mod queue;
 mod reconcile;
 mod record;
 mod state;
 mod watchdog;
+mod work;
 
 pub use crate::readiness::Readiness;
 pub use crate::trigger::Trigger;
@@ -20,16 +22,16 @@ pub use reconcile::{pass, pass_cached, reconcile_tenant, Mode, PassDone, Reconci
 pub use state::{Command, Intervals, Loaded, Machine, PassSummary};
 
 use crate::desired::DesiredState;
-use crate::docker::{DockerClient, DockerError};
+use crate::docker::DockerClient;
 use crate::metrics::Metrics;
 use record::Recorder;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use work::Done;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::Instrument;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -47,12 +49,6 @@ pub struct Settings {
     pub shutdown_grace: Duration,
 }
 
-enum Done {
-    Pass(Box<Result<PassDone, DockerError>>),
-    Tenant(Box<Reconciled>),
-    Rollout(Box<crate::rollout::RolloutReport>),
-}
-
 pub struct Controller {
     settings: Settings,
     docker: DockerClient,
@@ -60,10 +56,8 @@ pub struct Controller {
     recorder: Recorder,
     /// The desired state in force, for the probes and stats readers.
     desired_tx: watch::Sender<Option<Arc<DesiredState>>>,
-    /// Where the crash-loop churn is kept (`<state_dir>/<fleet>.churn.json`),
-    /// once the first desired state named it; what was written last.
-    churn_file: Option<std::path::PathBuf>,
-    churn_saved: std::collections::BTreeMap<String, Churn>,
+    /// The crash-loop record, once the first desired state named it.
+    churn_file: Option<churn_file::ChurnFile>,
     /// Told when the event stream must be reopened (see `watchdog`).
     reopen_events: Option<Arc<tokio::sync::Notify>>,
 }
@@ -88,7 +82,6 @@ impl Controller {
             recorder,
             desired_tx: watch::channel(None).0,
             churn_file: None,
-            churn_saved: Default::default(),
             reopen_events: None,
         }
     }
@@ -113,32 +106,15 @@ impl Controller {
         mut triggers: UnboundedReceiver<Trigger>,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
-        let metrics = Arc::clone(&self.recorder.metrics);
-        let mut background = JoinSet::new();
-        background.spawn(crate::probe::run_probes(
-            self.desired_tx.subscribe(),
-            Arc::clone(&metrics),
-        ));
-        background.spawn(crate::stats::run_stats(
-            self.docker.clone(),
-            self.desired_tx.subscribe(),
-            Arc::clone(&metrics),
-            self.settings.stats_interval,
-        ));
-        background.spawn(crate::backup::run_scheduler(
-            self.docker.clone(),
-            self.desired_tx.subscribe(),
-            metrics,
-            self.settings.observe_only,
-        ));
         // A certificate arrived: a pass renders its HTTPS block.
         let (issued_tx, mut issued_rx) = tokio::sync::mpsc::unbounded_channel();
-        background.spawn(crate::acme::manager::run(
-            self.desired_tx.subscribe(),
-            Arc::clone(&self.recorder.metrics),
-            self.settings.observe_only,
+        let mut background = work::background(
+            &self.docker,
+            &self.desired_tx,
+            &self.recorder.metrics,
+            &self.settings,
             issued_tx,
-        ));
+        );
         let mut workers: JoinSet<Done> = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -196,7 +172,11 @@ impl Controller {
                 );
                 if let Loaded::Applied { desired, .. } = loaded {
                     if self.churn_file.is_none() {
-                        self.restore_churn(&desired);
+                        self.churn_file = Some(churn_file::ChurnFile::restore(
+                            &desired,
+                            &mut self.machine,
+                            &self.recorder.metrics,
+                        ));
                     }
                     self.desired_tx.send_replace(Some(desired));
                 }
@@ -204,128 +184,19 @@ impl Controller {
         }
     }
 
-    /// Takes back the crash-loop holds an earlier controller saved: a
-    /// restart must not reset them (that would let a crash loop recreate
-    /// a tenant at full speed again).
-    fn restore_churn(&mut self, desired: &DesiredState) {
-        let path = desired
-            .rollout
-            .state_dir
-            .join(format!("{}.churn.json", desired.fleet));
-        let saved: std::collections::BTreeMap<String, Churn> = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                tracing::warn!(path = %path.display(), error = %e, "ignoring an unreadable crash-loop record");
-                Default::default()
-            }),
-            Err(_) => Default::default(),
-        };
-        let unix = crate::clock::unix_secs_f64();
-        let mut saved = saved;
-        let lifted = queue::keep_unedited(&mut saved, unix, |t| {
-            desired.tenants.get(t).map(|t| t.spec_hash.as_str())
-        });
-        for tenant in lifted {
-            tracing::info!(tenant = %tenant, "tenant was held for a crash loop before the restart, but its spec changed since: not held");
-        }
-        for (tenant, churn) in &saved {
-            if churn.held_until.is_some_and(|u| u > unix) {
-                tracing::warn!(tenant = %tenant, "tenant was held for a crash loop before the restart; still held");
-                self.recorder
-                    .metrics
-                    .tenant_crashloop
-                    .with_label_values(&[tenant])
-                    .set(1);
-            }
-        }
-        self.machine.restore_churn(&saved, Instant::now(), unix);
-        self.churn_saved = saved;
-        self.churn_file = Some(path);
-    }
-
-    /// Writes the churn when it changed (a small file, rarely).
-    fn save_churn(&mut self) {
-        let Some(path) = &self.churn_file else { return };
-        let mut now = self
-            .machine
-            .churn(Instant::now(), crate::clock::unix_secs_f64());
-        if let Some(desired) = self.machine.desired() {
-            for (tenant, churn) in &mut now {
-                churn.spec = desired.tenants.get(tenant).map(|t| t.spec_hash.clone());
-            }
-        }
-        if now.keys().eq(self.churn_saved.keys())
-            && now.values().zip(self.churn_saved.values()).all(|(a, b)| {
-                a.changes.len() == b.changes.len()
-                    && a.held_until.is_some() == b.held_until.is_some()
-            })
-        {
-            return;
-        }
-        let text = serde_json::to_vec(&now).expect("plain data always serializes");
-        let written = path
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| crate::backup::write_atomic(path, &text));
-        if let Err(e) = written {
-            tracing::warn!(path = %path.display(), error = %e, "cannot save the crash-loop record");
-        }
-        self.churn_saved = now;
-    }
-
-    fn mode(&self) -> Mode {
-        Mode {
+    fn start(&self, command: Command, workers: &mut JoinSet<Done>) {
+        let mode = Mode {
             prune: self.settings.prune,
             adopt: self.settings.adopt,
             observe_only: self.settings.observe_only,
-        }
-    }
-
-    fn start(&self, command: Command, workers: &mut JoinSet<Done>) {
-        let docker = self.docker.clone();
-        match command {
-            Command::Pass {
-                desired,
-                detail,
-                rolling,
-                view,
-            } => {
-                let mode = self.mode();
-                workers.spawn(async move {
-                    let done = match view {
-                        Some(view) => pass_cached(&docker, &desired, &view, mode, rolling).await,
-                        None => pass(&docker, &desired, detail, mode, rolling).await,
-                    };
-                    Done::Pass(Box::new(done))
-                });
-            }
-            Command::Reconcile {
-                desired,
-                tenant,
-                view,
-            } => {
-                let mode = self.mode();
-                let span = tracing::info_span!("reconcile", tenant = %tenant, revision = %self.machine.revision());
-                workers.spawn(
-                    async move {
-                        Done::Tenant(Box::new(
-                            reconcile_tenant(&docker, &desired, &tenant, Some(&view), mode).await,
-                        ))
-                    }
-                    .instrument(span),
-                );
-            }
-            Command::Rollout { desired, tenants } => {
-                let span = tracing::info_span!("rollout", revision = %self.machine.revision());
-                workers.spawn(
-                    async move {
-                        Done::Rollout(Box::new(
-                            crate::rollout::roll_out(&docker, &desired, &tenants, &|_| {}).await,
-                        ))
-                    }
-                    .instrument(span),
-                );
-            }
-        }
+        };
+        work::spawn(
+            &self.docker,
+            mode,
+            self.machine.revision(),
+            command,
+            workers,
+        );
     }
 
     fn on_done(&mut self, done: Done) {
@@ -354,7 +225,9 @@ impl Controller {
                     Instant::now(),
                 );
                 self.recorder.reconciled(&r, outcome, held);
-                self.save_churn();
+                if let Some(file) = &mut self.churn_file {
+                    file.save(&self.machine);
+                }
             }
             Done::Rollout(report) => {
                 self.recorder.rolled_out(&report);
