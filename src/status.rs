@@ -70,7 +70,7 @@ pub async fn rows(desired: &DesiredState, observed: &ObservedState) -> Vec<Row> 
     let expiries: std::collections::BTreeMap<String, i64> = crate::acme::manager::expiries(desired)
         .await
         .into_iter()
-        .map(|(t, _, at)| (t, crate::acme::certfile::unix_seconds(at)))
+        .map(|(t, _, at)| (t, crate::certfile::unix_seconds(at)))
         .collect();
     let rows: Vec<Row> = plan
         .tenants

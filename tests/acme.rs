@@ -52,7 +52,7 @@ impl Https {
     }
 }
 
-fn cert_of(state: &Path, domain: &str) -> tenantctl::acme::certfile::CertInfo {
+fn cert_of(state: &Path, domain: &str) -> tenantctl::certfile::CertInfo {
     let pem = std::fs::read(
         state
             .join("certificates")
@@ -60,7 +60,7 @@ fn cert_of(state: &Path, domain: &str) -> tenantctl::acme::certfile::CertInfo {
             .join("fullchain.pem"),
     )
     .unwrap();
-    tenantctl::acme::certfile::cert_info(&pem).unwrap()
+    tenantctl::certfile::cert_info(&pem).unwrap()
 }
 
 fn write_file(
@@ -184,7 +184,7 @@ fn tenants_get_certificates_through_http01_renew_them_and_an_unresolvable_one_wa
     let alpha = cert_of(&state, "alpha.example.test");
     let want = format!(
         "tenantctl_certificate_expiry_timestamp_seconds{{domain=\"alpha.example.test\",tenant=\"alpha\"}} {}",
-        tenantctl::acme::certfile::unix_seconds(alpha.not_after)
+        tenantctl::certfile::unix_seconds(alpha.not_after)
     );
     time_until("the expiry metric", Duration::from_secs(30), || {
         metric(
@@ -235,7 +235,7 @@ fn tenants_get_certificates_through_http01_renew_them_and_an_unresolvable_one_wa
     assert_ne!(renewed.serial, alpha.serial);
     let want = format!(
         "tenantctl_certificate_expiry_timestamp_seconds{{domain=\"alpha.example.test\",tenant=\"alpha\"}} {}",
-        tenantctl::acme::certfile::unix_seconds(renewed.not_after)
+        tenantctl::certfile::unix_seconds(renewed.not_after)
     );
     time_until(
         "the expiry metric follows the renewal",

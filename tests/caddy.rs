@@ -183,7 +183,7 @@ fn caddy_serves_each_host_over_https_with_pebble_certificates_and_keeps_its_conf
         .unwrap();
     let want = format!(
         "tenantctl_certificate_expiry_timestamp_seconds{{domain=\"alpha.example.test\",tenant=\"alpha\"}} {}",
-        tenantctl::acme::certfile::unix_seconds(served.not_after)
+        tenantctl::certfile::unix_seconds(served.not_after)
     );
     time_until(
         "the expiry metric of Caddy's certificate",

@@ -690,7 +690,7 @@ fn a_plan_made_before_another_run_created_the_container_still_applies() {
         // Another run (a crash between create and start) made it meanwhile.
         fleet.apply();
         docker_ok(&["stop", "-t", "1", &fleet.container_name("alpha")]);
-        let report = tenantctl::apply::execute(&docker, &desired, &stale, 1).await;
+        let report = tenantctl::execute::execute(&docker, &desired, &stale, 1).await;
         assert_eq!(report.failed(), 0, "{report:?}");
     });
     assert!(running(&fleet, "alpha"));

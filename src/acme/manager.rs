@@ -105,7 +105,7 @@ pub async fn round(desired: &DesiredState, metrics: Option<&Metrics>) -> Round {
                 }
                 schedule.succeeded(domain, SystemTime::now(), still_due);
                 let expires = fresh
-                    .map(|c| super::certfile::unix_seconds(c.not_after))
+                    .map(|c| crate::certfile::unix_seconds(c.not_after))
                     .unwrap_or(0);
                 tracing::info!(
                     tenant,
@@ -141,7 +141,7 @@ pub async fn record_expiry(desired: &DesiredState, metrics: Option<&Metrics>) {
     let values: Vec<(String, String, f64)> = expiries(desired)
         .await
         .into_iter()
-        .map(|(t, d, at)| (t, d, super::certfile::unix_seconds(at) as f64))
+        .map(|(t, d, at)| (t, d, crate::certfile::unix_seconds(at) as f64))
         .collect();
     m.certificate_expiry.reset();
     for (tenant, domain, at) in values {
@@ -183,7 +183,7 @@ pub async fn expiries(desired: &DesiredState) -> Vec<(String, String, SystemTime
                     (TlsSource::Acme, None) => store::read_cert(&acme, &domain),
                     (TlsSource::Files(files), _) => std::fs::read(&files.certificate)
                         .ok()
-                        .and_then(|pem| super::certfile::cert_info(&pem).ok()),
+                        .and_then(|pem| crate::certfile::cert_info(&pem).ok()),
                 };
                 info.map(|i| (tenant, domain, i.not_after))
             }

@@ -8,7 +8,7 @@
 //! certificates), and no more than [`ORDERS_PER_HOUR`] orders go out in
 //! any hour whatever the fleet size.
 
-use super::certfile::CertInfo;
+use crate::certfile::CertInfo;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
@@ -67,7 +67,7 @@ pub struct Schedule {
 }
 
 fn secs(t: SystemTime) -> i64 {
-    super::certfile::unix_seconds(t)
+    crate::certfile::unix_seconds(t)
 }
 
 /// 1 min after the first failure, doubling, at most 6 h.
@@ -90,12 +90,12 @@ impl Schedule {
         }
         if let Some(a) = self.domains.get(domain) {
             if now_s < a.not_before {
-                return Err(super::certfile::epoch_of(a.not_before));
+                return Err(crate::certfile::epoch_of(a.not_before));
             }
         }
         if self.recent_orders.len() >= ORDERS_PER_HOUR {
             let oldest = self.recent_orders.front().copied().unwrap_or(now_s);
-            return Err(super::certfile::epoch_of(oldest + 3600));
+            return Err(crate::certfile::epoch_of(oldest + 3600));
         }
         Ok(())
     }

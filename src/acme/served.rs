@@ -4,7 +4,7 @@
 //! handshake, and the chain is not judged (a private CA, an expired
 //! certificate are exactly what the expiry metric must show).
 
-use super::certfile::{cert_info_der, CertInfo};
+use crate::certfile::{cert_info_der, CertInfo};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};

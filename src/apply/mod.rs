@@ -5,18 +5,16 @@
 
 mod adopt;
 pub mod container_spec;
-mod execute;
-mod health_gate;
 mod leftovers;
 mod network;
 mod redact;
 mod replace;
 mod start_first;
 
+pub(crate) use crate::lifecycle::{force_remove, stop};
+pub use crate::lifecycle::{wait_healthy, ApplyError};
 pub use adopt::pre_adopt_name;
 pub use container_spec::{create_body, update_body};
-pub use execute::{execute, execute_reporting, ApplyReport, OnDone};
-pub use health_gate::wait_healthy;
 pub use network::{dedupe_network, ensure_network, warn_shared_once};
 pub use redact::redact;
 
@@ -25,66 +23,11 @@ use crate::docker::{DockerClient, DockerError};
 use crate::plan::{Step, TenantPlan};
 use bollard::models::{NetworkConnectRequest, VolumeCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, RemoveContainerOptions, RenameContainerOptions,
-    StopContainerOptions,
+    CreateContainerOptions, CreateImageOptions, RenameContainerOptions,
 };
 use futures_util::TryStreamExt;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// Why a tenant did not converge.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ApplyError {
-    #[error(transparent)]
-    Docker(#[from] DockerError),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("network {network} is missing and could not be created: {reason}")]
-    Network { network: String, reason: String },
-    #[error("container {container} is not running after start (exit code {exit_code})")]
-    NotRunning { container: String, exit_code: i64 },
-    #[error("container {container} is not healthy: {why}")]
-    Unhealthy { container: String, why: String },
-    /// A replacement failed; the old container was put back and runs.
-    /// `ran`: the new version had started (it may have migrated the data).
-    #[error("{error}; the old container was put back and runs as before")]
-    RolledBack { error: Box<ApplyError>, ran: bool },
-    /// Not updated: the rollout it belongs to is halted.
-    #[error("{0}")]
-    Halted(String),
-    /// A `start-first` update could not switch nginx.
-    #[error("the proxy could not be switched: {0}")]
-    Proxy(String),
-    /// The backup taken before an upgrade failed: the tenant was not upgraded.
-    #[error("the backup before the upgrade failed, so the tenant was not upgraded: {0}")]
-    BackupFirst(String),
-    /// A backup or restore of the tenant runs in another process.
-    #[error(transparent)]
-    Held(#[from] crate::hold::HoldError),
-    /// An error whose text held a secret, masked (see `redact`).
-    #[error("{message}")]
-    Redacted { kind: &'static str, message: String },
-}
-
-impl ApplyError {
-    /// A fixed string per variant, safe as a metric label value.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            ApplyError::Docker(e) => e.metric_label(),
-            ApplyError::Conflict(_) => "conflict",
-            ApplyError::Network { .. } => "network",
-            ApplyError::NotRunning { .. } => "not_running",
-            ApplyError::Unhealthy { .. } => "unhealthy",
-            ApplyError::RolledBack { .. } => "rolled_back",
-            ApplyError::Halted(_) => "halted",
-            ApplyError::Proxy(_) => "proxy",
-            ApplyError::Held(_) => "held",
-            ApplyError::BackupFirst(_) => "backup",
-            ApplyError::Redacted { kind, .. } => kind,
-        }
-    }
-}
 
 /// What happened to one tenant.
 #[derive(Debug)]
@@ -126,6 +69,9 @@ impl TenantOutcome {
         }
     }
 }
+
+/// Called with each tenant's outcome as it finishes (a progress display).
+pub type OnDone<'a> = &'a (dyn Fn(&TenantOutcome) + Send + Sync);
 
 /// Converges one tenant; stops at its first failed step.
 #[tracing::instrument(name = "apply", skip_all, fields(tenant = %tenant.name))]
@@ -260,7 +206,7 @@ async fn run_step(
             }
             let reused = create_named(docker, tenant, &tenant.container_name).await?;
             if reused
-                && health_gate::running(docker, &tenant.container_name)
+                && crate::lifecycle::health_gate::running(docker, &tenant.container_name)
                     .await
                     .is_ok()
             {
@@ -307,7 +253,7 @@ async fn run_step(
                 // short is stopped: it served until then, so it serves
                 // again now — one recovery, not a change to count (see
                 // the controller's crash-loop breaker).
-                if health_gate::running(docker, &tenant.container_name)
+                if crate::lifecycle::health_gate::running(docker, &tenant.container_name)
                     .await
                     .is_err()
                 {
@@ -329,7 +275,7 @@ async fn run_step(
             // held the tenant then (`tenantctl restart`) may have started
             // it since: a container running now needs nothing (CI saw the
             // controller "start" one a restart had just brought back).
-            if health_gate::running(docker, &tenant.container_name)
+            if crate::lifecycle::health_gate::running(docker, &tenant.container_name)
                 .await
                 .is_ok()
             {
@@ -532,49 +478,6 @@ async fn rename(docker: &DockerClient, from: &str, to: &str) -> Result<(), Docke
         .await
 }
 
-/// Stops a container within its grace period; stopped or gone is done.
-pub(crate) async fn stop(
-    docker: &DockerClient,
-    name: &str,
-    stop_timeout_secs: i64,
-) -> Result<(), DockerError> {
-    let grace = Duration::from_secs(stop_timeout_secs.max(0) as u64);
-    let owned = name.to_string();
-    let options = StopContainerOptions {
-        t: Some(stop_timeout_secs as i32),
-        ..Default::default()
-    };
-    match docker
-        .call_with_timeout("stop_container", grace + docker.timeout(), |d| async move {
-            d.stop_container(&owned, Some(options)).await
-        })
-        .await
-    {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
-    }
-}
-
-/// Removes a container that serves nobody (a failed replacement, the old
-/// container already stopped, a leftover): no grace period. Gone is done.
-pub(crate) async fn force_remove(docker: &DockerClient, name: &str) -> Result<(), DockerError> {
-    let owned = name.to_string();
-    let options = RemoveContainerOptions {
-        v: false,
-        force: true,
-        ..Default::default()
-    };
-    match docker
-        .call("remove_container", |d| async move {
-            d.remove_container(&owned, Some(options)).await
-        })
-        .await
-    {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other,
-    }
-}
-
 /// Starts a container. Right after a daemon restart, Docker's own restart
 /// policy races this start and the daemon still holds the old task or port
 /// for a moment ("already exists", "already allocated"): a start that fails
@@ -621,7 +524,10 @@ async fn start(docker: &DockerClient, name: &str) -> Result<(), DockerError> {
 
 /// Removes a container whose tenant left the file, within the app's grace
 /// period; its volumes stay. Already gone counts as done.
-async fn remove_orphan(docker: &DockerClient, container: &str) -> Result<(), DockerError> {
+pub(crate) async fn remove_orphan(
+    docker: &DockerClient,
+    container: &str,
+) -> Result<(), DockerError> {
     stop(docker, container, 10).await?;
     force_remove(docker, container).await
 }

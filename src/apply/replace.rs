@@ -16,10 +16,10 @@
 //! (`Step::Recover`). Adoption (`adopt.rs`) is the same swap with the old
 //! container set aside as `<name>-pre-adopt` and a health gate.
 
-use super::health_gate::{stay_healthy, wait_healthy};
 use super::{create_named, force_remove, rename, start, ApplyError};
 use crate::desired::DesiredTenant;
 use crate::docker::DockerClient;
+use crate::lifecycle::health_gate::{stay_healthy, wait_healthy};
 use std::time::{Duration, Instant};
 
 /// What a new container must pass before the old one is removed:

@@ -19,11 +19,11 @@
 //! removes (`Step::Recover`; it never gets the tenant's name) and nginx
 //! files the next proxy sync renders back to the tenant's port.
 
-use super::health_gate::wait_healthy;
 use super::replace::{swap, Gate};
 use super::{create_named, force_remove, start, ApplyError};
 use crate::desired::{DesiredState, DesiredTenant};
 use crate::docker::DockerClient;
+use crate::lifecycle::health_gate::wait_healthy;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -103,7 +103,12 @@ async fn switch(
             })?;
             files.insert(
                 crate::proxy::tenant_file(&target.name),
-                crate::proxy::render_tenant_file(target, proxy, true, &crate::acme::ready(fleet)),
+                crate::proxy::render_tenant_file(
+                    target,
+                    proxy,
+                    true,
+                    &crate::certified::ready(fleet),
+                ),
             );
             files
         }

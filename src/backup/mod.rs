@@ -61,7 +61,7 @@ pub enum BackupError {
     #[error("{0}; its previous data was put back and it runs as before")]
     RolledBack(Box<BackupError>),
     #[error(transparent)]
-    Apply(#[from] crate::apply::ApplyError),
+    Apply(#[from] crate::lifecycle::ApplyError),
 }
 
 impl BackupError {

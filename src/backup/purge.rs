@@ -211,5 +211,5 @@ async fn image_to_read_with(
 }
 
 async fn remove(docker: &DockerClient, name: &str) -> Result<(), BackupError> {
-    Ok(crate::apply::force_remove(docker, name).await?)
+    Ok(crate::lifecycle::force_remove(docker, name).await?)
 }

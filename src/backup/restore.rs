@@ -201,7 +201,7 @@ async fn host_dir(docker: &DockerClient, source: &MountSource) -> Result<PathBuf
 }
 
 async fn stop(docker: &DockerClient, t: &DesiredTenant) -> Result<(), BackupError> {
-    Ok(crate::apply::stop(docker, &t.container_name, t.stop_timeout_secs).await?)
+    Ok(crate::lifecycle::stop(docker, &t.container_name, t.stop_timeout_secs).await?)
 }
 
 async fn start_and_gate(
@@ -215,7 +215,7 @@ async fn start_and_gate(
             d.start_container(&name, None).await
         })
         .await?;
-    Ok(crate::apply::wait_healthy(docker, t, &t.container_name, deadline).await?)
+    Ok(crate::lifecycle::wait_healthy(docker, t, &t.container_name, deadline).await?)
 }
 
 /// Moves everything in `dir` into `dir/.tenantctl-restore-aside/`.

@@ -249,7 +249,7 @@ async fn freeze_tenant(
             })
             .await?),
         Consistency::Stop => {
-            Ok(crate::apply::stop(docker, &t.container_name, t.stop_timeout_secs).await?)
+            Ok(crate::lifecycle::stop(docker, &t.container_name, t.stop_timeout_secs).await?)
         }
     }
 }

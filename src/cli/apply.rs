@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
-use tenantctl::apply::ApplyReport;
+use tenantctl::execute::ApplyReport;
 use tenantctl::observe::{observe, Detail};
 
 /// A recovery (a crash's leftovers renamed or removed) changes what the
@@ -47,7 +47,7 @@ pub async fn run(
         }
         let with_work = plan.tenants.iter().filter(|t| t.has_work()).count();
         let progress = super::progress::Progress::new(with_work);
-        let report = tenantctl::apply::execute_reporting(
+        let report = tenantctl::execute::execute_reporting(
             &docker,
             &desired,
             &plan,
@@ -153,7 +153,7 @@ async fn certificates(
         orphans: Vec::new(),
         ..plan
     };
-    let report = tenantctl::apply::execute(docker, desired, &proxy_only, 1).await;
+    let report = tenantctl::execute::execute(docker, desired, &proxy_only, 1).await;
     print_fleet_level(&report, true);
     let proxy_failed = report.proxy.as_ref().is_some_and(|p| p.error.is_some());
     round.failed.len() + round.waiting.len() + usize::from(proxy_failed)

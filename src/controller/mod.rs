@@ -112,7 +112,8 @@ impl Controller {
             &self.docker,
             &self.desired_tx,
             &self.recorder.metrics,
-            &self.settings,
+            self.settings.stats_interval,
+            self.settings.observe_only,
             issued_tx,
         );
         let mut workers: JoinSet<Done> = JoinSet::new();

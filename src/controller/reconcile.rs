@@ -7,9 +7,10 @@
 //!   executes the fleet-level part of it (prune, proxy). Its tenants are
 //!   not converged here but queued, each for a reconcile on a fresh look.
 
-use crate::apply::{execute, ApplyError, ApplyReport};
+use crate::apply::ApplyError;
 use crate::desired::DesiredState;
 use crate::docker::{DockerClient, DockerError};
+use crate::execute::{execute, ApplyReport};
 use crate::observe::{observe, observe_tenant, Detail, HostView};
 use crate::plan::{plan_adopting, plan_host, Adoption, Options, Plan, ProxyView, TenantPlan};
 use std::collections::BTreeMap;

@@ -1,7 +1,6 @@
 //! Turns the state machine's commands into tasks: each runs its Docker
 //! work and comes back as one `Done` the loop feeds to the machine.
 
-use super::Settings;
 use super::{pass, pass_cached, reconcile_tenant, Command, Mode, PassDone, Reconciled};
 use crate::desired::DesiredState;
 use crate::docker::{DockerClient, DockerError};
@@ -79,7 +78,8 @@ pub fn background(
     docker: &DockerClient,
     desired: &watch::Sender<Option<Arc<DesiredState>>>,
     metrics: &Arc<Metrics>,
-    settings: &Settings,
+    stats_interval: std::time::Duration,
+    observe_only: bool,
     issued: mpsc::UnboundedSender<()>,
 ) -> JoinSet<()> {
     let mut set = JoinSet::new();
@@ -91,18 +91,18 @@ pub fn background(
         docker.clone(),
         desired.subscribe(),
         Arc::clone(metrics),
-        settings.stats_interval,
+        stats_interval,
     ));
     set.spawn(crate::backup::run_scheduler(
         docker.clone(),
         desired.subscribe(),
         Arc::clone(metrics),
-        settings.observe_only,
+        observe_only,
     ));
     set.spawn(crate::acme::manager::run(
         desired.subscribe(),
         Arc::clone(metrics),
-        settings.observe_only,
+        observe_only,
         issued,
     ));
     set

@@ -168,7 +168,7 @@ pub fn resolve_tls(
         certificate: certificate?,
         key: key?,
     };
-    if let Err(why) = crate::acme::certfile::check_pair(&tls.certificate, &tls.key) {
+    if let Err(why) = crate::certfile::check_pair(&tls.certificate, &tls.key) {
         diags.push(file.diag(Some(files.certificate.span()), why));
         return None;
     }
@@ -234,7 +234,7 @@ fn resolve_acme(
         let path = base_dir.join(ca.get_ref());
         match std::fs::read(&path)
             .map_err(|e| e.to_string())
-            .and_then(|pem| crate::acme::certfile::cert_info(&pem).map(|_| ()))
+            .and_then(|pem| crate::certfile::cert_info(&pem).map(|_| ()))
         {
             Ok(()) => Some(path),
             Err(e) => {

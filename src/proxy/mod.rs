@@ -76,7 +76,7 @@ pub async fn current(desired: &DesiredState) -> Result<ProxyHost, String> {
                     .map_err(|e| format!("cannot read {}: {e}", spec.config_dir.display()))?,
                 ProxyKind::Caddy { .. } => caddy::current_files(spec).await?,
             },
-            certified: crate::acme::ready(desired),
+            certified: crate::certified::ready(desired),
         }),
     }
 }

@@ -21,11 +21,7 @@ pub fn tenant_of_file(file: &str) -> Option<&str> {
         .strip_suffix(".conf")
 }
 
-/// `tls = "acme"` tenants whose certificate is on disk → its serial
-/// number. The serial goes into the tenant's file as a comment: a renewed
-/// certificate has the same paths, and nginx only loads it on a reload,
-/// which a changed file brings through the usual transactional path.
-pub type Certified = BTreeMap<String, String>;
+pub use crate::certified::Certified;
 
 /// File name → content for the whole fleet. Tenants in `unavailable`
 /// (paused, stopped, failing health) get a 503 page instead of a proxy;

@@ -49,7 +49,7 @@ pub async fn sync_proxy(
         .filter(|t| !t.running())
         .map(|t| t.tenant.clone())
         .collect();
-    let certified = crate::acme::ready(desired);
+    let certified = crate::certified::ready(desired);
     let candidate = crate::proxy::render(&routed, spec, &unavailable, &certified);
     let outcome = crate::proxy::sync(&routed, spec, candidate, &unavailable).await;
     if let Some(e) = &outcome.error {

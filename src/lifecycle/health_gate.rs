@@ -83,10 +83,7 @@ pub async fn stay_healthy(
 
 /// Fails unless the container runs (and is not restarting); its Docker
 /// health status, when it has a health check.
-pub(super) async fn running(
-    docker: &DockerClient,
-    name: &str,
-) -> Result<Option<Health>, ApplyError> {
+pub async fn running(docker: &DockerClient, name: &str) -> Result<Option<Health>, ApplyError> {
     let owned = name.to_string();
     let inspect = docker
         .call("inspect_container", |d| async move {

@@ -6,8 +6,9 @@
 //! steps (its tenants go through the work queue), a reconcile a plan of one
 //! tenant without proxy or prune.
 
-use super::TenantOutcome;
-use super::{apply_tenant, dedupe_network, ensure_network, remove_orphan, ApplyError};
+use crate::apply::{
+    apply_tenant, dedupe_network, ensure_network, remove_orphan, ApplyError, OnDone, TenantOutcome,
+};
 use crate::desired::{DesiredState, DesiredTenant};
 use crate::docker::DockerClient;
 use crate::observe::{observe, Detail};
@@ -49,9 +50,6 @@ impl ApplyReport {
     }
 }
 
-/// Called with each tenant's outcome as it finishes (a progress display).
-pub type OnDone<'a> = &'a (dyn Fn(&TenantOutcome) + Send + Sync);
-
 /// Executes `plan`. `concurrency` bounds how many tenants change at once.
 pub async fn execute(
     docker: &DockerClient,
@@ -78,7 +76,7 @@ pub async fn execute_reporting(
         }
     }
     if let Some(network) = &plan.shared_network {
-        super::warn_shared_once(network);
+        crate::apply::warn_shared_once(network);
     }
     let work = with_work(desired, plan);
     if let Some(network) = &plan.create_network {
@@ -194,7 +192,12 @@ async fn sync_proxy(
             Ok(now) => {
                 let unavailable = crate::proxy::unavailable(desired, &now);
                 (
-                    crate::proxy::render(desired, spec, &unavailable, &crate::acme::ready(desired)),
+                    crate::proxy::render(
+                        desired,
+                        spec,
+                        &unavailable,
+                        &crate::certified::ready(desired),
+                    ),
                     unavailable,
                 )
             }
