@@ -4,7 +4,9 @@
 //!   docker-compose.yml and a bash-style loop of `docker-compose up -d`;
 //! - raw engine: `docker run -d` with tenantctl's parallelism.
 
-use crate::measure::{self, docker, http_ok, sh, wait_all_healthy, wait_until, LABEL};
+use crate::measure::{
+    self, docker, http_ok, sh, wait_all_healthy, wait_until, while_polling, LABEL,
+};
 use crate::Samples;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -86,8 +88,10 @@ pub fn compose_run(n: usize, samples: &mut Samples) {
     };
 
     let start = Instant::now();
-    loop_up(&dirs);
-    record("S1", wait_all_healthy(start, &ports[..n]));
+    record(
+        "S1",
+        while_polling(|| loop_up(&dirs), || wait_all_healthy(start, &ports[..n])),
+    );
 
     let start = Instant::now();
     loop_up(&dirs);
@@ -95,18 +99,27 @@ pub fn compose_run(n: usize, samples: &mut Samples) {
 
     let start = Instant::now();
     write(0, "edited");
-    loop_up(&dirs);
     record(
         "S3",
-        wait_until(start, "compose S3", || {
-            http_ok(ports[0], "/", Some("mAI - edited"))
-        }),
+        while_polling(
+            || loop_up(&dirs),
+            || {
+                wait_until(start, "compose S3", || {
+                    http_ok(ports[0], "/", Some("mAI - edited"))
+                })
+            },
+        ),
     );
 
     let start = Instant::now();
     let (extra_dir, extra_project) = write(n, "extra");
-    up(&extra_dir, &extra_project);
-    record("S4", wait_all_healthy(start, &ports[n..]));
+    record(
+        "S4",
+        while_polling(
+            || up(&extra_dir, &extra_project),
+            || wait_all_healthy(start, &ports[n..]),
+        ),
+    );
 
     let start = Instant::now();
     sh(Command::new("docker-compose")
@@ -121,8 +134,10 @@ pub fn compose_run(n: usize, samples: &mut Samples) {
     let mut rm = vec!["rm", "-f"];
     rm.extend(victims.iter().map(String::as_str));
     docker(&rm);
-    loop_up(&dirs);
-    record("S6", wait_all_healthy(start, &ports[..n]));
+    record(
+        "S6",
+        while_polling(|| loop_up(&dirs), || wait_all_healthy(start, &ports[..n])),
+    );
 
     let _ = std::fs::remove_dir_all(&root);
 }
@@ -206,22 +221,38 @@ pub fn raw_run(n: usize, parallel: usize, samples: &mut Samples) {
     let all: Vec<usize> = (0..n).collect();
 
     let start = Instant::now();
-    run_parallel(&id, &all, &ports, parallel);
-    record("S1", wait_all_healthy(start, &ports[..n]));
-
-    let start = Instant::now();
-    docker(&["rm", "-f", &format!("{id}-r0")]);
-    sh(Command::new("docker").args(run_args(&id, 0, ports[0], "edited")));
     record(
-        "S3",
-        wait_until(start, "raw S3", || {
-            http_ok(ports[0], "/", Some("mAI - edited"))
-        }),
+        "S1",
+        while_polling(
+            || run_parallel(&id, &all, &ports, parallel),
+            || wait_all_healthy(start, &ports[..n]),
+        ),
     );
 
     let start = Instant::now();
-    run_parallel(&id, &[n], &ports, 1);
-    record("S4", wait_all_healthy(start, &ports[n..]));
+    record(
+        "S3",
+        while_polling(
+            || {
+                docker(&["rm", "-f", &format!("{id}-r0")]);
+                sh(Command::new("docker").args(run_args(&id, 0, ports[0], "edited")));
+            },
+            || {
+                wait_until(start, "raw S3", || {
+                    http_ok(ports[0], "/", Some("mAI - edited"))
+                })
+            },
+        ),
+    );
+
+    let start = Instant::now();
+    record(
+        "S4",
+        while_polling(
+            || run_parallel(&id, &[n], &ports, 1),
+            || wait_all_healthy(start, &ports[n..]),
+        ),
+    );
 
     let start = Instant::now();
     docker(&["rm", "-f", &format!("{id}-r{n}")]);
@@ -233,6 +264,11 @@ pub fn raw_run(n: usize, parallel: usize, samples: &mut Samples) {
     let mut rm = vec!["rm", "-f"];
     rm.extend(names.iter().map(String::as_str));
     docker(&rm);
-    run_parallel(&id, &victims, &ports, parallel);
-    record("S6", wait_all_healthy(start, &ports[..n]));
+    record(
+        "S6",
+        while_polling(
+            || run_parallel(&id, &victims, &ports, parallel),
+            || wait_all_healthy(start, &ports[..n]),
+        ),
+    );
 }

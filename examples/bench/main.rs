@@ -4,7 +4,7 @@
 //! mean little, ratios taken together mean more.
 //!
 //! Usage: cargo run --release --example bench -- [--n 20,100,1000] [--runs 3]
-//! [--big-runs 1] [--out FILE]. Past N = 100 the compose loop is skipped
+//! [--big-runs 1] [--out FILE] [--only tenantctl]. Past N = 100 the compose loop is skipped
 //! (marked so in the table: it is the status quo at 20 clients, and a
 //! 1,000-container compose loop would take most of an hour per run), and
 //! `--big-runs` runs are made instead of `--runs`.
@@ -24,6 +24,8 @@ pub struct Args {
     pub big_runs: usize,
     pub concurrency: usize,
     pub out: Option<String>,
+    /// `--only tenantctl`: no baselines (memory and call-count checks).
+    pub tenantctl_only: bool,
 }
 
 fn parse_args() -> Args {
@@ -33,6 +35,7 @@ fn parse_args() -> Args {
         big_runs: 1,
         concurrency: 4,
         out: None,
+        tenantctl_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -48,8 +51,9 @@ fn parse_args() -> Args {
             "--big-runs" => args.big_runs = value.parse().unwrap_or(1),
             "--concurrency" => args.concurrency = value.parse().unwrap_or(4),
             "--out" => args.out = Some(value),
+            "--only" if value == "tenantctl" => args.tenantctl_only = true,
             _ => {
-                eprintln!("usage: bench [--n 20,100,1000] [--runs 3] [--big-runs 1] [--concurrency 4] [--out FILE]");
+                eprintln!("usage: bench [--n 20,100,1000] [--runs 3] [--big-runs 1] [--concurrency 4] [--out FILE] [--only tenantctl]");
                 std::process::exit(2);
             }
         }
@@ -92,6 +96,13 @@ fn main() {
                 calls.entry(k).or_default().push(v);
             }
             peak_rss = peak_rss.max(r.peak_rss_kib);
+            samples
+                .entry(("S2".into(), "raw".into()))
+                .or_default()
+                .push(r.engine_list);
+            if args.tenantctl_only {
+                continue;
+            }
             if n <= COMPOSE_MAX {
                 baseline::compose_run(n, &mut samples);
             }

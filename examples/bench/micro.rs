@@ -1,5 +1,6 @@
 //! In-process measurements: the no-op resync path and `plan()` at scale.
 
+use bollard::query_parameters::ListContainersOptions;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tenantctl::desired::DesiredTenant;
@@ -7,10 +8,22 @@ use tenantctl::docker::DockerClient;
 use tenantctl::fixtures::{converged, desired_state};
 use tenantctl::observe::Detail;
 
-/// Medians of `iterations` no-op resyncs (list-only observe + plan) and
-/// of as many no-op passes read from the host view (what the controller
-/// runs after its own changes), each with the Docker calls one makes.
-pub fn noop_resync(file: &Path, iterations: usize) -> (Duration, u64, Duration, u64) {
+/// The no-op measurements, medians of `iterations` each.
+pub struct NoOp {
+    /// A resync: list-only observe + plan + the fleet-level part.
+    pub listed: Duration,
+    pub listed_calls: u64,
+    /// A pass read from the host view (what the controller runs after its
+    /// own changes).
+    pub cached: Duration,
+    pub cached_calls: u64,
+    /// Docker's own `GET /containers/json?all=1` (the resync's first list,
+    /// the one that grows with the host): the floor a listing pass stands on.
+    pub engine_list: Duration,
+}
+
+/// Measures [`NoOp`] over the converged fleet in `file`.
+pub fn noop_resync(file: &Path, iterations: usize) -> NoOp {
     let desired = tenantctl::load::load_desired(file).expect("bench fleet is valid");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -57,14 +70,32 @@ pub fn noop_resync(file: &Path, iterations: usize) -> (Duration, u64, Duration, 
             );
         }
         let cached_calls = (docker.requests().total() - before) / iterations as u64;
-        listed.sort();
-        cached.sort();
-        (
-            listed[listed.len() / 2],
+        let mut engine = Vec::new();
+        for _ in 0..iterations {
+            let start = Instant::now();
+            docker
+                .call("list_containers", |d| async move {
+                    d.list_containers(Some(ListContainersOptions {
+                        all: true,
+                        ..Default::default()
+                    }))
+                    .await
+                })
+                .await
+                .expect("list containers");
+            engine.push(start.elapsed());
+        }
+        let median = |mut v: Vec<Duration>| {
+            v.sort();
+            v[v.len() / 2]
+        };
+        NoOp {
+            listed: median(listed),
             listed_calls,
-            cached[cached.len() / 2],
+            cached: median(cached),
             cached_calls,
-        )
+            engine_list: median(engine),
+        }
     })
 }
 

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 pub struct RunResult {
     pub calls: BTreeMap<String, u64>,
     pub peak_rss_kib: u64,
+    /// The raw engine's S2: Docker listing the host's containers, nothing
+    /// else (measured on tenantctl's converged fleet).
+    pub engine_list: Duration,
 }
 
 fn tenantctl_bin() -> PathBuf {
@@ -136,11 +139,11 @@ pub fn tenantctl_run(n: usize, args: &Args, samples: &mut Samples) -> RunResult 
     calls.insert("S1".into(), docker_calls(listen));
 
     // S2: a no-op resync, as the controller does it: lists + in-memory plan.
-    let (s2, s2_calls, s2c, s2c_calls) = crate::micro::noop_resync(&file, 10);
-    record("S2", s2);
-    calls.insert("S2".into(), s2_calls);
-    record("S2c", s2c);
-    calls.insert("S2c".into(), s2c_calls);
+    let noop = crate::micro::noop_resync(&file, 10);
+    record("S2", noop.listed);
+    calls.insert("S2".into(), noop.listed_calls);
+    record("S2c", noop.cached);
+    calls.insert("S2c".into(), noop.cached_calls);
 
     // S3: edit one tenant's env; only it is recreated.
     let others: Vec<Option<String>> = (1..n)
@@ -212,5 +215,6 @@ pub fn tenantctl_run(n: usize, args: &Args, samples: &mut Samples) -> RunResult 
     RunResult {
         calls,
         peak_rss_kib: peak,
+        engine_list: noop.engine_list,
     }
 }

@@ -5,7 +5,8 @@
 //! debouncer), and a periodic poll backs the watcher up. Either only says
 //! "look again"; the controller re-reads and compares content.
 
-use notify::RecursiveMode;
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 use std::path::Path;
 use std::time::Duration;
@@ -14,6 +15,19 @@ use tokio::sync::mpsc::UnboundedSender;
 /// The watcher's own debounce; the controller adds a trailing debounce on
 /// top, so a burst of writes (50 edits in 2 s) becomes a couple of reloads.
 pub const DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// Whether an event can mean new content. Opening, reading and closing a
+/// file unwritten are inotify events too, and the source's own read of the
+/// tenants file made them: each read woke the watcher for the next one, a
+/// loop of ~18 full re-reads a second (at 1,000 tenants most of a core and
+/// millions of allocations). A close after writing still counts.
+fn changes_content(kind: &EventKind) -> bool {
+    !matches!(kind, EventKind::Access(_))
+        || matches!(
+            kind,
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+        )
+}
 
 /// Keeps the watcher alive; dropping it stops watching.
 pub struct FileWatch {
@@ -44,9 +58,10 @@ pub fn watch_dirs<'a>(
                     tracing::warn!("file watcher queue overflowed (inotify max_queued_events); re-reading the tenants file");
                 }
                 let ours = events.iter().any(|e| {
-                    e.paths
-                        .iter()
-                        .any(|p| p.file_name().is_some_and(|n| names.contains(n)))
+                    changes_content(&e.kind)
+                        && e.paths
+                            .iter()
+                            .any(|p| p.file_name().is_some_and(|n| names.contains(n)))
                 });
                 if rescan || ours {
                     let _ = tx.send(());
