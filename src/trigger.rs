@@ -55,6 +55,9 @@ pub enum Trigger {
     /// git revision.
     Loaded {
         revision: String,
-        result: Box<Result<DesiredState, crate::diagnostic::Diagnostics>>,
+        /// Shared: the file source keeps what it sent last to compare the
+        /// next read with, and a second copy of 1,000 resolved tenants is
+        /// megabytes.
+        result: Box<Result<std::sync::Arc<DesiredState>, crate::diagnostic::Diagnostics>>,
     },
 }

@@ -59,9 +59,15 @@ pub fn noop_resync(file: &Path, iterations: usize) -> NoOp {
         let before = docker.requests().total();
         for _ in 0..iterations {
             let start = Instant::now();
-            let done = tenantctl::controller::pass_cached(&docker, &desired, &view, mode, false)
-                .await
-                .expect("pass");
+            let done = tenantctl::controller::pass_cached(
+                &docker,
+                &desired,
+                std::sync::Arc::new(view.clone()),
+                mode,
+                false,
+            )
+            .await
+            .expect("pass");
             cached.push(start.elapsed());
             assert!(
                 done.plan.is_empty(),

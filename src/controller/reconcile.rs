@@ -218,11 +218,13 @@ pub async fn pass(
 pub async fn pass_cached(
     docker: &DockerClient,
     desired: &DesiredState,
-    view: &HostView,
+    view: std::sync::Arc<HostView>,
     mode: Mode,
     rolling: bool,
 ) -> Result<PassDone, DockerError> {
-    let mut observed = view.to_observed();
+    // The machine hands each pass its own copy: moved out, not copied again.
+    let view = std::sync::Arc::try_unwrap(view).unwrap_or_else(|shared| (*shared).clone());
+    let mut observed = view.into_observed();
     crate::observe::observe_images(docker, desired, &mut observed).await?;
     let mode = Mode {
         prune: false,
@@ -296,7 +298,7 @@ async fn finish_pass(
     };
     let leftovers = crate::capacity::leftover_volumes(desired, &observed);
     let view = listed.then(|| {
-        let mut view = HostView::from_pass(&observed);
+        let mut view = HostView::from_pass(observed);
         for (orphan, result) in &report.pruned {
             if result.is_ok() {
                 view.containers.remove(&orphan.container);

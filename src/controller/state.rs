@@ -204,10 +204,10 @@ impl Machine {
     pub fn on_loaded(
         &mut self,
         revision: &str,
-        result: Result<DesiredState, Diagnostics>,
+        result: Result<impl Into<Arc<DesiredState>>, Diagnostics>,
     ) -> Loaded {
-        let new = match result {
-            Ok(new) => new,
+        let new: Arc<DesiredState> = match result {
+            Ok(new) => new.into(),
             Err(diags) => {
                 let repeated = self.last_error.as_ref() == Some(&diags);
                 self.last_error = Some(diags);
@@ -216,7 +216,7 @@ impl Machine {
         };
         self.last_error = None;
         self.revision = revision.to_string();
-        if self.desired.as_deref() == Some(&new) {
+        if self.desired.as_deref() == Some(&*new) {
             return Loaded::Unchanged;
         }
         let old = self.desired.take();
@@ -247,7 +247,7 @@ impl Machine {
         } else if !left.is_empty() {
             self.want_pass(Detail::ListOnly);
         }
-        let desired = Arc::new(new);
+        let desired = new;
         self.desired = Some(Arc::clone(&desired));
         Loaded::Applied {
             desired,

@@ -144,7 +144,7 @@ fn events_and_reconciles_keep_the_view_current_between_passes() {
     let _ = split(m.poll(now));
     m.on_pass(
         Some(PassSummary {
-            view: Some(HostView::from_pass(&crate::fixtures::converged(&desired))),
+            view: Some(HostView::from_pass(crate::fixtures::converged(&desired))),
             ..Default::default()
         }),
         now,

@@ -36,7 +36,7 @@ pub fn spawn(
         } => {
             workers.spawn(async move {
                 let done = match view {
-                    Some(view) => pass_cached(&docker, &desired, &view, mode, rolling).await,
+                    Some(view) => pass_cached(&docker, &desired, view, mode, rolling).await,
                     None => pass(&docker, &desired, detail, mode, rolling).await,
                 };
                 Done::Pass(Box::new(done))

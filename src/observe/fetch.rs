@@ -57,6 +57,9 @@ pub async fn observe(
         &networks,
         &volumes.volumes.unwrap_or_default(),
     );
+    // Docker's lists are the largest allocation of a pass (a thousand
+    // container summaries): gone before the next calls, not at the end.
+    drop((containers, networks));
     observe_images(docker, desired, &mut state).await?;
     if detail == Detail::Full {
         inspect_managed(docker, desired, &mut state, HashMap::new()).await?;

@@ -31,35 +31,38 @@ pub struct HostView {
 }
 
 impl HostView {
-    /// The view a pass's complete lists give.
-    pub fn from_pass(observed: &ObservedState) -> Self {
+    /// The view a pass's complete lists give (moved out of what the pass
+    /// observed: a copy at 1,000 containers was the largest allocation of
+    /// a listing pass after the lists themselves).
+    pub fn from_pass(observed: ObservedState) -> Self {
         Self {
             containers: observed
                 .containers
-                .iter()
-                .map(|(name, c)| {
-                    let mut listed = c.clone();
+                .into_iter()
+                .map(|(name, mut listed)| {
                     listed.details = None;
-                    (name.clone(), listed)
+                    (name, listed)
                 })
                 .collect(),
-            networks: observed.networks.clone(),
-            duplicate_networks: observed.duplicate_networks.clone(),
-            shared_networks: observed.shared_networks.clone(),
-            volumes: observed.volumes.clone(),
+            networks: observed.networks,
+            duplicate_networks: observed.duplicate_networks,
+            shared_networks: observed.shared_networks,
+            volumes: observed.volumes,
         }
     }
 
     /// The host as the view has it, for a pass that does not list
     /// (`Detail::Cached`): containers as listed, no images (the pass
     /// inspects those).
-    pub fn to_observed(&self) -> ObservedState {
+    /// Moved, not copied: at 1,000 containers and 2,000 volumes a copy is
+    /// thousands of allocations, and the pass owns its view already.
+    pub fn into_observed(self) -> ObservedState {
         ObservedState {
-            containers: self.containers.clone(),
-            networks: self.networks.clone(),
-            duplicate_networks: self.duplicate_networks.clone(),
-            shared_networks: self.shared_networks.clone(),
-            volumes: self.volumes.clone(),
+            containers: self.containers,
+            networks: self.networks,
+            duplicate_networks: self.duplicate_networks,
+            shared_networks: self.shared_networks,
+            volumes: self.volumes,
             ..ObservedState::default()
         }
     }
@@ -176,7 +179,7 @@ mod tests {
             DesiredTenant::test("acme", 8001),
             DesiredTenant::test("globex", 8002),
         ]);
-        let mut view = HostView::from_pass(&converged(&desired));
+        let mut view = HostView::from_pass(converged(&desired));
         assert!(view.containers.values().all(|c| c.details.is_none()));
         assert_eq!(
             view.holding("mai-x", 8001).count(),
@@ -201,7 +204,7 @@ mod tests {
             DesiredTenant::test("acme", 8001),
             DesiredTenant::test("globex", 8002),
         ]);
-        let mut view = HostView::from_pass(&converged(&desired));
+        let mut view = HostView::from_pass(converged(&desired));
         // acme's container was removed by hand; the reconcile saw none.
         view.merge("acme", &ObservedState::default());
         assert!(!view.containers.contains_key("mai-acme"));

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
-type Loaded = Result<DesiredState, Diagnostics>;
+type Loaded = Result<std::sync::Arc<DesiredState>, Diagnostics>;
 
 /// Runs until the controller's receiver is gone.
 /// `scope`: the tenants this process manages (a server's, with `--node`).
@@ -131,7 +131,7 @@ impl FileSource {
                 // may appear, and not every such file is among `inputs`.
                 self.read_from = (loaded.is_ok() && after.within(&before)).then_some(after);
                 self.inputs = inputs;
-                loaded
+                loaded.map(std::sync::Arc::new)
             }
             Err(e) => Err(Diagnostics(vec![crate::diagnostic::at_line(
                 &self.file,

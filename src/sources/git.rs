@@ -149,7 +149,7 @@ pub async fn run_git(
                             if tx
                                 .send(Trigger::Loaded {
                                     revision: head,
-                                    result: Box::new(result),
+                                    result: Box::new(result.map(std::sync::Arc::new)),
                                 })
                                 .is_err()
                             {

@@ -53,7 +53,7 @@ impl SwarmLoop {
             tokio::spawn(watch_swarm_events(self.docker.clone(), hint_tx));
         }
         tokio::pin!(shutdown);
-        let mut desired: Option<DesiredState> = None;
+        let mut desired: Option<std::sync::Arc<DesiredState>> = None;
         let mut memory = Memory::default();
         let mut next = tokio::time::Instant::now() + self.resync;
         loop {
@@ -83,9 +83,9 @@ impl SwarmLoop {
     /// Takes a newly loaded state; true when a pass should follow.
     fn loaded(
         &self,
-        desired: &mut Option<DesiredState>,
+        desired: &mut Option<std::sync::Arc<DesiredState>>,
         revision: String,
-        result: Result<DesiredState, crate::diagnostic::Diagnostics>,
+        result: Result<std::sync::Arc<DesiredState>, crate::diagnostic::Diagnostics>,
     ) -> bool {
         match result {
             Ok(d) if d.backend == Backend::Swarm => {
