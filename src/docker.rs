@@ -67,6 +67,20 @@ impl DockerError {
     pub fn is_conflict(&self) -> bool {
         matches!(self, DockerError::Conflict { .. })
     }
+
+    /// The container a reconcile looked at went away while it acted (gone,
+    /// or being removed: `docker rm -f` sends its die event first, and the
+    /// reconcile that event started finds the container still there).
+    /// Its look is stale; nothing failed.
+    pub fn is_vanished_container(&self) -> bool {
+        match self {
+            DockerError::NotFound { message, .. } => message.contains("No such container"),
+            DockerError::Conflict { message, .. } => {
+                message.contains("marked for removal") || message.contains("already in progress")
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Docker calls made, by operation, since the process started; mirrored

@@ -33,6 +33,7 @@ pub fn outcome(r: &Reconciled) -> Outcome {
         // starts in a row held every tenant, stopped, for 5 minutes).
         (None, false) if r.done.iter().all(|d| REPAIRS.contains(d)) => Outcome::Recovered,
         (Some(ApplyError::Conflict(_)), _) => Outcome::Blocked,
+        (Some(ApplyError::Docker(e)), _) if e.is_vanished_container() => Outcome::Stale,
         (Some(_), _) => Outcome::Failed,
         (None, true) => Outcome::InSync,
         (None, false) => Outcome::Changed,
@@ -191,7 +192,7 @@ impl Recorder {
             m.actions_total.with_label_values(&[action, "error"]).inc();
         }
         let result_label = match outcome {
-            Outcome::Failed | Outcome::Blocked => "error",
+            Outcome::Failed | Outcome::Blocked | Outcome::Stale => "error",
             Outcome::InSync | Outcome::Deferred => "in_sync",
             Outcome::Recovered => "changed",
             Outcome::Changed => "changed",
@@ -230,6 +231,9 @@ impl Recorder {
             }
             Some(e @ ApplyError::Held(_)) => {
                 tracing::info!(tenant = %r.tenant, error = %e, "left alone while another tenantctl process holds it; retried shortly");
+            }
+            Some(e) if outcome == Outcome::Stale => {
+                tracing::info!(tenant = %r.tenant, error = %e, "its container went away while it was reconciled; looking again at once");
             }
             Some(e) if outcome == Outcome::Blocked => {
                 tracing::warn!(tenant = %r.tenant, error = %e, "tenant blocked by an object tenantctl does not own; retried on the next event, pass or edit");
