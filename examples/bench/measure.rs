@@ -210,10 +210,15 @@ pub fn create_network(run: &str) {
 /// tenant of 1,000 never started, 2026-12-01). Picked from 20000 up, past
 /// any in use; a few random-ish starts keep parallel runs apart.
 pub fn free_ports(n: usize) -> Vec<u16> {
-    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    use std::sync::atomic::{AtomicU16, Ordering};
+    /// Past the last port handed out. Each call starts there, not `n`
+    /// further than the last call's start: a port skipped because it was
+    /// taken moved the last call's ports further up, and its tenants' last
+    /// port was once handed out again as the controller's `--listen`.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
     let start = 20_000 + (std::process::id() % 64) as u16 * 100;
     let mut out = Vec::with_capacity(n);
-    let mut port = start + NEXT.fetch_add(n as u16 + 1, std::sync::atomic::Ordering::Relaxed);
+    let mut port = NEXT.load(Ordering::Relaxed).max(start);
     while out.len() < n {
         assert!(port < 32_000, "no free ports below the ephemeral range");
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
@@ -221,6 +226,7 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         }
         port += 1;
     }
+    NEXT.fetch_max(port, Ordering::Relaxed);
     out
 }
 
