@@ -44,9 +44,10 @@ pub enum Outcome {
     /// (see `crate::rollout`), so it waits like a blocked tenant.
     Deferred,
     /// Its container went away while it acted (see
-    /// `DockerError::is_vanished_container`): looked at again at once, not
-    /// after a backoff — a container removed by hand is back in the time
-    /// `docker run` takes. Twice in a row is a failure like any other.
+    /// `DockerError::is_vanished_container`): not a failure, so no
+    /// backoff — it waits for the event that ends the removal (`destroy`),
+    /// or the next pass, and is reconciled then at once. A container
+    /// removed by hand is back in about the time `docker run` takes.
     Stale,
 }
 
@@ -94,8 +95,6 @@ struct Retry {
     attempts: u32,
     not_before: Option<Instant>,
     changes: VecDeque<Instant>,
-    /// The last outcome was `Stale` (retried at once).
-    stale: bool,
 }
 
 #[derive(Debug)]
@@ -186,16 +185,7 @@ impl WorkQueue {
     pub fn done(&mut self, key: &str, outcome: Outcome, now: Instant) {
         self.in_flight.remove(key);
         let retry = self.retries.entry(key.to_string()).or_default();
-        let stale_again = std::mem::replace(&mut retry.stale, outcome == Outcome::Stale);
-        let outcome = match outcome {
-            Outcome::Stale if stale_again => Outcome::Failed,
-            other => other,
-        };
         match outcome {
-            Outcome::Stale => {
-                retry.not_before = None;
-                self.pending.insert(key.to_string());
-            }
             Outcome::Failed => {
                 retry.attempts += 1;
                 retry.not_before = Some(now + backoff(key, retry.attempts));
@@ -219,7 +209,11 @@ impl WorkQueue {
                     retry.not_before = None;
                 }
             }
-            Outcome::InSync | Outcome::Blocked | Outcome::Deferred | Outcome::Recovered => {
+            Outcome::InSync
+            | Outcome::Blocked
+            | Outcome::Deferred
+            | Outcome::Recovered
+            | Outcome::Stale => {
                 retry.attempts = 0;
                 retry.not_before = None;
             }

@@ -233,7 +233,7 @@ impl Recorder {
                 tracing::info!(tenant = %r.tenant, error = %e, "left alone while another tenantctl process holds it; retried shortly");
             }
             Some(e) if outcome == Outcome::Stale => {
-                tracing::info!(tenant = %r.tenant, error = %e, "its container went away while it was reconciled; looking again at once");
+                tracing::info!(tenant = %r.tenant, error = %e, "its container went away while it was reconciled; reconciled again when Docker reports the removal done (or at the next pass)");
             }
             Some(e) if outcome == Outcome::Blocked => {
                 tracing::warn!(tenant = %r.tenant, error = %e, "tenant blocked by an object tenantctl does not own; retried on the next event, pass or edit");

@@ -571,14 +571,22 @@ fn a_pass_read_from_the_view_keeps_the_view_and_waits_for_a_first_listing() {
 }
 
 #[test]
-fn a_container_removed_under_a_reconcile_is_looked_at_again_at_once_but_only_once() {
+fn a_container_removed_under_a_reconcile_waits_for_the_removal_not_a_backoff() {
     let (now, mut m) = settled(&["gone"]);
     // `docker rm -f`: the die event's reconcile found it being removed.
     m.on_event(&event("gone"));
     assert_eq!(split(m.poll(now)).1, vec!["gone"]);
+    // The destroy event arrives while that reconcile still runs.
+    m.on_event(&event("gone"));
+    assert!(
+        !m.on_reconciled("gone", Outcome::Stale, None, now),
+        "no backoff"
+    );
+    assert_eq!(split(m.poll(now)).1, vec!["gone"], "again at once");
+    // Stale with no event after it: it waits (no timer), then an event
+    // makes it due at once.
     assert!(!m.on_reconciled("gone", Outcome::Stale, None, now));
-    assert_eq!(split(m.poll(now)).1, vec!["gone"], "no backoff");
-    // Stale twice in a row: a failure like any other.
-    assert!(m.on_reconciled("gone", Outcome::Stale, None, now));
-    assert!(split(m.poll(now)).1.is_empty(), "backing off");
+    assert!(split(m.poll(now + Duration::from_secs(60))).1.is_empty());
+    m.on_event(&event("gone"));
+    assert_eq!(split(m.poll(now)).1, vec!["gone"]);
 }
