@@ -235,8 +235,20 @@ fn an_upgrade_under_run_is_backed_up_first() {
     assert_eq!(get(port, "one.txt").as_deref(), Some("written by v1"));
 }
 
+/// The frozen-tenant test leaves a container frozen for ~20 s, and while
+/// it is, the first listing pass of a controller started by another test
+/// did not return on this machine (the scheduled-backups test then saw
+/// its tenant never created within 20 s; alone, or with the frozen test
+/// skipped, the suite passes). The two do not overlap. Whether Docker's
+/// list waits on a frozen container is not yet verified (see the note).
+fn frozen_tenant_guard() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[test]
 fn run_takes_scheduled_backups_and_exports_them() {
+    let _alone = frozen_tenant_guard();
     let f = Fleet::new();
     let port = free_port();
     let text = f.header().replace(
@@ -391,6 +403,7 @@ fn a_full_backup_disk_leaves_no_partial_file_older_backups_and_a_running_tenant(
 
 #[test]
 fn a_backup_killed_while_the_tenant_is_frozen_is_undone_by_the_next_apply() {
+    let _alone = frozen_tenant_guard();
     let (f, port, dir) = fleet_with_backups("");
     // Large enough that the backup is still reading (the tenant frozen)
     // when it is killed: with 300M a CI run once saw it finish first.
