@@ -181,34 +181,45 @@ pub async fn run_probes(
                         metrics.tenant_up.with_label_values(&[&tenant]).set(0);
                     }
                 }
-                continue;
+                // A slot is free: start the next due probe now, not at
+                // the next tick.
             }
             changed = desired.changed() => if changed.is_err() { return },
         }
         let Some(current) = desired.borrow().clone() else {
             continue;
         };
-        states.retain(|name, _| current.tenants.contains_key(name));
+        if states.len() > current.tenants.len() {
+            states.retain(|name, _| current.tenants.contains_key(name));
+        }
         let now = Instant::now();
         for t in current.tenants.values() {
-            let state = states.entry(t.name.clone()).or_default();
+            if !states.contains_key(&t.name) {
+                // New tenant: down until its first probe passes.
+                metrics.tenant_up.with_label_values(&[&t.name]).set(0);
+                states.insert(t.name.clone(), ProbeState::default());
+            }
+            let Some(state) = states.get_mut(&t.name) else {
+                continue;
+            };
             if state.running || state.next_at.is_some_and(|at| at > now) {
                 continue;
             }
-            if state.next_at.is_none() {
-                // New tenant: down until its first probe passes.
-                metrics.tenant_up.with_label_values(&[&t.name]).set(0);
-            }
+            // A task only for a probe that can run now: with a thousand
+            // tenants due at once, a task each waiting for a slot held
+            // every probe's future (and its connection's) in memory at
+            // once. The others stay due and start as slots free up.
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                break;
+            };
             state.running = true;
             state.next_at =
                 Some(now + Duration::from_nanos(t.health.interval_ns.max(1_000_000_000) as u64));
             let (host, port, path) = (probe_host(t), t.port, t.health.path.clone());
             let timeout = Duration::from_nanos(t.health.timeout_ns.max(100_000_000) as u64);
-            let (tx, slots, name) = (done_tx.clone(), Arc::clone(&slots), t.name.clone());
+            let (tx, name) = (done_tx.clone(), t.name.clone());
             tokio::spawn(async move {
-                let Ok(_slot) = slots.acquire_owned().await else {
-                    return;
-                };
+                let _slot = slot;
                 let ok = probe_http(&host, port, &path, timeout).await;
                 let _ = tx.send((name, ok));
             });

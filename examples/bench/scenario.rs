@@ -126,6 +126,10 @@ pub fn tenantctl_run(n: usize, args: &Args, samples: &mut Samples) -> RunResult 
             .arg("--lock-file")
             .arg(dir.join("lock"))
             .env("TENANTCTL_LOG", "warn")
+            // As the shipped systemd unit runs it (packaging/): one glibc
+            // malloc arena instead of up to eight per core, each keeping
+            // what its threads freed.
+            .env("MALLOC_ARENA_MAX", "1")
             .stderr(log)
             .spawn()
             .expect("build tenantctl first: cargo build --release"),
@@ -211,7 +215,11 @@ pub fn tenantctl_run(n: usize, args: &Args, samples: &mut Samples) -> RunResult 
 
     let peak = peak_rss_kib(controller.0.id());
     drop(controller);
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("TENANTCTL_BENCH_KEEP").is_some() {
+        eprintln!("kept the controller's file and log: {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     RunResult {
         calls,
         peak_rss_kib: peak,

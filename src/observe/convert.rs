@@ -50,21 +50,21 @@ pub fn render_mount(m: &bollard::models::MountPoint) -> String {
 
 /// A listed container. `None` for entries without id or name (never seen,
 /// but the API marks every field optional).
-pub fn container_from_summary(summary: &ContainerSummary) -> Option<ObservedContainer> {
-    let id = summary.id.clone()?;
+///
+/// Takes the summary by value and moves its strings (id, names, labels)
+/// into ours: a listing pass converts a thousand of them while Docker's
+/// list is still in memory, and copying each doubled that peak.
+pub fn container_from_summary(summary: ContainerSummary) -> Option<ObservedContainer> {
+    let id = summary.id?;
     let name = summary
-        .names
-        .as_ref()?
-        .iter()
-        .map(|n| n.trim_start_matches('/'))
-        .find(|n| !n.contains('/'))?
-        .to_string();
-    let labels = summary
-        .labels
-        .clone()
-        .unwrap_or_default()
+        .names?
         .into_iter()
-        .collect();
+        .map(|n| match n.trim_start_matches('/') {
+            trimmed if trimmed.len() == n.len() => n,
+            trimmed => trimmed.to_string(),
+        })
+        .find(|n| !n.contains('/'))?;
+    let labels = summary.labels.unwrap_or_default().into_iter().collect();
     let state = crate::kinds::ContainerState::parse(
         &summary.state.map(|s| s.to_string()).unwrap_or_default(),
     );
@@ -85,7 +85,7 @@ pub fn container_from_summary(summary: &ContainerSummary) -> Option<ObservedCont
         labels,
         state,
         health,
-        image_id: summary.image_id.clone().unwrap_or_default(),
+        image_id: summary.image_id.unwrap_or_default(),
         published_ports,
         mounts: summary.mounts.iter().flatten().map(render_mount).collect(),
         details: None,
@@ -274,11 +274,9 @@ fn hardening(host: &bollard::models::HostConfig) -> crate::desired::Hardening {
 
 /// Labels as a sorted map, for objects whose labels may be absent.
 pub(super) fn labels_of(
-    labels: Option<&std::collections::HashMap<String, String>>,
+    labels: Option<std::collections::HashMap<String, String>>,
 ) -> BTreeMap<String, String> {
-    labels
-        .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default()
+    labels.map(|l| l.into_iter().collect()).unwrap_or_default()
 }
 
 /// The bridge driver's switch for traffic between containers on one
@@ -320,7 +318,7 @@ mod tests {
             }]),
             ..Default::default()
         };
-        let c = container_from_summary(&summary).unwrap();
+        let c = container_from_summary(summary).unwrap();
         assert_eq!(c.name, "mai-acme");
         assert_eq!(c.tenant_label(), Some("acme"));
         assert!(c.is_running());

@@ -11,6 +11,7 @@ use crate::docker::{DockerClient, DockerError};
 use crate::labels::TENANT_LABEL;
 use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, ListVolumesOptions};
 use std::collections::{BTreeSet, HashMap};
+use std::iter::empty;
 
 /// How much to read: lists only (cheap, for frequent resyncs) or a full
 /// inspect of every managed container (plan, apply, verify passes).
@@ -35,31 +36,28 @@ pub async fn observe(
     desired: &DesiredState,
     detail: Detail,
 ) -> Result<ObservedState, DockerError> {
-    let (containers, networks, volumes) = tokio::try_join!(
-        docker.call("list_containers", |d| async move {
-            d.list_containers(Some(ListContainersOptions {
-                all: true,
-                ..Default::default()
-            }))
-            .await
-        }),
-        docker.call("list_networks", |d| async move {
-            d.list_networks(None::<ListNetworksOptions>).await
-        }),
-        docker.call("list_volumes", |d| async move {
-            d.list_volumes(None::<ListVolumesOptions>).await
-        }),
-    )?;
+    // One list at a time, each read lean (`lean`: only the fields we keep)
+    // and turned into our types before the next: Docker's lists are the
+    // largest allocation of a pass, and three at once, each in bollard's
+    // full model, were the controller's peak memory at a thousand
+    // tenants. A listing pass runs at start, every resync and after a
+    // reconnect; the few milliseconds it loses are not felt.
     let mut state = ObservedState::default();
-    fill(
-        &mut state,
-        &containers,
-        &networks,
-        &volumes.volumes.unwrap_or_default(),
-    );
-    // Docker's lists are the largest allocation of a pass (a thousand
-    // container summaries): gone before the next calls, not at the end.
-    drop((containers, networks));
+    let containers: Vec<super::lean::LeanContainer> = docker
+        .get_json("list_containers", super::lean::CONTAINERS)
+        .await?;
+    let containers = containers.into_iter().map(Into::into);
+    fill(&mut state, containers, empty(), empty());
+    let volumes: super::lean::LeanVolumes = docker
+        .get_json("list_volumes", super::lean::VOLUMES)
+        .await?;
+    fill(&mut state, empty(), empty(), volumes.into_volumes());
+    let networks = docker
+        .call("list_networks", |d| async move {
+            d.list_networks(None::<ListNetworksOptions>).await
+        })
+        .await?;
+    fill(&mut state, empty(), networks, empty());
     observe_images(docker, desired, &mut state).await?;
     if detail == Detail::Full {
         inspect_managed(docker, desired, &mut state, HashMap::new()).await?;
@@ -103,7 +101,7 @@ pub async fn observe_tenant(
         )?;
         let containers: Vec<_> = by_label.into_iter().chain(by_name).chain(by_port).collect();
         let mut state = ObservedState::default();
-        fill(&mut state, &containers, &networks, &volumes);
+        fill(&mut state, containers, networks, volumes);
         inspect_images(docker, BTreeSet::from([tenant.image.as_str()]), &mut state).await?;
         inspect_managed(docker, desired, &mut state, HashMap::new()).await?;
         return Ok(state);
@@ -185,7 +183,7 @@ pub async fn observe_own(
     let (inspects, volumes) =
         tokio::try_join!(inspects, volumes_by_inspect(docker, &volume_names))?;
     let mut state = ObservedState::default();
-    fill(&mut state, &[], &[], &volumes);
+    fill(&mut state, empty(), empty(), volumes);
     if let Some(known) = known_volumes {
         state.volumes = known;
     }
@@ -268,12 +266,13 @@ pub async fn networks_named(
         .collect())
 }
 
-/// Turns listed objects into the observed state (pure).
+/// Turns listed objects into the observed state (pure). Consumes them,
+/// moving their strings: each listed object is freed as it is converted.
 fn fill(
     state: &mut ObservedState,
-    containers: &[bollard::models::ContainerSummary],
-    networks: &[bollard::models::Network],
-    volumes: &[bollard::models::Volume],
+    containers: impl IntoIterator<Item = bollard::models::ContainerSummary>,
+    networks: impl IntoIterator<Item = bollard::models::Network>,
+    volumes: impl IntoIterator<Item = bollard::models::Volume>,
 ) {
     for summary in containers {
         if let Some(c) = container_from_summary(summary) {
@@ -281,22 +280,23 @@ fn fill(
         }
     }
     for network in networks {
-        if let Some(name) = &network.name {
+        let isolated = super::convert::is_isolated(&network);
+        if let Some(name) = network.name {
             let previous = state
                 .networks
-                .insert(name.clone(), labels_of(network.labels.as_ref()));
+                .insert(name.clone(), labels_of(network.labels));
             if previous.is_some() {
                 state.duplicate_networks.insert(name.clone());
             }
-            if !super::convert::is_isolated(network) {
-                state.shared_networks.insert(name.clone());
+            if !isolated {
+                state.shared_networks.insert(name);
             }
         }
     }
     for volume in volumes {
         state
             .volumes
-            .insert(volume.name.clone(), labels_of(Some(&volume.labels)));
+            .insert(volume.name, labels_of(Some(volume.labels)));
     }
 }
 

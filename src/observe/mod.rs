@@ -4,6 +4,7 @@
 
 mod convert;
 mod fetch;
+mod lean;
 mod view;
 
 pub use convert::{
