@@ -105,6 +105,11 @@ pub struct WorkQueue {
     again: BTreeSet<String>,
     /// Spec changed while in flight: no backoff or hold after this run.
     urgent: BTreeSet<String>,
+    /// Spec changed, not started yet: before any hint. At 1,000 tenants a
+    /// pass or a burst of events can queue hundreds of hints, and the
+    /// pending set is walked in name order: an operator's edit waited its
+    /// turn behind them.
+    first: BTreeSet<String>,
     retries: BTreeMap<String, Retry>,
 }
 
@@ -116,6 +121,7 @@ impl WorkQueue {
             in_flight: BTreeSet::new(),
             again: BTreeSet::new(),
             urgent: BTreeSet::new(),
+            first: BTreeSet::new(),
             retries: BTreeMap::new(),
         }
     }
@@ -152,6 +158,7 @@ impl WorkQueue {
         if self.in_flight.contains(key) {
             self.urgent.insert(key.to_string());
         }
+        self.first.insert(key.to_string());
         self.enqueue(key);
     }
 
@@ -160,6 +167,7 @@ impl WorkQueue {
         self.pending.remove(key);
         self.again.remove(key);
         self.urgent.remove(key);
+        self.first.remove(key);
         self.retries.remove(key);
     }
 
@@ -168,7 +176,13 @@ impl WorkQueue {
         if self.in_flight.len() >= self.concurrency {
             return None;
         }
-        let key = self.pending.iter().find(|k| self.due(k, now)).cloned()?;
+        let key = self
+            .first
+            .iter()
+            .find(|k| self.pending.contains(*k) && self.due(k, now))
+            .or_else(|| self.pending.iter().find(|k| self.due(k, now)))
+            .cloned()?;
+        self.first.remove(&key);
         self.pending.remove(&key);
         self.in_flight.insert(key.clone());
         Some(key)
@@ -377,6 +391,23 @@ mod tests {
         q.done("a", Outcome::Changed, now);
         assert!(q.is_idle(), "the worker observed afresh; no second run");
         q.hint("a");
+        assert_eq!(q.pop_ready(now).as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn a_changed_spec_goes_before_a_backlog_of_hints() {
+        let now = Instant::now();
+        let mut q = WorkQueue::new(1);
+        for k in ["a", "b", "c"] {
+            q.hint(k);
+        }
+        q.enqueue_now("z");
+        assert_eq!(q.pop_ready(now).as_deref(), Some("z"));
+        // Changed while in flight: it goes first again once done.
+        q.enqueue_now("z");
+        q.done("z", Outcome::Changed, now);
+        assert_eq!(q.pop_ready(now).as_deref(), Some("z"));
+        q.done("z", Outcome::InSync, now);
         assert_eq!(q.pop_ready(now).as_deref(), Some("a"));
     }
 
