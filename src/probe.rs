@@ -219,8 +219,10 @@ pub async fn run_probes(
             let timeout = Duration::from_nanos(t.health.timeout_ns.max(100_000_000) as u64);
             let (tx, name) = (done_tx.clone(), t.name.clone());
             tokio::spawn(async move {
-                let _slot = slot;
                 let ok = probe_http(&host, port, &path, timeout).await;
+                // Free before telling: the loop starts the next probe on
+                // this message.
+                drop(slot);
                 let _ = tx.send((name, ok));
             });
         }
