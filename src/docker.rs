@@ -249,16 +249,6 @@ impl DockerClient {
     }
 }
 
-/// Aborts the task driving a connection when the request is done with,
-/// also when its future is dropped by a timeout.
-struct Driver(tokio::task::JoinHandle<Result<(), hyper::Error>>);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 async fn get_json<T: serde::de::DeserializeOwned>(
     socket: &std::path::Path,
     uri: String,
@@ -266,13 +256,9 @@ async fn get_json<T: serde::de::DeserializeOwned>(
     use http_body_util::BodyExt;
     use hyper::body::Buf;
     let stream = tokio::net::UnixStream::connect(socket).await?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-    let _driver = Driver(tokio::spawn(connection));
-    let request = hyper::Request::get(uri)
-        .header(hyper::header::HOST, "docker")
-        .body(http_body_util::Empty::<hyper::body::Bytes>::new())?;
-    let response = sender.send_request(request).await?;
+    let (response, _driver) = crate::http1::send_on(stream, "GET", "docker", &uri, None)
+        .await
+        .map_err(std::io::Error::other)?;
     let status = response.status().as_u16();
     // The pieces as they came, read in place: no copy into one buffer.
     let body = response.into_body().collect().await?.aggregate();

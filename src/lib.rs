@@ -23,6 +23,7 @@ pub mod execute;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod hold;
+pub mod http1;
 pub mod import;
 pub mod kinds;
 pub mod labels;

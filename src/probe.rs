@@ -36,8 +36,7 @@ pub async fn http_status(
 ) -> Result<u16, String> {
     let attempt = async {
         // The response is dropped (the connection closed) unread.
-        let (response, driver) = send(addr, "GET", host_header, path, None).await?;
-        driver.abort();
+        let (response, _driver) = send(addr, "GET", host_header, path, None).await?;
         Ok(response.status().as_u16())
     };
     tokio::time::timeout(timeout, attempt)
@@ -46,56 +45,18 @@ pub async fn http_status(
 }
 
 /// Connects to `addr` and sends one HTTP/1 request (a JSON body, if any):
-/// the response with its body unread, and the task driving the
-/// connection, to abort when done with it.
+/// the response with its body unread, and the connection's driver.
 async fn send(
     addr: &str,
     method: &str,
     host_header: &str,
     path: &str,
     json: Option<String>,
-) -> Result<
-    (
-        hyper::Response<hyper::body::Incoming>,
-        tokio::task::JoinHandle<Result<(), hyper::Error>>,
-    ),
-    String,
-> {
+) -> Result<(hyper::Response<hyper::body::Incoming>, crate::http1::Driver), String> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect {addr}: {e}"))?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
-    let driver = tokio::spawn(connection);
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(hyper::header::HOST, host_header)
-        .header(hyper::header::USER_AGENT, "tenantctl");
-    if json.is_some() {
-        request = request.header(hyper::header::CONTENT_TYPE, "application/json");
-    }
-    let body = http_body_util::Full::new(hyper::body::Bytes::from(json.unwrap_or_default()));
-    let request = request.body(body).map_err(|e| format!("request: {e}"));
-    let answer = match request {
-        Ok(request) => sender.send_request(request).await.map_err(|e| {
-            if e.is_incomplete_message() {
-                "no HTTP answer".to_string()
-            } else {
-                format!("not an HTTP answer: {e}")
-            }
-        }),
-        Err(e) => Err(e),
-    };
-    match answer {
-        Ok(response) => Ok((response, driver)),
-        Err(e) => {
-            driver.abort();
-            Err(e)
-        }
-    }
+    crate::http1::send_on(stream, method, host_header, path, json).await
 }
 
 /// `GET path` to `addr` with `Host: host_header`: the status and the
@@ -124,14 +85,13 @@ pub async fn http_call(
 ) -> Result<(u16, Vec<u8>), String> {
     use http_body_util::BodyExt;
     let attempt = async {
-        let (response, driver) = send(addr, method, host_header, path, json).await?;
+        let (response, _driver) = send(addr, method, host_header, path, json).await?;
         let status = response.status().as_u16();
         let body = http_body_util::Limited::new(response.into_body(), limit)
             .collect()
             .await
             .map(|b| b.to_bytes().to_vec())
             .map_err(|e| format!("body: {e}"));
-        driver.abort();
         Ok((status, body?))
     };
     tokio::time::timeout(timeout, attempt)
