@@ -33,6 +33,7 @@ pub fn outcome(r: &Reconciled) -> Outcome {
         // starts in a row held every tenant, stopped, for 5 minutes).
         (None, false) if r.done.iter().all(|d| REPAIRS.contains(d)) => Outcome::Recovered,
         (Some(ApplyError::Conflict(_)), _) => Outcome::Blocked,
+        (Some(ApplyError::Held(_)), _) => Outcome::Held,
         (Some(ApplyError::Docker(e)), _) if e.is_vanished_container() => Outcome::Stale,
         (Some(_), _) => Outcome::Failed,
         (None, true) => Outcome::InSync,
@@ -192,7 +193,7 @@ impl Recorder {
             m.actions_total.with_label_values(&[action, "error"]).inc();
         }
         let result_label = match outcome {
-            Outcome::Failed | Outcome::Blocked | Outcome::Stale => "error",
+            Outcome::Failed | Outcome::Blocked | Outcome::Stale | Outcome::Held => "error",
             Outcome::InSync | Outcome::Deferred => "in_sync",
             Outcome::Recovered => "changed",
             Outcome::Changed => "changed",

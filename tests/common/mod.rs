@@ -338,7 +338,37 @@ impl Drop for Fleet {
         for tag in self.extra_images.borrow().iter() {
             docker(&["rmi", "-f", tag]);
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::thread::panicking() || std::env::var_os("TENANTCTL_TEST_KEEP").is_some() {
+            // A failed test's files (the controller's log above all) are
+            // what tells why: kept, and named (also on request).
+            eprintln!("test files kept in {}", self.dir.display());
+            if std::thread::panicking() {
+                print_controller_log_tails(&self.dir);
+            }
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The last lines of each controller log in `dir`, for a failed test's
+/// output: CI shows only what the test printed.
+fn print_controller_log_tails(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with("controller-") && name.ends_with(".log")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(60)..];
+        eprintln!("---- last {} lines of {name} ----", tail.len());
+        for line in tail {
+            eprintln!("{line}");
+        }
     }
 }
 
