@@ -125,7 +125,10 @@ pub fn tenantctl_run(n: usize, args: &Args, samples: &mut Samples) -> RunResult 
             ])
             .arg("--lock-file")
             .arg(dir.join("lock"))
-            .env("TENANTCTL_LOG", "warn")
+            .env(
+                "TENANTCTL_LOG",
+                std::env::var("TENANTCTL_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             // As the shipped systemd unit runs it (packaging/): one glibc
             // malloc arena instead of up to eight per core, each keeping
             // what its threads freed.
@@ -141,6 +144,8 @@ pub fn tenantctl_run(n: usize, args: &Args, samples: &mut Samples) -> RunResult 
     }
     record("S1", wait_all_healthy(start, &ports));
     calls.insert("S1".into(), docker_calls(listen));
+    let pid = controller.0.id();
+    let mut hwm = vec![("S1", peak_rss_kib(pid))];
 
     // S2: a no-op resync, as the controller does it: lists + in-memory plan.
     let noop = crate::micro::noop_resync(&file, 10);
@@ -161,6 +166,7 @@ pub fn tenantctl_run(n: usize, args: &Args, samples: &mut Samples) -> RunResult 
         wait_until(start, "S3", || http_ok(ports[0], "/", Some("mAI - edited"))),
     );
     calls.insert("S3".into(), docker_calls(listen) - before);
+    hwm.push(("S3", peak_rss_kib(pid)));
     let after: Vec<Option<String>> = (1..n)
         .map(|i| container_id(&format!("{id}-t{i}")))
         .collect();
@@ -177,6 +183,7 @@ pub fn tenantctl_run(n: usize, args: &Args, samples: &mut Samples) -> RunResult 
     write_fleet(&file, &id, &with_extra, Some("edited"));
     record("S4", wait_all_healthy(start, &[extra_port]));
     calls.insert("S4".into(), docker_calls(listen) - before);
+    hwm.push(("S4", peak_rss_kib(pid)));
 
     // S5: remove it again (the controller runs with --prune).
     let before = docker_calls(listen);
@@ -188,6 +195,7 @@ pub fn tenantctl_run(n: usize, args: &Args, samples: &mut Samples) -> RunResult 
         wait_until(start, "S5", || container_id(&gone).is_none()),
     );
     calls.insert("S5".into(), docker_calls(listen) - before);
+    hwm.push(("S5", peak_rss_kib(pid)));
     assert!(
         !docker(&[
             "volume",
@@ -213,7 +221,15 @@ pub fn tenantctl_run(n: usize, args: &Args, samples: &mut Samples) -> RunResult 
     record("S6", wait_all_healthy(start, &ports));
     calls.insert("S6".into(), docker_calls(listen) - before);
 
-    let peak = peak_rss_kib(controller.0.id());
+    let peak = peak_rss_kib(pid);
+    hwm.push(("S6", peak));
+    // The high-water mark only grows: the scenario where it jumps is the
+    // one that set the peak.
+    let steps: Vec<String> = hwm.iter().map(|(s, k)| format!("{s} {k}")).collect();
+    eprintln!(
+        "controller VmHWM (KiB) after each scenario: {}",
+        steps.join(", ")
+    );
     drop(controller);
     if std::env::var_os("TENANTCTL_BENCH_KEEP").is_some() {
         eprintln!("kept the controller's file and log: {}", dir.display());
