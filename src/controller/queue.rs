@@ -120,6 +120,9 @@ pub struct WorkQueue {
     /// pending set is walked in name order: an operator's edit waited its
     /// turn behind them.
     first: BTreeSet<String>,
+    /// Found held by another holder (`Outcome::Held`) and waiting
+    /// `HELD_RETRY`: due at once when this controller's rollout ends.
+    held: BTreeSet<String>,
     retries: BTreeMap<String, Retry>,
 }
 
@@ -132,6 +135,7 @@ impl WorkQueue {
             again: BTreeSet::new(),
             urgent: BTreeSet::new(),
             first: BTreeSet::new(),
+            held: BTreeSet::new(),
             retries: BTreeMap::new(),
         }
     }
@@ -178,6 +182,7 @@ impl WorkQueue {
         self.again.remove(key);
         self.urgent.remove(key);
         self.first.remove(key);
+        self.held.remove(key);
         self.retries.remove(key);
     }
 
@@ -208,6 +213,11 @@ impl WorkQueue {
     /// Records the end of a reconcile started by `pop_ready`.
     pub fn done(&mut self, key: &str, outcome: Outcome, now: Instant) {
         self.in_flight.remove(key);
+        if outcome == Outcome::Held {
+            self.held.insert(key.to_string());
+        } else {
+            self.held.remove(key);
+        }
         let retry = self.retries.entry(key.to_string()).or_default();
         match outcome {
             Outcome::Failed => {
@@ -304,6 +314,19 @@ impl WorkQueue {
                 while retry.changes.len() <= CHURN_LIMIT {
                     retry.changes.push_back(now);
                 }
+            }
+        }
+    }
+
+    /// A holder this controller knows of (its rollout) let go: the
+    /// tenants found held are due now, not at the end of `HELD_RETRY`
+    /// (a container removed by hand during a rollout's gate was put back
+    /// ~0.6 s later than it could be). One still held elsewhere is just
+    /// found held again.
+    pub fn release_held(&mut self) {
+        for key in std::mem::take(&mut self.held) {
+            if let Some(r) = self.retries.get_mut(&key) {
+                r.not_before = None;
             }
         }
     }
@@ -501,6 +524,21 @@ mod tests {
         q.done("a", Outcome::InSync, now);
         assert!(!q.is_backing_off("a", now));
         assert!(q.churn(now, 0.0).is_empty(), "never churn");
+    }
+
+    #[test]
+    fn tenants_found_held_are_due_at_once_when_released() {
+        let now = Instant::now();
+        let mut q = WorkQueue::new(4);
+        for key in ["held", "failed"] {
+            q.enqueue(key);
+            assert_eq!(q.pop_ready(now).as_deref(), Some(key));
+        }
+        q.done("held", Outcome::Held, now);
+        q.done("failed", Outcome::Failed, now);
+        q.release_held();
+        assert_eq!(q.pop_ready(now).as_deref(), Some("held"));
+        assert_eq!(q.pop_ready(now), None, "a failure keeps its backoff");
     }
 
     #[test]

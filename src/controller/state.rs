@@ -353,8 +353,10 @@ impl Machine {
 
     /// A rollout finished (done, halted or cut short): a pass refreshes
     /// nginx and the drift metrics, and finds what is left to roll out.
+    /// Its tenants that reconciles found held by it are due at once.
     pub fn on_rollout_done(&mut self) {
         self.rollout_running = false;
+        self.queue.release_held();
         self.rollout_wanted = None;
         self.want_pass(Detail::ListOnly);
     }

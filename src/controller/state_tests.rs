@@ -590,3 +590,35 @@ fn a_container_removed_under_a_reconcile_waits_for_the_removal_not_a_backoff() {
     m.on_event(&event("gone"));
     assert_eq!(split(m.poll(now)).1, vec!["gone"]);
 }
+
+#[test]
+fn a_tenant_found_held_by_the_rollout_is_reconciled_as_soon_as_it_ends() {
+    let (now, mut m) = settled(&["a"]);
+    m.on_pass(
+        Some(PassSummary {
+            view: Some(HostView::default()),
+            rollout: vec!["a".into()],
+            ..PassSummary::default()
+        }),
+        now,
+    );
+    let _ = m.poll(now);
+    // Its container is removed by hand under the rollout: the event's
+    // reconcile finds the tenant held by it.
+    m.on_event(&event("a"));
+    let reconciles = |commands: Vec<Command>| -> Vec<String> {
+        commands
+            .into_iter()
+            .filter_map(|c| match c {
+                Command::Reconcile { tenant, .. } => Some(tenant),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(reconciles(m.poll(now)), vec!["a"]);
+    m.on_reconciled("a", Outcome::Held, None, now);
+    assert!(reconciles(m.poll(now)).is_empty(), "not while held");
+    let later = now + Duration::from_millis(100);
+    m.on_rollout_done();
+    assert_eq!(reconciles(m.poll(later)), vec!["a"], "at once, not in 1 s");
+}
