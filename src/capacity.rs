@@ -67,7 +67,7 @@ mod tests {
             "{warning}"
         );
         b.paused = true;
-        let d = crate::fixtures::desired_state(vec![d.tenants["a"].clone(), b]);
+        let d = crate::fixtures::desired_state(vec![DesiredTenant::clone(&d.tenants["a"]), b]);
         assert!(memory_warning(&d, 4 << 30).is_none());
     }
 

@@ -169,7 +169,7 @@ fn with_work<'a>(
             continue;
         }
         if let Some(d) = desired.tenants.get(&t.tenant) {
-            work.push((d, t));
+            work.push((&**d, t));
         }
     }
     work

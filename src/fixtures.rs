@@ -200,7 +200,10 @@ pub fn desired_state(tenants: Vec<DesiredTenant>) -> DesiredState {
         backend: Default::default(),
         publish_mode: Default::default(),
         elsewhere: BTreeMap::new(),
-        tenants: tenants.into_iter().map(|t| (t.name.clone(), t)).collect(),
+        tenants: tenants
+            .into_iter()
+            .map(|t| (t.name.clone(), std::sync::Arc::new(t)))
+            .collect(),
     }
 }
 

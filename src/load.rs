@@ -5,6 +5,7 @@ use crate::desired::{referenced_paths, resolve, DesiredState, Inputs, Scope};
 use crate::diagnostic::{at_line, Diagnostics, SourceFile};
 use crate::spec::{parse_chart, parse_env_file, parse_tenants_file};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Loads, parses, resolves and validates a tenants file. On error the
 /// caller must keep its last good state: nothing here has side effects.
@@ -15,19 +16,32 @@ pub fn load_desired(path: &Path) -> Result<DesiredState, Diagnostics> {
 
 /// [`load_desired`] for the tenants of `scope` (a server's, with `--node`).
 pub fn load_desired_for(path: &Path, scope: &Scope) -> Result<DesiredState, Diagnostics> {
-    load(path, read_tenants_file(path)?, None, scope, &mut Vec::new())
+    let how = How {
+        root: None,
+        scope,
+        previous: None,
+    };
+    load(path, read_tenants_file(path)?, how, &mut Vec::new())
 }
 
 /// [`load_desired`], also returning every file the result depends on: the
 /// tenants file, its charts, env files and static TLS files. The file
 /// source's poll re-reads only when one of them changed on disk.
+/// `previous`: the state in force, whose unchanged tenants are shared.
 pub fn load_desired_tracked(
     path: &Path,
     scope: &Scope,
+    previous: Option<Arc<DesiredState>>,
 ) -> (Result<DesiredState, Diagnostics>, Vec<PathBuf>) {
     let mut inputs = vec![path.to_path_buf()];
-    let result =
-        read_tenants_file(path).and_then(|text| load(path, text, None, scope, &mut inputs));
+    let result = read_tenants_file(path).and_then(|text| {
+        let how = How {
+            root: None,
+            scope,
+            previous,
+        };
+        load(path, text, how, &mut inputs)
+    });
     if let Ok(desired) = &result {
         let tls = desired
             .tenants
@@ -97,33 +111,52 @@ pub fn read_regular_file(path: &Path, limit: u64) -> std::io::Result<String> {
 /// checkout (`../../etc`, or a symlink out of it) is refused, so what runs
 /// is always what was reviewed in git. Env files are exempt: they hold
 /// secrets and live outside git on purpose.
+/// `previous`: the state in force, whose unchanged tenants are shared.
 pub fn load_desired_in_repo(
     path: &Path,
     root: &Path,
     scope: &Scope,
+    previous: Option<Arc<DesiredState>>,
 ) -> Result<DesiredState, Diagnostics> {
-    load(
-        path,
-        read_tenants_file(path)?,
-        Some(root),
+    let how = How {
+        root: Some(root),
         scope,
-        &mut Vec::new(),
-    )
+        previous,
+    };
+    load(path, read_tenants_file(path)?, how, &mut Vec::new())
 }
 
 /// Same as [`load_desired`] for contents already read (e.g. from git).
 pub fn load_desired_from(path: &Path, text: String) -> Result<DesiredState, Diagnostics> {
-    load(path, text, None, &Scope::Fleet, &mut Vec::new())
+    let how = How {
+        root: None,
+        scope: &Scope::Fleet,
+        previous: None,
+    };
+    load(path, text, how, &mut Vec::new())
+}
+
+/// How a load reads and resolves, besides the file itself.
+struct How<'a> {
+    /// A git checkout every chart must stay inside.
+    root: Option<&'a Path>,
+    scope: &'a Scope,
+    /// The state in force, whose unchanged tenants are shared.
+    previous: Option<Arc<DesiredState>>,
 }
 
 /// `read`: every other file this reads is added to it.
 fn load(
     path: &Path,
     text: String,
-    root: Option<&Path>,
-    scope: &Scope,
+    how: How<'_>,
     read: &mut Vec<PathBuf>,
 ) -> Result<DesiredState, Diagnostics> {
+    let How {
+        root,
+        scope,
+        previous,
+    } = how;
     let file = SourceFile::new(path, text);
     let (raw, mut diags) = parse_tenants_file(&file);
     if !diags.is_empty()
@@ -137,6 +170,7 @@ fn load(
     let mut inputs = Inputs {
         base_dir,
         scope: scope.clone(),
+        previous,
         ..Inputs::default()
     };
     for dir in chart_dirs {
@@ -202,5 +236,36 @@ fn inside(root: &Path, path: &Path) -> Result<(), String> {
         )),
         // Not found: the usual "not found" message follows from the read.
         Err(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fleet(display_b: &str) -> String {
+        format!(
+            "[defaults]\nchart = \"{}\"\nimage = \"mai-production:latest\"\n\n[tenants.a]\nport = 8001\n\n[tenants.b]\nport = 8002\ndisplay_name = \"{display_b}\"\n",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("charts/mai").display()
+        )
+    }
+
+    #[test]
+    fn a_reload_shares_the_tenants_it_did_not_change_and_resolves_the_same() {
+        let dir = std::env::temp_dir().join(format!("tenantctl-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tenants.toml");
+        std::fs::write(&path, fleet("B")).unwrap();
+        let (first, _) = load_desired_tracked(&path, &Scope::Fleet, None);
+        let first = Arc::new(first.unwrap());
+        std::fs::write(&path, fleet("B2")).unwrap();
+        let (second, _) = load_desired_tracked(&path, &Scope::Fleet, Some(Arc::clone(&first)));
+        let second = second.unwrap();
+        assert!(Arc::ptr_eq(&first.tenants["a"], &second.tenants["a"]));
+        assert!(!Arc::ptr_eq(&first.tenants["b"], &second.tenants["b"]));
+        assert_eq!(second.tenants["b"].display_name, "B2");
+        let (alone, _) = load_desired_tracked(&path, &Scope::Fleet, None);
+        assert_eq!(alone.unwrap(), second, "sharing changes nothing");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -116,7 +116,9 @@ async fn switch(
         // tenant pointing at `target`.
         crate::desired::ProxyKind::Caddy { .. } => {
             let mut switched = fleet.clone();
-            switched.tenants.insert(target.name.clone(), target.clone());
+            switched
+                .tenants
+                .insert(target.name.clone(), std::sync::Arc::new(target.clone()));
             crate::proxy::render(&switched, proxy, &BTreeSet::new(), &Default::default())
         }
     };

@@ -171,6 +171,7 @@ async fn wait_healthy(
         .iter()
         .filter(|o| o.error.is_none() && !o.done.is_empty())
         .filter_map(|o| desired.tenants.get(&o.tenant))
+        .map(|t| &**t)
         .filter(|t| !t.paused)
         .collect();
     if changed.is_empty() {

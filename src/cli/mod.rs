@@ -632,12 +632,12 @@ fn pick<'a>(
     all: bool,
 ) -> Result<Vec<&'a tenantctl::desired::DesiredTenant>, ExitCode> {
     if all {
-        return Ok(desired.tenants.values().collect());
+        return Ok(desired.tenants.values().map(|t| &**t).collect());
     }
     names
         .iter()
         .map(|n| {
-            desired.tenants.get(n).ok_or_else(|| {
+            desired.tenants.get(n).map(|t| &**t).ok_or_else(|| {
                 eprintln!("error: tenant `{n}` is not in the file");
                 ExitCode::FAILURE
             })

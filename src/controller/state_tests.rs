@@ -198,7 +198,8 @@ fn an_edit_queues_exactly_the_changed_tenants_and_a_removal_asks_for_a_pass() {
     assert!(m.poll(now).is_empty());
 
     let mut edited = fleet(&["a", "b"]);
-    edited.tenants.get_mut("b").unwrap().image = "mai-production:v2".into();
+    std::sync::Arc::make_mut(edited.tenants.get_mut("b").unwrap()).image =
+        "mai-production:v2".into();
     match m.on_loaded("rev2", Ok(edited)) {
         Loaded::Applied { changed, left, .. } => {
             assert_eq!(changed, 1);
@@ -410,7 +411,8 @@ fn an_operators_edit_is_never_held_by_the_churn_limiter() {
     }
     assert!(held, "a tenant changed on every event is held");
     let mut edited = fleet(&["flappy"]);
-    edited.tenants.get_mut("flappy").unwrap().image = "mai-production:v2".into();
+    std::sync::Arc::make_mut(edited.tenants.get_mut("flappy").unwrap()).image =
+        "mai-production:v2".into();
     m.on_loaded("", Ok(edited));
     assert_eq!(
         split(m.poll(now)).1,

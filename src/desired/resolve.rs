@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// What the loader read from disk for the resolver: charts and env files by
 /// absolute path. A missing entry means "not found"; its message says why.
@@ -32,6 +33,9 @@ pub struct Inputs {
     /// domains are fleet-wide), but another server's env files and
     /// certificates are not needed: they live on that server.
     pub scope: super::Scope,
+    /// The state in force (a reload's): its unchanged tenants are shared
+    /// rather than built again (see `DesiredState::tenants`).
+    pub previous: Option<Arc<super::DesiredState>>,
 }
 
 struct Fleet {
@@ -257,7 +261,13 @@ pub fn resolve(
                 ));
             }
         }
-        tenants.insert(name.clone(), tenant);
+        // A tenant the reload did not change keeps the previous state's
+        // value; the new one is dropped at once.
+        let shared = match inputs.previous.as_ref().and_then(|p| p.tenants.get(name)) {
+            Some(before) if **before == tenant => Arc::clone(before),
+            _ => Arc::new(tenant),
+        };
+        tenants.insert(name.clone(), shared);
     }
 
     // On Swarm an unplaced tenant is placed by tenantctl (and recorded
@@ -265,7 +275,7 @@ pub fn resolve(
     if swarm {
         for t in tenants.values().filter(|t| t.node.is_none()) {
             // Two unplaced tenants on one port are caught above (same key).
-            let placed_on_port = |o: &&DesiredTenant| o.port == t.port && o.node.is_some();
+            let placed_on_port = |o: &&Arc<DesiredTenant>| o.port == t.port && o.node.is_some();
             if let Some(other) = tenants.values().find(placed_on_port) {
                 diags.push(file.diag(
                     raw.tenants.iter().find(|(n, _)| n.get_ref() == &t.name).map(|(n, _)| n.span()),

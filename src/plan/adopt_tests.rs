@@ -99,7 +99,7 @@ fn a_container_of_ours_is_never_adopted_again() {
 #[test]
 fn a_named_volume_without_labels_is_used_not_a_conflict() {
     let (mut desired, mut observed) = one_tenant();
-    let acme = desired.tenants.get_mut("acme").unwrap();
+    let acme = std::sync::Arc::make_mut(desired.tenants.get_mut("acme").unwrap());
     acme.mounts[0].source = crate::desired::MountSource::Named("mai_dev_data".into());
     observed
         .volumes
@@ -121,7 +121,7 @@ fn a_named_volume_without_labels_is_used_not_a_conflict() {
 #[test]
 fn extra_hosts_and_networks_are_diffed_and_recreate() {
     let (mut desired, observed) = one_tenant();
-    let acme = desired.tenants.get_mut("acme").unwrap();
+    let acme = std::sync::Arc::make_mut(desired.tenants.get_mut("acme").unwrap());
     acme.extra_hosts = vec!["host.docker.internal:host-gateway".into()];
     acme.extra_networks = vec!["web".into()];
     let plan = plan(&desired, &observed, false);

@@ -245,7 +245,7 @@ fn in_place_changes_are_listed_per_field() {
 #[test]
 fn going_back_to_unlimited_memory_needs_a_recreate() {
     let (mut desired, observed) = one_tenant();
-    let t = desired.tenants.get_mut("acme").unwrap();
+    let t = std::sync::Arc::make_mut(desired.tenants.get_mut("acme").unwrap());
     t.resources.memory = 0;
     t.resources.memory_reservation = 0;
     let plan = plan(&desired, &observed, false);
@@ -255,13 +255,15 @@ fn going_back_to_unlimited_memory_needs_a_recreate() {
 #[test]
 fn sensitive_env_is_masked_in_field_changes() {
     let (mut desired, mut observed) = one_tenant();
-    desired.tenants.get_mut("acme").unwrap().env.insert(
-        "API_KEY".into(),
-        EnvEntry {
-            value: "new-secret".into(),
-            sensitive: true,
-        },
-    );
+    std::sync::Arc::make_mut(desired.tenants.get_mut("acme").unwrap())
+        .env
+        .insert(
+            "API_KEY".into(),
+            EnvEntry {
+                value: "new-secret".into(),
+                sensitive: true,
+            },
+        );
     let d = observed
         .containers
         .get_mut("mai-acme")
@@ -362,7 +364,7 @@ fn a_tenant_moved_to_another_server_is_reported_and_never_pruned() {
 #[test]
 fn paused_tenants_are_reported_but_never_changed() {
     let (mut desired, mut observed) = one_tenant();
-    desired.tenants.get_mut("acme").unwrap().paused = true;
+    std::sync::Arc::make_mut(desired.tenants.get_mut("acme").unwrap()).paused = true;
     observed.containers.get_mut("mai-acme").unwrap().state = ContainerState::Exited;
     let plan = plan(&desired, &observed, false);
     assert_eq!(plan.tenants[0].steps.len(), 1);

@@ -121,6 +121,7 @@ pub fn render(
         .tenants
         .values()
         .filter(|t| t.domain.is_some() && !left_out.contains(&t.name))
+        .map(|t| &**t)
         .collect();
     let (https, http): (Vec<&DesiredTenant>, Vec<&DesiredTenant>) = served
         .iter()

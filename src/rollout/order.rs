@@ -83,7 +83,7 @@ mod tests {
         for (i, (name, group)) in tenants.iter().enumerate() {
             let mut t = DesiredTenant::test(name, 8000 + i as u16);
             t.rollout_group = group.map(str::to_string);
-            d.tenants.insert(name.to_string(), t);
+            d.tenants.insert(name.to_string(), std::sync::Arc::new(t));
         }
         d
     }

@@ -162,7 +162,7 @@ mod tests {
         assert_eq!(rollout_id(&d, &v1), rollout_id(&d, &v1));
         assert_ne!(rollout_id(&d, &v1), rollout_id(&d, &v2));
         let mut edited = d.clone();
-        edited.tenants.get_mut("a").unwrap().spec_hash = "other".into();
+        std::sync::Arc::make_mut(edited.tenants.get_mut("a").unwrap()).spec_hash = "other".into();
         assert_ne!(rollout_id(&d, &v1), rollout_id(&edited, &v1));
     }
 

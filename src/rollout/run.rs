@@ -7,7 +7,7 @@
 use super::record::{rollout_id, Phase, RolloutRecord, TenantPhase};
 use super::{batches, is_due, store};
 use crate::apply::{apply_tenant, ApplyError, TenantOutcome};
-use crate::desired::DesiredState;
+use crate::desired::{DesiredState, DesiredTenant};
 use crate::docker::DockerClient;
 use crate::observe::{inspect_image, observe_tenant};
 use crate::plan::plan_adopting;
@@ -211,8 +211,9 @@ async fn update_one(
     let Some(tenant) = subset.tenants.get_mut(name) else {
         return TenantOutcome::new(name);
     };
-    tenant.image_pin = images.get(&tenant.image).cloned();
-    let tenant = tenant.clone();
+    let pin = images.get(&tenant.image).cloned();
+    std::sync::Arc::make_mut(tenant).image_pin = pin;
+    let tenant = DesiredTenant::clone(tenant);
     let mut observed = match observe_tenant(docker, &subset, &tenant, None).await {
         Ok(o) => o,
         Err(e) => return TenantOutcome::failed(name, "observe", e.into()),

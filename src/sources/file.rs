@@ -115,9 +115,10 @@ impl FileSource {
     async fn load(&mut self) -> Loaded {
         let (file, previous) = (self.file.clone(), self.inputs.clone());
         let scope = self.scope.clone();
+        let in_force = self.last.as_ref().and_then(|l| l.as_ref().ok()).cloned();
         let loaded = tokio::task::spawn_blocking(move || {
             let before = Fingerprint::of(&previous);
-            let (loaded, inputs) = load_desired_tracked(&file, &scope);
+            let (loaded, inputs) = load_desired_tracked(&file, &scope, in_force);
             let after = Fingerprint::of(&inputs);
             (loaded, inputs, before, after)
         })

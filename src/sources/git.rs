@@ -107,6 +107,8 @@ pub async fn run_git(
     metrics: Arc<Metrics>,
 ) {
     let mut seen: Option<String> = None;
+    // The last valid state sent: a reload shares its unchanged tenants.
+    let mut in_force: Option<Arc<crate::desired::DesiredState>> = None;
     loop {
         match fetch(&settings).await {
             Err(e) => {
@@ -133,8 +135,9 @@ pub async fn run_git(
                             let file = settings.tenants_file();
                             let root = settings.checkout.clone();
                             let scope = settings.scope.clone();
+                            let previous = in_force.clone();
                             let result = tokio::task::spawn_blocking(move || {
-                                load_desired_in_repo(&file, &root, &scope)
+                                load_desired_in_repo(&file, &root, &scope, previous)
                             })
                             .await
                             .unwrap_or_else(|e| {
@@ -146,10 +149,14 @@ pub async fn run_git(
                                     ),
                                 ]))
                             });
+                            let result = result.map(std::sync::Arc::new);
+                            if let Ok(state) = &result {
+                                in_force = Some(Arc::clone(state));
+                            }
                             if tx
                                 .send(Trigger::Loaded {
                                     revision: head,
-                                    result: Box::new(result.map(std::sync::Arc::new)),
+                                    result: Box::new(result),
                                 })
                                 .is_err()
                             {

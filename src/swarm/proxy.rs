@@ -26,7 +26,7 @@ pub fn with_node_addresses(
             .map(|n| n.addr.clone())
             .filter(|a| !a.is_empty());
         if let (Some(addr), Some(t)) = (addr, out.tenants.get_mut(&p.tenant)) {
-            t.host_ip = addr;
+            std::sync::Arc::make_mut(t).host_ip = addr;
         }
     }
     out
