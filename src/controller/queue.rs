@@ -51,15 +51,20 @@ pub enum Outcome {
     Stale,
     /// Another holder of the tenant (this controller's rollout, or a
     /// backup, restore or apply in another process) is working on it:
-    /// not a failure, so retried after `HELD_RETRY` without growing
-    /// backoff. As a failure, every event of a slow rollout doubled the
-    /// wait, and a container stopped by hand right after the rollout
-    /// stayed down for up to 30 s (seen in CI's GitOps test).
+    /// not a failure, so retried after `HELD_RETRY`, doubling up to
+    /// `HELD_RETRY_MAX` while the hold lasts. As a failure, every event of a
+    /// slow rollout doubled the wait up to 30 s, and a container stopped by
+    /// hand right after the rollout stayed down past 20 s (seen in CI's
+    /// GitOps test).
     Held,
 }
 
-/// How soon a tenant another holder is working on is tried again.
+/// How soon a tenant another holder is working on is tried again first.
 pub const HELD_RETRY: Duration = Duration::from_secs(1);
+/// The longest wait between tries while a hold lasts: a long backup of a
+/// stopped tenant is not polled every second, and the tenant is back at
+/// most this long after the hold ends.
+pub const HELD_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Drops the saved churn of tenants whose spec changed since it was saved
 /// (an operator's edit is never held) or that left the file; returns the
@@ -103,6 +108,8 @@ pub struct Churn {
 #[derive(Debug, Default)]
 struct Retry {
     attempts: u32,
+    /// Tries in a row that found the tenant held (`Outcome::Held`).
+    held_tries: u32,
     not_before: Option<Instant>,
     changes: VecDeque<Instant>,
 }
@@ -219,6 +226,9 @@ impl WorkQueue {
             self.held.remove(key);
         }
         let retry = self.retries.entry(key.to_string()).or_default();
+        if outcome != Outcome::Held {
+            retry.held_tries = 0;
+        }
         match outcome {
             Outcome::Failed => {
                 retry.attempts += 1;
@@ -227,7 +237,9 @@ impl WorkQueue {
                 self.pending.insert(key.to_string());
             }
             Outcome::Held => {
-                retry.not_before = Some(now + HELD_RETRY);
+                let wait = HELD_RETRY * 2u32.saturating_pow(retry.held_tries.min(8));
+                retry.held_tries += 1;
+                retry.not_before = Some(now + wait.min(HELD_RETRY_MAX));
                 self.pending.insert(key.to_string());
             }
             Outcome::Changed => {
@@ -510,20 +522,30 @@ mod tests {
         let mut now = Instant::now();
         let mut q = WorkQueue::new(4);
         q.enqueue("a");
-        // A slow rollout: every event about its containers finds the
-        // tenant held. The wait stays `HELD_RETRY`, never grows.
-        for _ in 0..10 {
+        // A long hold: every try finds the tenant held. The wait starts
+        // at `HELD_RETRY`, doubles, and never passes `HELD_RETRY_MAX`.
+        let mut waits = vec![];
+        for _ in 0..8 {
             assert_eq!(q.pop_ready(now).as_deref(), Some("a"));
             q.done("a", Outcome::Held, now);
             q.enqueue("a");
             assert!(q.pop_ready(now).is_none(), "not at once");
-            now += HELD_RETRY;
+            let due = q.next_deadline().unwrap();
+            waits.push(due - now);
+            now = due;
         }
+        assert_eq!(waits[..3], [HELD_RETRY, HELD_RETRY * 2, HELD_RETRY * 4]);
+        assert!(waits[3..].iter().all(|w| *w == HELD_RETRY_MAX));
         // The holder is gone: the next try runs, and one in sync clears it.
         assert_eq!(q.pop_ready(now).as_deref(), Some("a"));
         q.done("a", Outcome::InSync, now);
         assert!(!q.is_backing_off("a", now));
         assert!(q.churn(now, 0.0).is_empty(), "never churn");
+        // A new hold starts again at `HELD_RETRY`.
+        q.enqueue("a");
+        assert_eq!(q.pop_ready(now).as_deref(), Some("a"));
+        q.done("a", Outcome::Held, now);
+        assert_eq!(q.next_deadline(), Some(now + HELD_RETRY));
     }
 
     #[test]
