@@ -16,12 +16,14 @@ pub fn load_desired(path: &Path) -> Result<DesiredState, Diagnostics> {
 
 /// [`load_desired`] for the tenants of `scope` (a server's, with `--node`).
 pub fn load_desired_for(path: &Path, scope: &Scope) -> Result<DesiredState, Diagnostics> {
-    let how = How {
-        root: None,
+    load(
+        path,
+        read_tenants_file(path)?,
+        None,
         scope,
-        previous: None,
-    };
-    load(path, read_tenants_file(path)?, how, &mut Vec::new())
+        None,
+        &mut Vec::new(),
+    )
 }
 
 /// [`load_desired`], also returning every file the result depends on: the
@@ -34,14 +36,8 @@ pub fn load_desired_tracked(
     previous: Option<Arc<DesiredState>>,
 ) -> (Result<DesiredState, Diagnostics>, Vec<PathBuf>) {
     let mut inputs = vec![path.to_path_buf()];
-    let result = read_tenants_file(path).and_then(|text| {
-        let how = How {
-            root: None,
-            scope,
-            previous,
-        };
-        load(path, text, how, &mut inputs)
-    });
+    let result = read_tenants_file(path)
+        .and_then(|text| load(path, text, None, scope, previous, &mut inputs));
     if let Ok(desired) = &result {
         let tls = desired
             .tenants
@@ -118,45 +114,32 @@ pub fn load_desired_in_repo(
     scope: &Scope,
     previous: Option<Arc<DesiredState>>,
 ) -> Result<DesiredState, Diagnostics> {
-    let how = How {
-        root: Some(root),
+    load(
+        path,
+        read_tenants_file(path)?,
+        Some(root),
         scope,
         previous,
-    };
-    load(path, read_tenants_file(path)?, how, &mut Vec::new())
+        &mut Vec::new(),
+    )
 }
 
 /// Same as [`load_desired`] for contents already read (e.g. from git).
 pub fn load_desired_from(path: &Path, text: String) -> Result<DesiredState, Diagnostics> {
-    let how = How {
-        root: None,
-        scope: &Scope::Fleet,
-        previous: None,
-    };
-    load(path, text, how, &mut Vec::new())
+    load(path, text, None, &Scope::Fleet, None, &mut Vec::new())
 }
 
-/// How a load reads and resolves, besides the file itself.
-struct How<'a> {
-    /// A git checkout every chart must stay inside.
-    root: Option<&'a Path>,
-    scope: &'a Scope,
-    /// The state in force, whose unchanged tenants are shared.
-    previous: Option<Arc<DesiredState>>,
-}
-
-/// `read`: every other file this reads is added to it.
+/// `root`: a git checkout every chart must stay inside; `previous`: the
+/// state in force, whose unchanged tenants are shared; `read`: every other
+/// file this reads is added to it.
 fn load(
     path: &Path,
     text: String,
-    how: How<'_>,
+    root: Option<&Path>,
+    scope: &Scope,
+    previous: Option<Arc<DesiredState>>,
     read: &mut Vec<PathBuf>,
 ) -> Result<DesiredState, Diagnostics> {
-    let How {
-        root,
-        scope,
-        previous,
-    } = how;
     let file = SourceFile::new(path, text);
     let (raw, mut diags) = parse_tenants_file(&file);
     if !diags.is_empty()

@@ -53,9 +53,9 @@ pub enum Outcome {
     /// backup, restore or apply in another process) is working on it:
     /// not a failure, so retried after `HELD_RETRY`, doubling up to
     /// `HELD_RETRY_MAX` while the hold lasts. As a failure, every event of a
-    /// slow rollout doubled the wait up to 30 s, and a container stopped by
-    /// hand right after the rollout stayed down past 20 s (seen in CI's
-    /// GitOps test).
+    /// slow rollout doubled the wait up to 30 s, during which a container
+    /// stopped by hand stayed down (the likely cause of a CI failure of the
+    /// GitOps test: not restarted within 20 s after a rollout).
     Held,
 }
 
@@ -127,9 +127,6 @@ pub struct WorkQueue {
     /// pending set is walked in name order: an operator's edit waited its
     /// turn behind them.
     first: BTreeSet<String>,
-    /// Found held by another holder (`Outcome::Held`) and waiting
-    /// `HELD_RETRY`: due at once when this controller's rollout ends.
-    held: BTreeSet<String>,
     retries: BTreeMap<String, Retry>,
 }
 
@@ -142,7 +139,6 @@ impl WorkQueue {
             again: BTreeSet::new(),
             urgent: BTreeSet::new(),
             first: BTreeSet::new(),
-            held: BTreeSet::new(),
             retries: BTreeMap::new(),
         }
     }
@@ -189,7 +185,6 @@ impl WorkQueue {
         self.again.remove(key);
         self.urgent.remove(key);
         self.first.remove(key);
-        self.held.remove(key);
         self.retries.remove(key);
     }
 
@@ -220,11 +215,6 @@ impl WorkQueue {
     /// Records the end of a reconcile started by `pop_ready`.
     pub fn done(&mut self, key: &str, outcome: Outcome, now: Instant) {
         self.in_flight.remove(key);
-        if outcome == Outcome::Held {
-            self.held.insert(key.to_string());
-        } else {
-            self.held.remove(key);
-        }
         let retry = self.retries.entry(key.to_string()).or_default();
         if outcome != Outcome::Held {
             retry.held_tries = 0;
@@ -237,7 +227,7 @@ impl WorkQueue {
                 self.pending.insert(key.to_string());
             }
             Outcome::Held => {
-                let wait = HELD_RETRY * 2u32.saturating_pow(retry.held_tries.min(8));
+                let wait = HELD_RETRY * 2u32.pow(retry.held_tries.min(3));
                 retry.held_tries += 1;
                 retry.not_before = Some(now + wait.min(HELD_RETRY_MAX));
                 self.pending.insert(key.to_string());
@@ -336,10 +326,8 @@ impl WorkQueue {
     /// ~0.6 s later than it could be). One still held elsewhere is just
     /// found held again.
     pub fn release_held(&mut self) {
-        for key in std::mem::take(&mut self.held) {
-            if let Some(r) = self.retries.get_mut(&key) {
-                r.not_before = None;
-            }
+        for r in self.retries.values_mut().filter(|r| r.held_tries > 0) {
+            r.not_before = None;
         }
     }
 

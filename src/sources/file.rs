@@ -101,9 +101,10 @@ struct FileSource {
     tx: UnboundedSender<Trigger>,
     /// What was sent last, to send only changes.
     last: Option<Loaded>,
-    /// The tenants of the last valid state sent: what "dropping tenants"
-    /// is judged by (an invalid read in between does not reset it).
-    last_good: Option<std::collections::BTreeSet<String>>,
+    /// The last valid state sent: what "dropping tenants" is judged by
+    /// (an invalid read in between does not reset it), and whose unchanged
+    /// tenants the next load shares.
+    last_good: Option<std::sync::Arc<DesiredState>>,
     /// The files the last load read.
     inputs: Vec<PathBuf>,
     /// Their stamps, when the last load was valid and nothing changed
@@ -115,7 +116,7 @@ impl FileSource {
     async fn load(&mut self) -> Loaded {
         let (file, previous) = (self.file.clone(), self.inputs.clone());
         let scope = self.scope.clone();
-        let in_force = self.last.as_ref().and_then(|l| l.as_ref().ok()).cloned();
+        let in_force = self.last_good.clone();
         let loaded = tokio::task::spawn_blocking(move || {
             let before = Fingerprint::of(&previous);
             let (loaded, inputs) = load_desired_tracked(&file, &scope, in_force);
@@ -158,7 +159,7 @@ impl FileSource {
         }
         let doubtful = match (&loaded, &self.last_good) {
             (Err(_), _) => true,
-            (Ok(new), Some(old)) => old.iter().any(|t| !new.tenants.contains_key(t)),
+            (Ok(new), Some(old)) => old.tenants.keys().any(|t| !new.tenants.contains_key(t)),
             (Ok(_), None) => false,
         };
         if doubtful {
@@ -180,7 +181,7 @@ impl FileSource {
 
     fn send(&mut self, loaded: Loaded) -> bool {
         if let Ok(good) = &loaded {
-            self.last_good = Some(good.tenants.keys().cloned().collect());
+            self.last_good = Some(std::sync::Arc::clone(good));
         }
         self.last = Some(loaded.clone());
         self.tx
