@@ -3,7 +3,7 @@
 //! and leftover data is kept on purpose). Pure.
 
 use crate::desired::DesiredState;
-use crate::labels::{owner, stamped, Owner};
+use crate::labels::Owner;
 use crate::observe::ObservedState;
 use std::collections::BTreeMap;
 
@@ -37,8 +37,8 @@ pub fn leftover_volumes(
 ) -> BTreeMap<String, Vec<String>> {
     let mut left: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, labels) in &observed.volumes {
-        if let Owner::Fleet { tenant } = owner(labels, &desired.fleet) {
-            if stamped(labels, &desired.fleet) && !desired.tenants.contains_key(tenant) {
+        if let Owner::Fleet { tenant } = labels.owner(&desired.fleet) {
+            if labels.stamped(&desired.fleet) && !desired.tenants.contains_key(tenant) {
                 left.entry(tenant.to_string())
                     .or_default()
                     .push(name.clone());
@@ -80,7 +80,7 @@ mod tests {
             if let Some(f) = fleet {
                 l.insert("tenantctl.fleet".into(), f.into());
             }
-            l
+            crate::labels::OwnerLabels::of(&l)
         };
         o.volumes
             .insert("mai-gone-data".into(), label("gone", Some("mai")));

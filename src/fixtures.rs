@@ -221,7 +221,10 @@ pub fn converged(desired: &DesiredState) -> ObservedState {
         for v in t.volume_names() {
             observed.volumes.insert(
                 v.to_string(),
-                crate::labels::volume_labels(&t.labels, &t.own_labels),
+                crate::labels::OwnerLabels::of(&crate::labels::volume_labels(
+                    &t.labels,
+                    &t.own_labels,
+                )),
             );
         }
         observed.images.insert(

@@ -36,6 +36,25 @@ pub async fn observe(
     desired: &DesiredState,
     detail: Detail,
 ) -> Result<ObservedState, DockerError> {
+    observe_keeping(docker, desired, detail, &|_, _, _| true).await
+}
+
+/// Whether an inspected container's details are worth keeping: given its
+/// tenant, the container (details filled) and what was observed so far.
+pub type KeepDetails<'a> =
+    &'a (dyn Fn(&DesiredTenant, &super::ObservedContainer, &ObservedState) -> bool + Sync);
+
+/// [`observe`], keeping a tenant's inspect details only where `keep` says
+/// so. The controller's verify pass keeps those that differ from the file
+/// (what its plan reports): at 1,000 tenants every container's details at
+/// once were its largest allocation (~2.5 MB), and a container whose
+/// details show no change plans the same without them.
+pub async fn observe_keeping(
+    docker: &DockerClient,
+    desired: &DesiredState,
+    detail: Detail,
+    keep: KeepDetails<'_>,
+) -> Result<ObservedState, DockerError> {
     // One list at a time, each read lean (`lean`: only the fields we keep)
     // and turned into our types before the next: Docker's lists are the
     // largest allocation of a pass, and three at once, each in bollard's
@@ -45,15 +64,16 @@ pub async fn observe(
     // containers the pass took 1.41× Docker's container list alone, 1.45×
     // with the three lists at once: BENCHMARKS.md, runs B and C).
     let mut state = ObservedState::default();
-    let containers: Vec<super::lean::LeanContainer> = docker
+    let listed: super::lean::ListedContainers = docker
         .get_json("list_containers", super::lean::CONTAINERS)
         .await?;
-    let containers = containers.into_iter().map(Into::into);
-    fill(&mut state, containers, empty(), empty());
+    for c in listed.0 {
+        state.containers.insert(c.name.clone(), c);
+    }
     let volumes: super::lean::LeanVolumes = docker
         .get_json("list_volumes", super::lean::VOLUMES)
         .await?;
-    fill(&mut state, empty(), empty(), volumes.into_volumes());
+    state.volumes = volumes.into_volumes().collect();
     let networks = docker
         .call("list_networks", |d| async move {
             d.list_networks(None::<ListNetworksOptions>).await
@@ -62,7 +82,7 @@ pub async fn observe(
     fill(&mut state, empty(), networks, empty());
     observe_images(docker, desired, &mut state).await?;
     if detail == Detail::Full {
-        inspect_managed(docker, desired, &mut state, HashMap::new()).await?;
+        inspect_managed(docker, desired, &mut state, HashMap::new(), keep).await?;
     }
     Ok(state)
 }
@@ -105,7 +125,7 @@ pub async fn observe_tenant(
         let mut state = ObservedState::default();
         fill(&mut state, containers, networks, volumes);
         inspect_images(docker, BTreeSet::from([tenant.image.as_str()]), &mut state).await?;
-        inspect_managed(docker, desired, &mut state, HashMap::new()).await?;
+        inspect_managed(docker, desired, &mut state, HashMap::new(), &|_, _, _| true).await?;
         return Ok(state);
     };
     let (mut state, prefetched) = observe_own(docker, tenant, view, None).await?;
@@ -130,7 +150,7 @@ pub async fn observe_tenant(
         state.shared_networks.insert(desired.network.clone());
     }
     inspect_images(docker, BTreeSet::from([tenant.image.as_str()]), &mut state).await?;
-    inspect_managed(docker, desired, &mut state, prefetched).await?;
+    inspect_managed(docker, desired, &mut state, prefetched, &|_, _, _| true).await?;
     Ok(state)
 }
 
@@ -144,7 +164,7 @@ pub async fn observe_own(
     docker: &DockerClient,
     tenant: &DesiredTenant,
     view: &HostView,
-    known_volumes: Option<std::collections::BTreeMap<String, super::Labels>>,
+    known_volumes: Option<std::collections::BTreeMap<String, crate::labels::OwnerLabels>>,
 ) -> Result<
     (
         ObservedState,
@@ -296,9 +316,8 @@ fn fill(
         }
     }
     for volume in volumes {
-        state
-            .volumes
-            .insert(volume.name, labels_of(Some(volume.labels)));
+        let marks = crate::labels::OwnerLabels::of(&volume.labels);
+        state.volumes.insert(volume.name, marks);
     }
 }
 
@@ -387,18 +406,19 @@ async fn inspect_managed(
     desired: &DesiredState,
     state: &mut ObservedState,
     mut prefetched: HashMap<String, bollard::models::ContainerInspectResponse>,
+    keep: KeepDetails<'_>,
 ) -> Result<(), DockerError> {
     let prefix = format!("{}-", desired.name_prefix);
-    let wanted: BTreeSet<&str> = desired
+    let wanted: HashMap<&str, &DesiredTenant> = desired
         .tenants
         .values()
-        .map(|t| t.container_name.as_str())
+        .map(|t| (t.container_name.as_str(), &**t))
         .collect();
     let names: Vec<String> = state
         .containers
         .values()
         .filter(|c| {
-            wanted.contains(c.name.as_str())
+            wanted.contains_key(c.name.as_str())
                 || (c.tenant_label().is_some() && c.name.starts_with(&prefix))
         })
         .map(|c| c.name.clone())
@@ -453,6 +473,15 @@ async fn inspect_managed(
                 c.health = crate::kinds::Health::parse(status.as_ref());
             }
             c.details = Some(details);
+        }
+        // Only the tenant's own container is planned against its details;
+        // strays and leftovers keep theirs.
+        if let (Some(tenant), Some(c)) = (wanted.get(name.as_str()), state.containers.get(&name)) {
+            if !keep(tenant, c, state) {
+                if let Some(c) = state.containers.get_mut(&name) {
+                    c.details = None;
+                }
+            }
         }
     }
     Ok(())

@@ -4,17 +4,24 @@
 //! its full model of every object (each container's network endpoints,
 //! mount sources, command, sizes…) after copying the body into one buffer;
 //! at a thousand containers and two thousand volumes that was the
-//! controller's peak memory. The lean entries become bollard's models with
-//! only these fields set, so one conversion (`convert`) serves every list.
+//! controller's peak memory. Each entry is converted as soon as it is
+//! parsed, so the list never exists whole in Docker's shape: a lean
+//! container becomes bollard's model with only these fields set (one
+//! conversion, `convert`, serves every list), a volume its name and
+//! whose it is.
 //!
 //! [`DockerClient::get_json`]: crate::docker::DockerClient::get_json
 
+use crate::labels::OwnerLabels;
+use crate::observe::ObservedContainer;
 use bollard::models::{
     ContainerSummary, ContainerSummaryHealth, ContainerSummaryStateEnum, MountPoint, PortSummary,
-    Volume,
 };
+use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
 
 /// `GET /containers/json?all=1`: every container on the host.
 pub const CONTAINERS: &str = "/containers/json?all=1";
@@ -57,10 +64,40 @@ impl From<LeanContainer> for ContainerSummary {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// The container list, each entry turned into an [`ObservedContainer`]
+/// as soon as it is parsed: never the whole list in Docker's shape at once
+/// (at 1,000 containers that was ~2 MB beside the answer itself).
+#[derive(Debug, Default)]
+pub struct ListedContainers(pub Vec<ObservedContainer>);
+
+impl<'de> Deserialize<'de> for ListedContainers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(EachConverted::new(|c: LeanContainer| {
+            crate::observe::container_from_summary(c.into())
+        }))
+        .map(ListedContainers)
+    }
+}
+
+/// `GET /volumes`, each volume kept as its name and whose it is
+/// ([`OwnerLabels`]), converted as it is parsed.
+#[derive(Debug, Default, Deserialize)]
 pub struct LeanVolumes {
-    #[serde(rename = "Volumes")]
-    volumes: Option<Vec<LeanVolume>>,
+    #[serde(rename = "Volumes", default)]
+    volumes: Option<ListedVolumes>,
+}
+
+#[derive(Debug, Default)]
+struct ListedVolumes(Vec<(String, OwnerLabels)>);
+
+impl<'de> Deserialize<'de> for ListedVolumes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(EachConverted::new(|v: LeanVolume| {
+            let marks = OwnerLabels::of(v.labels.iter().flatten());
+            Some((v.name, marks))
+        }))
+        .map(ListedVolumes)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,16 +110,39 @@ struct LeanVolume {
 }
 
 impl LeanVolumes {
-    /// One at a time, as the caller takes them.
-    pub fn into_volumes(self) -> impl Iterator<Item = Volume> {
-        self.volumes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|v| Volume {
-                name: v.name,
-                labels: v.labels.unwrap_or_default(),
-                ..Volume::default()
-            })
+    /// Name and ownership of every listed volume.
+    pub fn into_volumes(self) -> impl Iterator<Item = (String, OwnerLabels)> {
+        self.volumes.unwrap_or_default().0.into_iter()
+    }
+}
+
+/// A JSON array read one element at a time, each converted (or skipped,
+/// `None`) before the next is parsed.
+struct EachConverted<E, T, F>(F, PhantomData<fn(E) -> T>);
+
+impl<E, T, F: FnMut(E) -> Option<T>> EachConverted<E, T, F> {
+    fn new(convert: F) -> Self {
+        Self(convert, PhantomData)
+    }
+}
+
+impl<'de, E, T, F> Visitor<'de> for EachConverted<E, T, F>
+where
+    E: Deserialize<'de>,
+    F: FnMut(E) -> Option<T>,
+{
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(entry) = seq.next_element::<E>()? {
+            out.extend((self.0)(entry));
+        }
+        Ok(out)
     }
 }
 
@@ -107,15 +167,31 @@ mod tests {
     }
 
     #[test]
-    fn volumes_without_labels_read_as_empty_labels() {
+    fn the_list_converts_entry_by_entry_as_the_lean_entries_do() {
+        let streamed: ListedContainers = serde_json::from_str(LISTED).unwrap();
+        let lean: Vec<LeanContainer> = serde_json::from_str(LISTED).unwrap();
+        let converted: Vec<_> = lean
+            .into_iter()
+            .filter_map(|c| crate::observe::container_from_summary(c.into()))
+            .collect();
+        assert_eq!(streamed.0, converted);
+        assert_eq!(streamed.0[0].name, "rssa-t99");
+    }
+
+    #[test]
+    fn volumes_without_labels_read_as_unlabelled() {
         let listed = r#"{"Volumes":[{"CreatedAt":"2026-12-01T23:00:00Z","Driver":"local","Labels":null,"Mountpoint":"/var/lib/docker/volumes/a/_data","Name":"a","Options":null,"Scope":"local"},{"Driver":"local","Labels":{"tenantctl.tenant":"t1"},"Mountpoint":"/x","Name":"b","Options":{},"Scope":"local"}],"Warnings":null}"#;
         let volumes = serde_json::from_str::<LeanVolumes>(listed)
             .unwrap()
             .into_volumes()
             .collect::<Vec<_>>();
         assert_eq!(volumes.len(), 2);
-        assert!(volumes[0].labels.is_empty());
-        assert_eq!(volumes[1].labels["tenantctl.tenant"], "t1");
+        assert_eq!(volumes[0].0, "a");
+        assert!(volumes[0].1.is_unlabelled());
+        assert_eq!(
+            volumes[1].1.owner("f"),
+            crate::labels::Owner::Fleet { tenant: "t1" }
+        );
         let none: LeanVolumes = serde_json::from_str(r#"{"Volumes":null}"#).unwrap();
         assert_eq!(none.into_volumes().count(), 0);
     }

@@ -12,7 +12,8 @@ pub use convert::{
     ICC_OPTION,
 };
 pub use fetch::{
-    inspect_image, networks_named, observe, observe_images, observe_own, observe_tenant, Detail,
+    inspect_image, networks_named, observe, observe_images, observe_keeping, observe_own,
+    observe_tenant, Detail, KeepDetails,
 };
 pub use view::HostView;
 
@@ -33,8 +34,9 @@ pub struct ObservedState {
     /// Networks whose containers can reach each other (bridge option
     /// `enable_icc` not `false`): created before `isolate_tenants`.
     pub shared_networks: BTreeSet<String>,
-    /// Volume name → its labels (whose it is: `labels::owner`).
-    pub volumes: BTreeMap<String, Labels>,
+    /// Volume name → the labels that say whose it is (all a plan reads of
+    /// a volume; the host has two per tenant).
+    pub volumes: BTreeMap<String, crate::labels::OwnerLabels>,
     /// Image reference or id → image id, for each desired image; `None`
     /// when the image is not on this host.
     pub images: BTreeMap<String, Option<ObservedImage>>,

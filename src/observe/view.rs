@@ -27,7 +27,7 @@ pub struct HostView {
     pub duplicate_networks: BTreeSet<String>,
     pub shared_networks: BTreeSet<String>,
     /// Every volume by name (for a pass read from the view).
-    pub volumes: BTreeMap<String, Labels>,
+    pub volumes: BTreeMap<String, crate::labels::OwnerLabels>,
 }
 
 impl HostView {

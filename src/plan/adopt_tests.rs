@@ -4,6 +4,7 @@
 
 use super::tests::{one_tenant, steps_of};
 use super::*;
+use crate::labels::OwnerLabels;
 use crate::observe::Labels;
 
 /// The seed's compose container for `acme`: our name and mounts, no labels.
@@ -58,7 +59,7 @@ fn the_compose_volume_of_an_adopted_container_is_not_a_conflict() {
     compose_container(&mut observed);
     observed
         .volumes
-        .insert("mai-acme-data".into(), Labels::new());
+        .insert("mai-acme-data".into(), OwnerLabels::default());
     let without = plan(&desired, &observed, false);
     assert!(!without.tenants[0].conflicts.is_empty());
     let with = plan_adopting(&desired, &observed, false, Some(Adoption::default()));
@@ -103,7 +104,7 @@ fn a_named_volume_without_labels_is_used_not_a_conflict() {
     acme.mounts[0].source = crate::desired::MountSource::Named("mai_dev_data".into());
     observed
         .volumes
-        .insert("mai_dev_data".into(), Labels::new());
+        .insert("mai_dev_data".into(), OwnerLabels::default());
     let used = plan(&desired, &observed, false);
     assert!(used.tenants[0].conflicts.is_empty(), "{used}");
     // Missing, it is created like any volume.
@@ -139,7 +140,7 @@ fn an_unlabeled_volume_with_our_generated_name_is_made_again_a_labeled_one_is_a_
     // A daemon crash between the volume's folder and its labels.
     observed
         .volumes
-        .insert("mai-acme-data".into(), Labels::new());
+        .insert("mai-acme-data".into(), OwnerLabels::default());
     let lost = plan(&desired, &observed, false);
     assert!(lost.tenants[0].conflicts.is_empty(), "{lost}");
     assert!(
@@ -156,7 +157,10 @@ fn an_unlabeled_volume_with_our_generated_name_is_made_again_a_labeled_one_is_a_
     // Anyone who labels (compose does) owns it: a conflict, untouched.
     observed.volumes.insert(
         "mai-acme-data".into(),
-        Labels::from([("com.docker.compose.project".to_string(), "x".to_string())]),
+        OwnerLabels::of(&Labels::from([(
+            "com.docker.compose.project".to_string(),
+            "x".to_string(),
+        )])),
     );
     let owned = plan(&desired, &observed, false);
     assert_eq!(owned.tenants[0].conflicts.len(), 1, "{owned}");

@@ -11,6 +11,20 @@ use std::collections::BTreeSet;
 
 const NONE: &str = "(none)";
 
+/// Whether `c`'s inspect details make any difference to its plan: the
+/// controller's verify pass keeps only those that do (`observe_keeping`).
+/// Exact by construction: without details [`container_changes`] stops
+/// before the comparisons that read them, so a container whose details
+/// show no change plans the same without them.
+pub fn details_matter(
+    tenant: &DesiredTenant,
+    c: &ObservedContainer,
+    observed: &ObservedState,
+) -> bool {
+    let (recreate, update) = container_changes(tenant, c, observed);
+    !recreate.is_empty() || !update.is_empty()
+}
+
 /// `(recreate, in_place)` changes. Without inspect details only the spec
 /// hash, image and state can be compared; that is the cheap resync path.
 pub fn container_changes(

@@ -6,7 +6,7 @@ mod diff;
 mod display;
 mod proxy;
 
-pub use diff::container_changes;
+pub use diff::{container_changes, details_matter};
 pub use proxy::{plan_proxy, ProxyPlan, ProxyView};
 
 use crate::desired::{DesiredState, DesiredTenant, SHARED_TENANT_LABEL};
@@ -410,14 +410,14 @@ fn plan_tenant(
         // Not one label at all (compose, and anyone else who labels, would
         // have some) on the name tenantctl generates: see
         // `Step::CreateVolume::reclaim`.
-        if labels.is_some_and(|l| l.is_empty()) && !named && !adopting {
+        if labels.is_some_and(|l| l.is_unlabelled()) && !named && !adopting {
             steps.push(Step::CreateVolume {
                 name: volume.to_string(),
                 reclaim: true,
             });
             continue;
         }
-        let message = match labels.map(|l| owner(l, &tenant.fleet)) {
+        let message = match labels.map(|l| l.owner(&tenant.fleet)) {
             None => {
                 steps.push(Step::CreateVolume {
                     name: volume.to_string(),

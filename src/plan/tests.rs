@@ -289,7 +289,10 @@ fn foreign_objects_are_conflicts_that_block_only_their_tenant() {
     // Someone else's (it carries their label).
     observed.volumes.insert(
         "mai-globex-data".into(),
-        crate::observe::Labels::from([("owner".to_string(), "someone".to_string())]),
+        crate::labels::OwnerLabels::of(&crate::observe::Labels::from([(
+            "owner".to_string(),
+            "someone".to_string(),
+        )])),
     );
     let plan = plan(&desired, &observed, false);
     let acme = &plan.tenants[0];
@@ -423,4 +426,33 @@ fn builders_state_only_what_differs() {
         "the drift is reported"
     );
     assert!(plan.is_empty(), "but a paused tenant is never changed");
+}
+
+#[test]
+fn details_that_show_no_change_can_be_dropped_without_changing_the_plan() {
+    let (desired, mut observed) = one_tenant();
+    let acme = observed.containers.get_mut("mai-acme").unwrap();
+    acme.details
+        .as_mut()
+        .unwrap()
+        .env
+        .insert("ENV".into(), "dev".into());
+    let full = plan(&desired, &observed, false);
+    let mut kept = observed.clone();
+    for t in desired.tenants.values() {
+        let c = &observed.containers[&t.container_name];
+        if !details_matter(t, c, &observed) {
+            kept.containers.get_mut(&t.container_name).unwrap().details = None;
+        }
+    }
+    assert!(
+        kept.containers["mai-acme"].details.is_some(),
+        "acme differs"
+    );
+    assert!(
+        kept.containers["mai-globex"].details.is_none(),
+        "globex does not"
+    );
+    assert_eq!(full, plan(&desired, &kept, false));
+    assert!(!full.is_empty(), "acme's env change is planned: {full}");
 }
