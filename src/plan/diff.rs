@@ -11,11 +11,11 @@ use std::collections::BTreeSet;
 
 const NONE: &str = "(none)";
 
-/// Whether `c`'s inspect details make any difference to its plan: the
-/// controller's verify pass keeps only those that do (`observe_keeping`).
-/// Exact by construction: without details [`container_changes`] stops
-/// before the comparisons that read them, so a container whose details
-/// show no change plans the same without them.
+/// Whether `c`, its inspect details read, plans any change at all: the
+/// controller's verify pass keeps a container's details only then
+/// (`observe_keeping`). Exact by construction: without details
+/// [`container_changes`] stops before the comparisons that read them, so
+/// a container that plans no change with them plans none without them.
 pub fn details_matter(
     tenant: &DesiredTenant,
     c: &ObservedContainer,
