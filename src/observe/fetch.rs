@@ -36,13 +36,18 @@ pub async fn observe(
     desired: &DesiredState,
     detail: Detail,
 ) -> Result<ObservedState, DockerError> {
-    observe_keeping(docker, desired, detail, &|_, _, _| true).await
+    observe_keeping(docker, desired, detail, &keep_all).await
 }
 
 /// Whether an inspected container's details are worth keeping: given its
 /// tenant, the container (details filled) and what was observed so far.
 pub type KeepDetails<'a> =
     &'a (dyn Fn(&DesiredTenant, &super::ObservedContainer, &ObservedState) -> bool + Sync);
+
+/// Keeps every container's details (all but the controller's verify pass).
+fn keep_all(_: &DesiredTenant, _: &super::ObservedContainer, _: &ObservedState) -> bool {
+    true
+}
 
 /// [`observe`], keeping a tenant's inspect details only where `keep` says
 /// so. The controller's verify pass keeps those that differ from the file
@@ -125,7 +130,7 @@ pub async fn observe_tenant(
         let mut state = ObservedState::default();
         fill(&mut state, containers, networks, volumes);
         inspect_images(docker, BTreeSet::from([tenant.image.as_str()]), &mut state).await?;
-        inspect_managed(docker, desired, &mut state, HashMap::new(), &|_, _, _| true).await?;
+        inspect_managed(docker, desired, &mut state, HashMap::new(), &keep_all).await?;
         return Ok(state);
     };
     let (mut state, prefetched) = observe_own(docker, tenant, view, None).await?;
@@ -150,7 +155,7 @@ pub async fn observe_tenant(
         state.shared_networks.insert(desired.network.clone());
     }
     inspect_images(docker, BTreeSet::from([tenant.image.as_str()]), &mut state).await?;
-    inspect_managed(docker, desired, &mut state, prefetched, &|_, _, _| true).await?;
+    inspect_managed(docker, desired, &mut state, prefetched, &keep_all).await?;
     Ok(state)
 }
 
@@ -476,12 +481,12 @@ async fn inspect_managed(
         }
         // Only the tenant's own container is planned against its details;
         // strays and leftovers keep theirs.
-        if let (Some(tenant), Some(c)) = (wanted.get(name.as_str()), state.containers.get(&name)) {
-            if !keep(tenant, c, state) {
-                if let Some(c) = state.containers.get_mut(&name) {
-                    c.details = None;
-                }
-            }
+        let unneeded = wanted
+            .get(name.as_str())
+            .zip(state.containers.get(&name))
+            .is_some_and(|(tenant, c)| !keep(tenant, c, state));
+        if let Some(c) = state.containers.get_mut(&name).filter(|_| unneeded) {
+            c.details = None;
         }
     }
     Ok(())

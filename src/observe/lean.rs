@@ -67,7 +67,7 @@ impl From<LeanContainer> for ContainerSummary {
 /// The container list, each entry turned into an [`ObservedContainer`]
 /// as soon as it is parsed: never the whole list in Docker's shape at once
 /// (at 1,000 containers that was ~2 MB beside the answer itself).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ListedContainers(pub Vec<ObservedContainer>);
 
 impl<'de> Deserialize<'de> for ListedContainers {
@@ -81,9 +81,9 @@ impl<'de> Deserialize<'de> for ListedContainers {
 
 /// `GET /volumes`, each volume kept as its name and whose it is
 /// ([`OwnerLabels`]), converted as it is parsed.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct LeanVolumes {
-    #[serde(rename = "Volumes", default)]
+    #[serde(rename = "Volumes")]
     volumes: Option<ListedVolumes>,
 }
 
